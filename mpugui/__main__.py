@@ -1,0 +1,3 @@
+from mpugui.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,25 @@
+"""Entry point: subcommands run headless; no arguments (or files, or
+--sandbox) open the window."""
+
+from __future__ import annotations
+
+import sys
+
+from mpugui import cli
+
+_COMMANDS = {"upload", "transfers", "resume", "cancel", "uploads", "-h", "--help", "--version"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in _COMMANDS:
+        return cli.main(args)
+    if args and args[0] in ("-v", "--verbose") and len(args) > 1 and args[1] in _COMMANDS:
+        return cli.main(args)
+    from mpugui.ui.launch import run_gui
+
+    return run_gui(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Qt-free core: planning, S3 clients, journal, checksums, inventory, errors."""

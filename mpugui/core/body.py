@@ -1,0 +1,86 @@
+"""The body of one UploadPart: a part's bytes, already in memory, served to
+botocore as a seekable stream that counts progress, honours the bandwidth
+limit and raises when the transfer is paused or cancelled."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+
+from mpugui.core.bandwidth import RateLimiter
+from mpugui.core.errors import Interrupted, SourceChanged
+
+
+def read_range(fd: int, offset: int, size: int, buffer: bytearray, path: str) -> memoryview:
+    """Positional read of [offset, offset+size) into `buffer` (reused across
+    parts, so memory stays at one part per worker)."""
+    if len(buffer) < size:
+        buffer.extend(bytes(size - len(buffer)))
+    view = memoryview(buffer)[:size]
+    got = 0
+    while got < size:
+        n = os.preadv(fd, [view[got:]], offset + got)
+        if n == 0:
+            raise SourceChanged(f"'{path}' became shorter while it was being uploaded.")
+        got += n
+    return view
+
+
+class PartBody(io.RawIOBase):
+    """A read-only, seekable view of a part for botocore.
+
+    botocore rewinds it (seek) to retry; every read adds to `sent` (the part's
+    progress, read by the engine's timer) and checks `cancel`.
+    """
+
+    CHUNK = 256 * 1024
+
+    def __init__(self, data: memoryview, cancel: threading.Event,
+                 limiter: RateLimiter | None = None) -> None:
+        super().__init__()
+        self._data = data
+        self._pos = 0
+        self._cancel = cancel
+        self._limiter = limiter
+        self.sent = 0  # bytes handed to the socket in the current attempt
+        self.total = 0  # bytes handed over in all attempts (re-sends included)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._data)}[whence]
+        self._pos = max(0, min(len(self._data), base + offset))
+        self.sent = self._pos
+        return self._pos
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def read(self, size: int = -1) -> bytes:
+        if self._cancel.is_set():
+            raise Interrupted()
+        end = len(self._data) if size is None or size < 0 else min(len(self._data),
+                                                                   self._pos + size)
+        if self._limiter is not None and self._limiter.rate:
+            end = min(end, self._pos + max(16 * 1024, self._limiter.rate // 20))
+            self._limiter.consume(end - self._pos, self._cancel)
+            if self._cancel.is_set():
+                raise Interrupted()
+        chunk = self._data[self._pos:end].tobytes()
+        self.total += end - self._pos
+        self._pos = end
+        self.sent = end
+        return chunk
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        chunk = self.read(len(b))
+        b[: len(chunk)] = chunk
+        return len(chunk)

@@ -1,0 +1,113 @@
+"""Per-part integrity checksums and the values S3 derives from them.
+
+S3 checks a part's checksum when it arrives and refuses the part on mismatch,
+so the checksum we send is what protects the bytes in flight. CRC32C runs in
+hardware through awscrt and is the default; zlib's CRC32 is the fallback.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+try:  # awscrt is a dependency, but keep working where its wheel is missing
+    from awscrt import checksums as _crt
+except ImportError:  # pragma: no cover - depends on the platform
+    _crt = None
+
+
+def _crc32(data: bytes | memoryview) -> bytes:
+    return zlib.crc32(data).to_bytes(4, "big")
+
+
+def _crc32c(data: bytes | memoryview) -> bytes:
+    if _crt is None:  # pragma: no cover
+        raise RuntimeError("CRC32C needs the awscrt package")
+    return _crt.crc32c(data).to_bytes(4, "big")
+
+
+def _sha256(data: bytes | memoryview) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def _md5(data: bytes | memoryview) -> bytes:
+    return hashlib.md5(data).digest()
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    name: str  # what users type: crc32c, crc32, sha256, md5, none
+    s3_name: str | None  # ChecksumAlgorithm for CreateMultipartUpload/PutObject
+    digest: Callable[[bytes | memoryview], bytes] | None
+
+    @property
+    def part_param(self) -> str | None:
+        """The UploadPart/PutObject parameter that carries the value."""
+        if self.name == "md5":
+            return "ContentMD5"
+        return f"Checksum{self.s3_name}" if self.s3_name else None
+
+    def value(self, data: bytes | memoryview) -> str | None:
+        """The base64 value S3 expects for `data`, or None for 'none'."""
+        if self.digest is None:
+            return None
+        return base64.b64encode(self.digest(data)).decode("ascii")
+
+    def composite(self, part_values: Iterable[str]) -> str | None:
+        """S3's composite checksum of a multipart object: checksum of the
+        concatenated binary part checksums, then '-N'."""
+        if self.s3_name is None or self.digest is None:
+            return None
+        raw = [base64.b64decode(v) for v in part_values]
+        return f"{base64.b64encode(self.digest(b''.join(raw))).decode('ascii')}-{len(raw)}"
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    a.name: a
+    for a in (
+        Algorithm("crc32c", "CRC32C", _crc32c),
+        Algorithm("crc32", "CRC32", _crc32),
+        Algorithm("sha256", "SHA256", _sha256),
+        Algorithm("md5", None, _md5),
+        Algorithm("none", None, None),
+    )
+}
+DEFAULT_ALGORITHM = "crc32c" if _crt is not None else "crc32"
+
+
+def algorithm(name: str) -> Algorithm:
+    try:
+        return ALGORITHMS[name.lower()]
+    except KeyError:
+        raise ValueError(
+            f"Unknown checksum '{name}'; choose one of {', '.join(ALGORITHMS)}."
+        ) from None
+
+
+_MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
+
+
+def clean_etag(etag: str) -> str:
+    return etag.strip().strip('"').lower()
+
+
+def is_md5_etag(etag: str) -> bool:
+    """True when an ETag is a plain MD5 (not SSE-KMS/SSE-C, not multipart)."""
+    return bool(_MD5_HEX.match(clean_etag(etag)))
+
+
+def multipart_etag(part_etags: list[str]) -> str | None:
+    """The ETag S3 gives a completed multipart object: md5 of the binary part
+    MD5s + '-N'. None when a part ETag is not an MD5 (SSE-KMS, some stores)."""
+    if not part_etags or not all(is_md5_etag(e) for e in part_etags):
+        return None
+    joined = b"".join(bytes.fromhex(clean_etag(e)) for e in part_etags)
+    return f"{hashlib.md5(joined).hexdigest()}-{len(part_etags)}"
+
+
+def md5_hex(data: bytes | memoryview) -> str:
+    return hashlib.md5(data).hexdigest()

@@ -1,0 +1,135 @@
+"""Turning exceptions into one sentence a user can act on.
+
+The sentence goes to the window or the terminal; the exception with its
+detail goes to the log. `is_transient` decides whether a part that failed
+after botocore's own retries is worth trying again later.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from botocore import exceptions as bx
+
+
+class MpuguiError(Exception):
+    """An error whose message is already a sentence for the user."""
+
+
+class SourceChanged(MpuguiError):
+    """The local file no longer matches what was planned or journaled."""
+
+
+class Interrupted(Exception):
+    """Raised inside a part's body stream when its transfer is paused or
+    cancelled. Not an OSError, so botocore does not retry it."""
+
+
+_CODE_SENTENCES = {
+    "AccessDenied": "Access denied: the account's credentials do not allow {op}.",
+    "AllAccessDisabled": "Access to this bucket has been disabled.",
+    "InvalidAccessKeyId": "The access key ID is not known to the server. Check the account's key.",
+    "SignatureDoesNotMatch": "The secret key is wrong (the server rejected the request signature).",
+    "ExpiredToken": "The session token has expired. Sign in again (for SSO: aws sso login).",
+    "InvalidToken": "The session token is not valid. Sign in again.",
+    "TokenRefreshRequired": "The session token has expired. Sign in again.",
+    "RequestTimeTooSkewed": "This computer's clock is too far from the server's. Fix the clock.",
+    "NoSuchBucket": "The bucket '{bucket}' does not exist.",
+    "InvalidBucketName": "'{bucket}' is not a valid bucket name.",
+    "NoSuchUpload": "The multipart upload no longer exists on the server "
+    "(it was aborted or expired). The upload must start over.",
+    "EntityTooSmall": "The server refused the upload: a part other than the last is "
+    "smaller than 5 MiB.",
+    "EntityTooLarge": "The server refused the upload: it is larger than the server allows.",
+    "InvalidPart": "The server does not have one of the parts the journal lists.",
+    "InvalidPartOrder": "The parts were not listed in ascending order.",
+    "PreconditionFailed": "The object already exists and the transfer is set not to overwrite it.",
+    "BadDigest": "The data the server received does not match its checksum.",
+    "InvalidDigest": "The server rejected the part's checksum.",
+    "AuthorizationHeaderMalformed": "The region is wrong for this bucket or endpoint.",
+    "PermanentRedirect": "The bucket is in another region; set the account's region.",
+    "SlowDown": "The server asked to slow down (503 SlowDown).",
+    "ServiceUnavailable": "The service is unavailable right now.",
+    "InternalError": "The server had an internal error.",
+    "RequestTimeout": "The connection was idle too long and the server closed it.",
+    "KeyTooLongError": "The key is longer than S3 allows (1024 bytes).",
+    "NotImplemented": "The server does not implement this operation.",
+}
+
+_TRANSIENT_CODES = {
+    "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "BadDigest",
+    "Throttling", "ThrottlingException", "RequestLimitExceeded", "500", "502", "503", "504",
+}
+
+
+def error_code(exc: BaseException) -> str | None:
+    if isinstance(exc, bx.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "")) or None
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth another try after a pause: network trouble and server overload,
+    not denials, missing buckets or changed files."""
+    if isinstance(exc, (MpuguiError, Interrupted)):
+        return False
+    if isinstance(exc, bx.ClientError):
+        code = error_code(exc) or ""
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in _TRANSIENT_CODES or int(status or 0) >= 500
+    if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectionClosedError,
+                        bx.ReadTimeoutError, bx.ConnectTimeoutError, bx.ProxyConnectionError)):
+        return True
+    if isinstance(exc, bx.SSLError):
+        return False
+    return isinstance(exc, (bx.HTTPClientError, ConnectionError, TimeoutError))
+
+
+def describe(exc: BaseException, *, bucket: str = "", op: str = "this operation") -> str:
+    """One sentence for the user."""
+    if isinstance(exc, MpuguiError):
+        return str(exc)
+    if isinstance(exc, bx.NoCredentialsError):
+        return ("No credentials were found. Add an account, set AWS_PROFILE, "
+                "or configure the AWS CLI (aws configure).")
+    if isinstance(exc, bx.PartialCredentialsError):
+        return "The credentials are incomplete (a key ID without its secret, or the reverse)."
+    if isinstance(exc, (bx.SSOTokenLoadError, bx.UnauthorizedSSOTokenError)):
+        return "The SSO session has expired. Run: aws sso login"
+    if isinstance(exc, bx.ProfileNotFound):
+        return f"The AWS profile '{exc.kwargs.get('profile', '')}' is not in the AWS config."
+    if isinstance(exc, bx.SSLError):
+        return ("The server's TLS certificate could not be verified. "
+                "Set a CA bundle for this account if it uses a private CA.")
+    if isinstance(exc, bx.EndpointConnectionError):
+        return f"The endpoint could not be reached ({exc.kwargs.get('endpoint_url', '')})."
+    if isinstance(exc, (bx.ConnectTimeoutError, bx.ReadTimeoutError)):
+        return "The connection to the endpoint timed out."
+    if isinstance(exc, bx.ConnectionClosedError):
+        return "The server closed the connection."
+    if isinstance(exc, bx.ParamValidationError):
+        return f"The request was not valid: {exc.kwargs.get('report', exc)}"
+    if isinstance(exc, bx.InvalidRegionError):
+        return f"'{exc.kwargs.get('region_name', '')}' is not a valid region name."
+    if isinstance(exc, ValueError) and "Invalid endpoint" in str(exc):
+        return f"{exc}. An endpoint URL looks like https://s3.example.com:9000."
+    if isinstance(exc, bx.ClientError):
+        code = error_code(exc) or ""
+        template = _CODE_SENTENCES.get(code)
+        if template:
+            return template.format(bucket=bucket, op=op)
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        message = exc.response.get("Error", {}).get("Message") or code
+        return f"The server refused the request ({status} {code}): {message}".rstrip(": ")
+    if isinstance(exc, FileNotFoundError):
+        return f"The file '{exc.filename}' does not exist."
+    if isinstance(exc, PermissionError):
+        return f"The file '{exc.filename}' cannot be read (permission denied)."
+    if isinstance(exc, IsADirectoryError):
+        return f"'{exc.filename}' is a folder, not a file."
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "The disk is full."
+    if isinstance(exc, OSError):
+        where = f" '{exc.filename}'" if exc.filename else ""
+        return f"Reading{where} failed: {exc.strerror or exc}."
+    return f"Unexpected error: {type(exc).__name__}: {exc}"

@@ -1,0 +1,58 @@
+"""Secret keys live in the system keyring and nowhere else.
+
+When no keyring backend exists (common on headless Linux) a secret can be kept
+in memory for this session only; callers ask `keyring_available()` first and
+tell the user.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import keyring
+from keyring.backends.fail import Keyring as FailKeyring
+from keyring.errors import KeyringError, NoKeyringError
+
+SERVICE = "mpugui"
+_session_only: dict[str, str] = {}
+_lock = threading.Lock()
+
+
+def keyring_available() -> bool:
+    return not isinstance(keyring.get_keyring(), FailKeyring)
+
+
+def set_secret(name: str, secret: str, *, session_only: bool = False) -> None:
+    if session_only:
+        with _lock:
+            _session_only[name] = secret
+        return
+    try:
+        keyring.set_password(SERVICE, name, secret)
+    except NoKeyringError as exc:
+        raise KeyringUnavailable() from exc
+
+
+def get_secret(name: str) -> str | None:
+    with _lock:
+        if name in _session_only:
+            return _session_only[name]
+    try:
+        return keyring.get_password(SERVICE, name)
+    except KeyringError:
+        return None
+
+
+def delete_secret(name: str) -> None:
+    with _lock:
+        _session_only.pop(name, None)
+    try:
+        keyring.delete_password(SERVICE, name)
+    except KeyringError:
+        pass
+
+
+class KeyringUnavailable(Exception):
+    def __str__(self) -> str:
+        return ("No system keyring is available to store the secret key. "
+                "It can be kept for this session only.")

@@ -1,0 +1,164 @@
+"""Local files: walking what the user dropped, naming keys, and telling
+whether a file is still the one that was planned."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from mpugui.core.errors import SourceChanged
+
+MAX_KEY_BYTES = 1024
+_SAMPLE = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Identity:
+    size: int
+    mtime_ns: int
+    sample: str  # hash of the first, middle and last 64 KiB
+
+
+def identity(path: str) -> Identity:
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise SourceChanged(f"'{path}' is not a regular file.")
+        h = hashlib.blake2b(digest_size=16)
+        size = st.st_size
+        for offset in sorted({0, max(0, size // 2 - _SAMPLE // 2), max(0, size - _SAMPLE)}):
+            h.update(os.pread(f.fileno(), _SAMPLE, offset))
+        return Identity(size, st.st_mtime_ns, h.hexdigest())
+
+
+def check_unchanged(path: str, expected: Identity) -> None:
+    """Raise SourceChanged with a sentence when the file is not as journaled."""
+    try:
+        now = identity(path)
+    except FileNotFoundError:
+        raise SourceChanged(f"'{path}' has been deleted or moved since the upload started.") from None
+    except PermissionError:
+        raise SourceChanged(f"'{path}' can no longer be read (permission denied).") from None
+    if now.size != expected.size:
+        raise SourceChanged(
+            f"'{path}' changed size since the upload started "
+            f"({expected.size:,} → {now.size:,} bytes).")
+    if now.mtime_ns != expected.mtime_ns or now.sample != expected.sample:
+        raise SourceChanged(f"'{path}' was modified since the upload started.")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str
+    key: str
+
+
+@dataclass
+class Walk:
+    files: list[SourceFile]
+    problems: list[str]  # one sentence per entry that cannot be uploaded
+
+
+def key_problem(key: str) -> str | None:
+    try:
+        encoded = key.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"The name '{key.encode('utf-8', 'replace').decode()}' is not valid UTF-8, " \
+               "so it cannot become an S3 key."
+    if len(encoded) > MAX_KEY_BYTES:
+        return f"The key for '{key[:60]}…' is {len(encoded)} bytes; S3 allows 1024."
+    if not key:
+        return "The key is empty."
+    return None
+
+
+def _file_problem(path: str) -> str | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return f"'{path}' does not exist."
+    except PermissionError:
+        return f"'{path}' cannot be read (permission denied)."
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP
+            return f"'{path}' is a symbolic link loop."
+        return f"'{path}' cannot be read: {exc.strerror}."
+    if stat.S_ISFIFO(st.st_mode):
+        return f"'{path}' is a named pipe (FIFO), not a file."
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        return f"'{path}' is a device, not a file."
+    if stat.S_ISSOCK(st.st_mode):
+        return f"'{path}' is a socket, not a file."
+    if not os.access(path, os.R_OK):
+        return f"'{path}' cannot be read (permission denied)."
+    return None
+
+
+def join_key(prefix: str, name: str) -> str:
+    if not prefix:
+        return name
+    return prefix if prefix.endswith("/") and not name else prefix.rstrip("/") + "/" + name
+
+
+def collect(sources: list[str], dest_key: str, *, keep_folder_name: bool = False) -> Walk:
+    """Files to upload and their keys, following `aws s3 cp`:
+
+    - one file to a key not ending in '/' -> exactly that key;
+    - files to a prefix (ending in '/', empty, or several sources) -> prefix + name;
+    - a folder -> prefix + its contents' relative paths (with keep_folder_name,
+      as a GUI drop does, the folder's own name comes first).
+    Folders are walked recursively; a symlinked folder already seen (a loop)
+    is not entered again.
+    """
+    walk = Walk([], [])
+    as_prefix = dest_key == "" or dest_key.endswith("/") or len(sources) > 1
+    for raw in sources:
+        src = os.fspath(raw)
+        if os.path.isdir(src):
+            base = join_key(dest_key, os.path.basename(os.path.normpath(src))) \
+                if keep_folder_name else dest_key
+            _walk_dir(src, base, walk)
+            continue
+        problem = _file_problem(src)
+        if problem:
+            walk.problems.append(problem)
+            continue
+        key = join_key(dest_key, os.path.basename(src)) if as_prefix else dest_key
+        _add(walk, src, key)
+    return walk
+
+
+def _add(walk: Walk, path: str, key: str) -> None:
+    problem = key_problem(key)
+    if problem:
+        walk.problems.append(problem)
+    else:
+        walk.files.append(SourceFile(path, key))
+
+
+def _walk_dir(root: str, prefix: str, walk: Walk) -> None:
+    seen: set[tuple[int, int]] = set()
+
+    def on_error(exc: OSError) -> None:
+        walk.problems.append(f"'{exc.filename}' cannot be read ({exc.strerror}).")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=True):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen:
+            walk.problems.append(f"'{dirpath}' loops back to a folder already walked; skipped.")
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirnames.sort()
+        rel_dir = os.path.relpath(dirpath, root)
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            problem = _file_problem(path)
+            if problem:
+                walk.problems.append(problem)
+                continue
+            rel = name if rel_dir == "." else Path(rel_dir, name).as_posix()
+            _add(walk, path, join_key(prefix, rel))

@@ -1,0 +1,89 @@
+"""Which job a free worker takes next.
+
+One global concurrency limit is shared by all transfers, and transfers are
+served in queue order: the first transfer's parts fill every slot before the
+next transfer is started. Parts that failed wait out their backoff here, so a
+worker never sleeps on a retry.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from mpugui.core.journal import ASSEMBLING, QUEUED, UPLOADING
+from mpugui.engine.snapshot import UPLOADING as PART_UPLOADING
+from mpugui.engine.transfer import PartProgress, Transfer, now
+
+PREPARE, PART, PUT, COMPLETE, ABORT = "prepare", "part", "put", "complete", "abort"
+
+
+@dataclass
+class Job:
+    kind: str
+    transfer: Transfer
+    part: PartProgress | None = None
+
+
+class Scheduler:
+    def __init__(self, limit: int) -> None:
+        self.lock = threading.Condition(threading.RLock())
+        self.transfers: list[Transfer] = []  # in queue order
+        self.limit = limit
+        self.running = 0
+        self.stopping = False
+
+    def wake(self) -> None:
+        with self.lock:
+            self.lock.notify_all()
+
+    def next_job(self) -> Job | None:
+        """Block until there is a job for this worker; None means exit."""
+        with self.lock:
+            while not self.stopping:
+                job, wakeup = self._pick(now())
+                if job is not None:
+                    self.running += 1
+                    job.transfer.inflight += 1
+                    return job
+                timeout = None if wakeup is None else max(0.01, wakeup - now())
+                self.lock.wait(timeout)
+            return None
+
+    def job_done(self, job: Job) -> None:
+        with self.lock:
+            self.running -= 1
+            job.transfer.inflight -= 1
+            self.lock.notify_all()
+
+    def _pick(self, t_now: float) -> tuple[Job | None, float | None]:
+        wakeups: list[float] = []
+        # Aborts first, past the limit: the user is waiting on a cancel.
+        for t in self.transfers:
+            if t.cancelling and t.inflight == 0:
+                t.cancelling = False  # the abort job owns it now
+                t.aborting = True
+                return Job(ABORT, t), None
+        if self.running >= self.limit:
+            return None, None
+        for t in self.transfers:
+            if t.state not in (QUEUED, UPLOADING) or t.cancel.is_set() or t.aborting:
+                continue
+            if not t.prepared:
+                if t.inflight == 0 and not t.preparing:
+                    t.preparing = True
+                    return Job(PREPARE, t), None
+                continue
+            part = t.pending_part(t_now)
+            if part is not None:
+                t.mark_part(part, PART_UPLOADING)
+                return Job(PART if t.plan.multipart else PUT, t, part), None
+            if t.all_parts_done() and t.inflight == 0 and t.plan.multipart:
+                if t.not_before <= t_now:
+                    t.set_state(ASSEMBLING)
+                    return Job(COMPLETE, t), None
+                wakeups.append(t.not_before)
+            wake = t.next_wakeup()
+            if wake is not None:
+                wakeups.append(wake)
+        return None, min(wakeups) if wakeups else None
