@@ -24,6 +24,7 @@ from mpugui.core.checksums import ALGORITHMS, DEFAULT_ALGORITHM
 from mpugui.core.endpoint import ClientFactory, Endpoint, validate_endpoint_url
 from mpugui.core.errors import MpuguiError
 from mpugui.core.journal import CANCELLED, DONE, FAILED, PAUSED, Journal, JournalError
+from mpugui.core.logsetup import setup_logging
 from mpugui.core.plan import DEFAULT_PART_SIZE, PlanError
 from mpugui.core.s3uri import parse_s3_uri
 from mpugui.core.sources import collect
@@ -42,6 +43,20 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         raise UsageError(message)
+
+
+def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """argparse type that keeps our sentence instead of 'invalid value'."""
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    convert.__name__ = parse.__name__
+    return convert
+
+
+SIZE, RATE = _typed(parse_size), _typed(parse_rate)
 
 
 def _endpoint_options(p: argparse.ArgumentParser) -> None:
@@ -70,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Upload files and folders (recursively) to S3.")
     up.add_argument("paths", nargs="+", metavar="SOURCE... s3://BUCKET[/KEY_OR_PREFIX]")
     _endpoint_options(up)
-    up.add_argument("--part-size", type=parse_size,
+    up.add_argument("--part-size", type=SIZE,
                     help=f"part size, e.g. 16MiB (default {format_bytes(DEFAULT_PART_SIZE)}, "
                          "raised automatically so a file fits in 10,000 parts)")
     up.add_argument("--concurrency", type=int, help="parts in flight at once")
@@ -79,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--storage-class", help="e.g. STANDARD_IA, GLACIER_IR")
     up.add_argument("--no-overwrite", action="store_true",
                     help="fail instead of replacing an existing object (If-None-Match: *)")
-    up.add_argument("--bwlimit", type=parse_rate, default=0,
+    up.add_argument("--bwlimit", type=RATE, default=0,
                     help="bandwidth limit for all parts together, e.g. 10MB/s")
     up.add_argument("--json", action="store_true", help="one JSON object per line")
 
@@ -92,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--restart", action="store_true",
                     help="start over: abort the old upload and send the whole file again")
     rs.add_argument("--concurrency", type=int)
-    rs.add_argument("--bwlimit", type=parse_rate, default=0)
+    rs.add_argument("--bwlimit", type=RATE, default=0)
     rs.add_argument("--json", action="store_true")
 
     ca = sub.add_parser("cancel", help="cancel transfers and delete their parts from the bucket")
@@ -138,9 +153,8 @@ def main(argv: list[str]) -> int:
     except UsageError as exc:
         print(f"mpugui: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
+        setup_logging(args.verbose)
         if args.command == "uploads":
             from mpugui import uploads_cli
 
