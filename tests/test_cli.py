@@ -106,7 +106,7 @@ def test_sigterm_pauses_and_exit_code_3(bucket, moto_url, tmp_path: Path) -> Non
         if '"progress"' in line:
             break
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=20)
+    proc.communicate(timeout=20)
     assert proc.returncode == 3
     rows = [json.loads(x) for x in run_cli("transfers", "--json").stdout.splitlines()]
     assert rows[0]["state"] == "paused" and rows[0]["upload_id"]

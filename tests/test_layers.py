@@ -38,7 +38,8 @@ def test_core_imports_without_qt() -> None:
 def test_engine_and_cli_load_no_widgets() -> None:
     modules = [*_modules("mpugui.engine"), "mpugui.cli", "mpugui.uploads_cli"]
     code = "".join(f"import {m}\n" for m in modules) + (
-        "import sys\nbad = [m for m in sys.modules if m in ('PySide6.QtWidgets', 'PySide6.QtGui')]\n"
+        "import sys\n"
+        "bad = [m for m in sys.modules if m in ('PySide6.QtWidgets', 'PySide6.QtGui')]\n"
         "assert not bad, bad\n")
     proc = _run(code)
     assert proc.returncode == 0, proc.stderr

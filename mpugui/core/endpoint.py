@@ -107,8 +107,9 @@ def client_config(endpoint: Endpoint, max_pool_connections: int = 10,
 class ClientFactory:
     """Builds and caches one thread-safe boto3 client per endpoint."""
 
-    def __init__(self, max_pool_connections: int = 16) -> None:
+    def __init__(self, max_pool_connections: int = 16, read_timeout: float = 60) -> None:
         self._pool = max_pool_connections
+        self._read_timeout = read_timeout  # tests shorten it to provoke timeouts
         self._lock = threading.Lock()
         self._clients: dict[Endpoint, Any] = {}
 
@@ -123,7 +124,7 @@ class ClientFactory:
             client = session.client(
                 "s3",
                 endpoint_url=endpoint.endpoint_url or None,
-                config=client_config(endpoint, self._pool),
+                config=client_config(endpoint, self._pool, self._read_timeout),
                 verify=None if verify is True else verify,
             )
             self._clients[endpoint] = client

@@ -53,7 +53,9 @@ def upload_part(client: Any, rec: TransferRecord, number: int, body: Any,
 
 
 def put_object(client: Any, rec: TransferRecord, body: Any, checksum: str | None,
-               algo: Algorithm) -> str:
+               algo: Algorithm) -> tuple[str, int]:
+    """One PutObject; returns (ETag, botocore's retry count), as upload_part does,
+    so retries of small files are reported too."""
     args = _object_args(rec, algo)
     args.pop("ChecksumAlgorithm", None)
     args.update(Body=body, ContentLength=len(body))
@@ -62,16 +64,18 @@ def put_object(client: Any, rec: TransferRecord, body: Any, checksum: str | None
     if rec.no_overwrite:
         args["IfNoneMatch"] = "*"
     resp = client.put_object(**args)
-    return str(resp["ETag"])
+    return str(resp["ETag"]), int(resp.get("ResponseMetadata", {}).get("RetryAttempts", 0))
 
 
-def list_parts(client: Any, bucket: str, key: str, upload_id: str) -> list[dict[str, Any]]:
-    """Every part of an upload, following part-number-marker pages."""
+def list_parts(client: Any, bucket: str, key: str, upload_id: str,
+               max_parts: int = 1000) -> list[dict[str, Any]]:
+    """Every part of an upload, following part-number-marker pages (max_parts
+    a page; small values let tests exercise the paging)."""
     parts: list[dict[str, Any]] = []
     marker = 0
     while True:
         resp = client.list_parts(Bucket=bucket, Key=key, UploadId=upload_id,
-                                 PartNumberMarker=marker, MaxParts=1000)
+                                 PartNumberMarker=marker, MaxParts=max_parts)
         page = resp.get("Parts", [])
         parts.extend(page)
         if not resp.get("IsTruncated") or not page:

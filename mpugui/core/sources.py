@@ -39,7 +39,8 @@ def check_unchanged(path: str, expected: Identity) -> None:
     try:
         now = identity(path)
     except FileNotFoundError:
-        raise SourceChanged(f"'{path}' has been deleted or moved since the upload started.") from None
+        raise SourceChanged(
+            f"'{path}' has been deleted or moved since the upload started.") from None
     except PermissionError:
         raise SourceChanged(f"'{path}' can no longer be read (permission denied).") from None
     if now.size != expected.size:
