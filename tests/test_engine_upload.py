@@ -43,3 +43,46 @@ def test_upload_sizes_byte_identical(qtbot, engine_factory, s3, bucket, endpoint
     if size >= 5 * MiB:
         assert "multipart ETag" in snap.verification
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+@pytest.mark.parametrize("algo", ["crc32c", "crc32", "sha256", "md5", "none"])
+def test_every_checksum_choice_uploads_and_verifies(qtbot, engine_factory, s3, bucket, endpoint,
+                                                    tmp_path: Path, algo: str) -> None:
+    src = make_file(tmp_path / f"{algo}.bin", 11 * MiB + 1, seed=len(algo))
+    engine = engine_factory()
+    tid = engine.add(UploadRequest(str(src), bucket, algo, endpoint, checksum=algo))
+    assert wait_state(qtbot, engine, tid, {DONE, "failed"}) == DONE
+    snap = engine.current_snapshot().by_id(tid)
+    assert snap is not None and snap.checksum == algo
+    assert all((p.checksum is None) == (algo == "none") for p in snap.parts)
+    assert s3.get_object(Bucket=bucket, Key=algo)["Body"].read() == src.read_bytes()
+
+
+def test_checksum_when_required_endpoint(qtbot, engine_factory, s3, bucket, endpoint,
+                                         tmp_path: Path) -> None:
+    """The compatibility switch for stores that reject default checksums."""
+    src = make_file(tmp_path / "compat.bin", 6 * MiB, seed=77)
+    engine = engine_factory()
+    compat = endpoint.with_(checksum_when_required=True)
+    tid = engine.add(UploadRequest(str(src), bucket, "compat", compat, checksum="none"))
+    assert wait_state(qtbot, engine, tid, {DONE, "failed"}) == DONE
+    assert s3.get_object(Bucket=bucket, Key="compat")["Body"].read() == src.read_bytes()
+
+
+def test_standard_aws_environment_is_honoured(qtbot, engine_factory, s3, bucket, moto_url,
+                                              tmp_path: Path, monkeypatch) -> None:
+    """AWS_PROFILE (from a credentials file) and AWS_ENDPOINT_URL, as boto3 does."""
+    creds = tmp_path / "credentials"
+    creds.write_text("[lab]\naws_access_key_id = fromprofile\naws_secret_access_key = x\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("AWS_PROFILE", "lab")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    from mpugui.core.endpoint import Endpoint
+
+    src = make_file(tmp_path / "env.bin", 100, seed=5)
+    engine = engine_factory()
+    tid = engine.add(UploadRequest(str(src), bucket, "env", Endpoint(region="us-east-1")))
+    assert wait_state(qtbot, engine, tid, {DONE, "failed"}) == DONE
+    assert s3.get_object(Bucket=bucket, Key="env")["Body"].read() == src.read_bytes()
