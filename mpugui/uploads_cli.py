@@ -1,18 +1,529 @@
-"""`mpugui uploads ...`: in-progress multipart uploads (filled in by the
-uploads-browser work)."""
+"""`mpugui uploads ...`: the bucket's in-progress multipart uploads, for
+cron jobs and scripts.
+
+Commands
+    mpugui uploads list      s3://BUCKET[/PREFIX] [--json] [--price-per-gb-month USD]
+    mpugui uploads parts     s3://BUCKET/KEY --upload-id ID [--json]
+    mpugui uploads abort     s3://BUCKET/KEY --upload-id ID [--json]
+    mpugui uploads cleanup   s3://BUCKET[/PREFIX] --older-than AGE [--dry-run] [--yes] [--json]
+    mpugui uploads adopt     s3://BUCKET/KEY --upload-id ID LOCAL_FILE [--json]
+    mpugui uploads lifecycle s3://BUCKET[/PREFIX] --abort-after DAYS [--dry-run] [--json]
+Each takes the connection options of `mpugui upload` (--account, --profile,
+--endpoint-url, --region, ...). AGE is a number and a unit: 90m, 36h, 7d, 2w.
+`cleanup` without --yes asks on a terminal and refuses otherwise.
+
+Exit codes: 0 done; 1 an S3 call failed, an abort failed, the parts of an
+upload could not be listed, or a local file does not match the upload
+(nothing completed); 2 bad usage, or `cleanup` was not confirmed (no --yes,
+or the answer was no); 3 an adopted transfer was interrupted (paused; resume
+with `mpugui resume`); 4 the journal cannot be used.
+
+JSON output (--json; UTF-8, one JSON object per line; times are ISO 8601
+with a UTC offset; sizes are bytes; fields are only ever added, never
+renamed or removed):
+
+  list       one object per upload, in key order, as pages arrive (an upload
+             completed or aborted between the listing and its ListParts is
+             left out):
+             {"bucket": str, "key": str, "upload_id": str,
+              "initiated": str, "age_seconds": int,
+              "initiator": str, "owner": str, "storage_class": str,
+              "checksum_algorithm": str|null,     // CRC32, CRC32C, SHA256, ...
+              "parts": int|null, "bytes": int|null, // null when ListParts failed
+              "estimated_monthly_cost": float|null, // USD; bytes/2^30 x price
+              "journal_id": int|null,              // this app's transfer, if known
+              "error": str|null}                   // why parts/bytes are null
+  parts      one object per part, by part number:
+             {"part_number": int, "size": int, "etag": str (no quotes),
+              "last_modified": str|null, "checksum_algorithm": str|null,
+              "checksum": str|null}                // base64, when the server lists it
+  abort      {"event": "aborted"|"failed", "bucket", "key", "upload_id",
+              "parts": int|null, "bytes": int|null, "error": str|null}
+  cleanup    {"event": "candidate", ...every field of a `list` object...}
+             for each upload older than AGE, then (unless --dry-run) one
+             {"event": "aborted"|"failed", ...} per candidate as above, then
+             {"event": "summary", "dry_run": bool, "now": str,
+              "older_than_seconds": int, "candidates": int, "aborted": int,
+              "failed": int, "parts": int, "bytes": int}
+  adopt      {"event": "verified", "bucket", "key", "upload_id", "file": str,
+              "part_size": int, "parts_total": int, "verified": [int],
+              "unverifiable": [int], "missing": [int],
+              "mismatches": [{"part_number": int, "reason": str}]}
+             then, when nothing mismatches, the transfer events of
+             `mpugui resume --json` ("state", "progress", "message",
+             "summary").
+  lifecycle  {"bucket": str, "prefix": str, "abort_after_days": int,
+              "changed": bool, "applied": bool, "dry_run": bool,
+              "before": [rule], "after": [rule]}   // rules as S3's API spells them
+
+For tests only: the environment variable MPUGUI_NOW (ISO 8601, e.g.
+2010-11-20T00:00:00Z) replaces the current time when ages are computed
+(moto dates every upload 2010-11-10, so real old uploads cannot be made).
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mpugui.core import inventory as inv
+from mpugui.core.endpoint import ClientFactory, Endpoint
+from mpugui.core.errors import MpuguiError, describe
+from mpugui.core.s3uri import parse_s3_uri
+from mpugui.core.units import format_bytes, parse_age
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+NOW_ENV = "MPUGUI_NOW"
 
 
 def add_parser(sub: Any, endpoint_options: Callable[[argparse.ArgumentParser], None]) -> None:
-    p = sub.add_parser("uploads", help="in-progress multipart uploads of a bucket")
-    endpoint_options(p)
+    p = sub.add_parser("uploads", help="in-progress multipart uploads of a bucket",
+                       description="Find, inspect, adopt and clean up a bucket's in-progress "
+                                   "(incomplete) multipart uploads: billed storage that no "
+                                   "object listing shows.")
+    cmds = p.add_subparsers(dest="uploads_command", metavar="COMMAND")
+
+    def command(name: str, help_text: str, target: str) -> argparse.ArgumentParser:
+        c = cmds.add_parser(name, help=help_text, description=help_text)
+        c.add_argument("target", metavar=target)
+        endpoint_options(c)
+        c.add_argument("--json", action="store_true", help="JSON output, one object a line")
+        # Tests only (see MPUGUI_NOW): the time ages are measured from.
+        c.add_argument("--now", help=argparse.SUPPRESS)
+        return c
+
+    ls = command("list", "list in-progress uploads with their parts, bytes and estimated cost",
+                 "s3://BUCKET[/PREFIX]")
+    ls.add_argument("--price-per-gb-month", type=float, default=inv.DEFAULT_PRICE_PER_GB_MONTH,
+                    metavar="USD", help="storage price for the cost estimate "
+                    f"(default {inv.DEFAULT_PRICE_PER_GB_MONTH}, S3 Standard us-east-1)")
+
+    pa = command("parts", "list the parts of one upload", "s3://BUCKET/KEY")
+    pa.add_argument("--upload-id", required=True)
+
+    ab = command("abort", "abort one upload and delete its parts", "s3://BUCKET/KEY")
+    ab.add_argument("--upload-id", required=True)
+
+    cl = command("cleanup", "abort every upload older than an age", "s3://BUCKET[/PREFIX]")
+    cl.add_argument("--older-than", required=True, type=_age, metavar="AGE",
+                    help="e.g. 36h, 7d, 2w")
+    cl.add_argument("--dry-run", action="store_true", help="only list what would be aborted")
+    cl.add_argument("--yes", action="store_true", help="do not ask before aborting")
+    cl.add_argument("--price-per-gb-month", type=float, default=inv.DEFAULT_PRICE_PER_GB_MONTH,
+                    metavar="USD", help=argparse.SUPPRESS)
+
+    ad = command("adopt", "verify the uploaded parts against a local file, then upload "
+                 "only the missing parts and complete", "s3://BUCKET/KEY")
+    ad.add_argument("--upload-id", required=True)
+    ad.add_argument("file", metavar="LOCAL_FILE")
+    ad.add_argument("--concurrency", type=int, help="parts in flight at once")
+
+    lc = command("lifecycle", "make the bucket abort incomplete uploads after N days "
+                 "(merged into its lifecycle rules)", "s3://BUCKET[/PREFIX]")
+    lc.add_argument("--abort-after", required=True, type=int, metavar="DAYS")
+    lc.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("mpugui uploads: not available yet")
-    return 2
+    if not getattr(args, "uploads_command", None):
+        print("mpugui uploads: name a command: list, parts, abort, cleanup, adopt, lifecycle "
+              "(see mpugui uploads --help).", file=sys.stderr)
+        return EXIT_USAGE
+    from mpugui.cli import endpoint_from_args
+
+    handler = _HANDLERS[args.uploads_command]
+    endpoint = endpoint_from_args(args)
+    out = _Out(args.json)
+    try:
+        return handler(args, endpoint, out)
+    except inv.InventoryError as exc:
+        out.error(str(exc))
+        return EXIT_FAILED
+    except (ClientError, BotoCoreError) as exc:
+        bucket = getattr(args, "target", "s3://")[5:].partition("/")[0]
+        out.error(inv.explain(exc, bucket) if isinstance(exc, ClientError) else describe(exc))
+        return EXIT_FAILED
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _age(text: str) -> float:
+    try:
+        return parse_age(text)
+    except ValueError as exc:  # argparse shows ArgumentTypeError's own sentence
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+class _Out:
+    def __init__(self, as_json: bool) -> None:
+        self.json = as_json
+
+    def obj(self, data: dict[str, Any]) -> None:
+        print(json.dumps(data, default=_json_default), flush=True)
+
+    def line(self, text: str = "") -> None:
+        if not self.json:
+            print(text, flush=True)
+
+    def error(self, text: str) -> None:
+        print(f"mpugui: {text}", file=sys.stderr, flush=True)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _now(args: argparse.Namespace) -> datetime:
+    text = getattr(args, "now", None) or os.environ.get(NOW_ENV)
+    return inv.parse_time(text) if text else inv.utc_now()
+
+
+def _client(endpoint: Endpoint) -> Any:
+    return ClientFactory().client(endpoint)
+
+
+def _key_target(args: argparse.Namespace) -> tuple[str, str]:
+    bucket, key = parse_s3_uri(args.target)
+    if not key:
+        raise MpuguiError(f"'{args.target}' names no key; write it as s3://BUCKET/KEY.")
+    return bucket, key
+
+
+def _journal_ids() -> dict[str, int]:
+    from mpugui.core import paths
+    from mpugui.core.journal import Journal, JournalError
+
+    try:
+        journal = Journal(paths.journal_path())
+    except JournalError:
+        return {}  # listing still works without the journal
+    try:
+        return {uid: rec.id for uid, rec in inv.journal_index(journal).items()}
+    finally:
+        journal.close()
+
+
+class _Row:
+    """One upload with its parts usage (or why it could not be read)."""
+
+    def __init__(self, upload: inv.Upload, use: inv.Usage | None, error: str | None) -> None:
+        self.upload, self.usage, self.error = upload, use, error
+
+    def as_json(self, now: datetime, price: float, journal_ids: dict[str, int]
+                ) -> dict[str, Any]:
+        u = self.upload
+        return {
+            "bucket": u.bucket, "key": u.key, "upload_id": u.upload_id,
+            "initiated": u.initiated.isoformat(), "age_seconds": int(u.age(now)),
+            "initiator": u.initiator, "owner": u.owner, "storage_class": u.storage_class,
+            "checksum_algorithm": u.checksum_algorithm,
+            "parts": self.usage.parts if self.usage else None,
+            "bytes": self.usage.bytes if self.usage else None,
+            "estimated_monthly_cost":
+                round(inv.monthly_cost(self.usage.bytes, price), 6) if self.usage else None,
+            "journal_id": journal_ids.get(u.upload_id), "error": self.error,
+        }
+
+
+def _with_usage(client: Any, uploads: list[inv.Upload], pool: ThreadPoolExecutor
+                ) -> Iterable[_Row]:
+    def one(u: inv.Upload) -> _Row | None:
+        try:
+            return _Row(u, inv.usage(inv.list_upload_parts(client, u.bucket, u.key,
+                                                           u.upload_id)), None)
+        except inv.UploadGone:
+            return None  # completed or aborted since the listing: no longer in progress
+        except inv.InventoryError as exc:
+            return _Row(u, None, str(exc))
+
+    return (row for row in pool.map(one, uploads) if row is not None)
+
+
+def _rows(client: Any, bucket: str, prefix: str,
+          keep: Callable[[inv.Upload], bool] = lambda u: True) -> Iterable[_Row]:
+    # ListParts per upload is one round trip each: a few in parallel.
+    with ThreadPoolExecutor(4) as pool:
+        for page in inv.upload_pages(client, bucket, prefix):
+            yield from _with_usage(client, [u for u in page if keep(u)], pool)
+
+
+def _table_line(row: _Row, now: datetime, price: float, journal_ids: dict[str, int]) -> str:
+    u = row.upload
+    initiated = u.initiated.astimezone().strftime("%Y-%m-%d %H:%M")
+    if row.usage:
+        parts, size = str(row.usage.parts), format_bytes(row.usage.bytes)
+        cost = inv.format_cost(inv.monthly_cost(row.usage.bytes, price))
+    else:
+        parts, size, cost = "?", "?", "?"
+    known = f"#{journal_ids[u.upload_id]}" if u.upload_id in journal_ids else "-"
+    line = (f"{initiated}  {inv.format_age(u.age(now)):>8}  {parts:>5}  {size:>10}  "
+            f"{cost:>9}  {known:>5}  {u.key}  {u.upload_id}")
+    if row.error:
+        line += f"\n    {row.error}"
+    return line
+
+
+_HEADER = (f"{'INITIATED':<16}  {'AGE':>8}  {'PARTS':>5}  {'BYTES':>10}  {'COST/MO*':>9}  "
+           f"{'JRNL':>5}  KEY  UPLOAD ID")
+
+
+# -- commands --------------------------------------------------------------------------
+
+
+def _list(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
+    bucket, prefix = parse_s3_uri(args.target)
+    client, now, price = _client(endpoint), _now(args), args.price_per_gb_month
+    journal_ids = _journal_ids()
+    count = parts = size = failed = 0
+    out.line(_HEADER)
+    for row in _rows(client, bucket, prefix):
+        count += 1
+        if row.usage:
+            parts, size = parts + row.usage.parts, size + row.usage.bytes
+        else:
+            failed += 1
+        if out.json:
+            out.obj(row.as_json(now, price, journal_ids))
+        else:
+            out.line(_table_line(row, now, price, journal_ids))
+    where = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    out.line(f"{count} in-progress upload(s) in {where}: {parts} part(s), {format_bytes(size)}, "
+             f"about {inv.format_cost(inv.monthly_cost(size, price))} a month "
+             f"(*estimate at ${price}/GB-month).")
+    if failed:
+        out.line(f"The parts of {failed} upload(s) could not be listed (see above).")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _parts(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
+    bucket, key = _key_target(args)
+    parts = inv.list_upload_parts(_client(endpoint), bucket, key, args.upload_id)
+    if out.json:
+        for p in parts:
+            out.obj({"part_number": p.number, "size": p.size, "etag": p.etag.strip('"'),
+                     "last_modified": p.last_modified.isoformat() if p.last_modified else None,
+                     "checksum_algorithm": p.checksum_algorithm, "checksum": p.checksum})
+        return EXIT_OK
+    out.line(f"{'PART':>5}  {'SIZE':>14}  {'LAST MODIFIED':<16}  ETAG  CHECKSUM")
+    for p in parts:
+        when = p.last_modified.astimezone().strftime("%Y-%m-%d %H:%M") if p.last_modified \
+            else "-"
+        checksum = f"{p.checksum_algorithm} {p.checksum}" if p.checksum else "-"
+        out.line(f"{p.number:>5}  {p.size:>14,}  {when:<16}  {p.etag.strip(chr(34))}  "
+                 f"{checksum}")
+    total = inv.usage(parts)
+    out.line(f"{total.parts} part(s), {format_bytes(total.bytes)} ({total.bytes:,} bytes).")
+    return EXIT_OK
+
+
+def _forget_in_journal(upload_ids: set[str]) -> None:
+    """A journaled transfer whose upload was aborted here cannot resume:
+    mark it cancelled, as `mpugui cancel` would have."""
+    if not upload_ids:
+        return
+    from mpugui.core import paths
+    from mpugui.core.journal import CANCELLED, FINAL_STATES, Journal, JournalError
+
+    try:
+        journal = Journal(paths.journal_path())
+    except JournalError:
+        return
+    try:
+        for upload_id, rec in inv.journal_index(journal).items():
+            if upload_id in upload_ids and rec.state not in FINAL_STATES:
+                journal.forget_parts(rec.id)
+                journal.update(rec.id, state=CANCELLED, error=None)
+    finally:
+        journal.close()
+
+
+def _abort_one(client: Any, upload: inv.Upload, out: _Out) -> bool:
+    try:
+        use: inv.Usage | None = inv.usage(inv.list_upload_parts(
+            client, upload.bucket, upload.key, upload.upload_id))
+    except inv.InventoryError:
+        use = None  # the abort itself says what is wrong
+    result = inv.abort(client, upload)
+    _report_abort(result, use, out)
+    if result.ok:
+        _forget_in_journal({upload.upload_id})
+    return result.ok
+
+
+def _report_abort(result: inv.AbortResult, use: inv.Usage | None, out: _Out) -> None:
+    u = result.upload
+    if out.json:
+        out.obj({"event": "aborted" if result.ok else "failed", "bucket": u.bucket,
+                 "key": u.key, "upload_id": u.upload_id,
+                 "parts": use.parts if use else None, "bytes": use.bytes if use else None,
+                 "error": result.error})
+    elif result.ok:
+        held = f" ({use.parts} part(s), {format_bytes(use.bytes)} freed)" if use else ""
+        out.line(f"Aborted {u.uri} upload {u.upload_id}{held}; no part of it is left.")
+    else:
+        out.error(f"{u.uri} upload {u.upload_id} was not aborted: {result.error}")
+
+
+def _abort(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
+    bucket, key = _key_target(args)
+    upload = inv.Upload(bucket, key, args.upload_id, inv.utc_now())
+    return EXIT_OK if _abort_one(_client(endpoint), upload, out) else EXIT_FAILED
+
+
+def _confirm(question: str) -> bool | None:
+    """True/False from the user on a terminal; None when nobody can answer."""
+    if not sys.stdin.isatty():
+        return None
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _cleanup(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
+    bucket, prefix = parse_s3_uri(args.target)
+    client, now, price = _client(endpoint), _now(args), args.price_per_gb_month
+    age = args.older_than
+    journal_ids = _journal_ids()
+    candidates: list[_Row] = []
+    cutoff = (now - timedelta(seconds=age)).astimezone()
+    out.line(f"Uploads initiated before {cutoff:%Y-%m-%d %H:%M} "
+             f"(older than {inv.format_age(age)}):")
+    out.line(_HEADER)
+    for row in _rows(client, bucket, prefix, lambda u: u.age(now) >= age):
+        candidates.append(row)
+        if out.json:
+            out.obj({"event": "candidate", **row.as_json(now, price, journal_ids)})
+        else:
+            out.line(_table_line(row, now, price, journal_ids))
+    parts = sum(r.usage.parts for r in candidates if r.usage)
+    size = sum(r.usage.bytes for r in candidates if r.usage)
+    summary: dict[str, Any] = {"event": "summary", "dry_run": bool(args.dry_run),
+                               "now": now.isoformat(), "older_than_seconds": int(age),
+                               "candidates": len(candidates), "aborted": 0, "failed": 0,
+                               "parts": parts, "bytes": size}
+    what = f"{len(candidates)} upload(s) holding {parts} part(s), {format_bytes(size)}"
+    if not candidates or args.dry_run:
+        out.line(f"Dry run: {what} would be aborted." if args.dry_run and candidates
+                 else "No upload is that old; nothing to abort.")
+        if out.json:
+            out.obj(summary)
+        return EXIT_OK
+    if not args.yes:
+        answer = _confirm(f"Abort {what}?")
+        if answer is None:
+            out.error(f"Not aborting {what}: add --yes to abort without asking, or "
+                      "--dry-run to only list them.")
+            return EXIT_USAGE
+        if not answer:
+            out.line("Nothing was aborted.")
+            return EXIT_USAGE
+    gone = set()
+    for row in candidates:
+        result = inv.abort(client, row.upload)
+        _report_abort(result, row.usage, out)
+        summary["aborted" if result.ok else "failed"] += 1
+        if result.ok:
+            gone.add(row.upload.upload_id)
+    _forget_in_journal(gone)
+    out.line(f"Aborted {summary['aborted']} of {len(candidates)} upload(s)"
+             + (f"; {summary['failed']} failed." if summary["failed"] else "."))
+    if out.json:
+        out.obj(summary)
+    return EXIT_FAILED if summary["failed"] else EXIT_OK
+
+
+def _adopt(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
+    bucket, key = _key_target(args)
+    if not os.path.isfile(args.file):
+        raise MpuguiError(f"'{args.file}' is not a file.")
+    client = _client(endpoint)
+    upload = inv.find_upload(client, bucket, key, args.upload_id)
+    from mpugui.cli import _run_engine
+    from mpugui.core import paths
+    from mpugui.core.journal import FINAL_STATES, Journal
+
+    journal = Journal(paths.journal_path())
+    handed_over = False
+    try:
+        known = inv.journal_index(journal).get(upload.upload_id)
+        if known is not None and known.state not in FINAL_STATES:
+            raise MpuguiError(f"This upload is already transfer {known.id} in the journal; "
+                              f"resume it with: mpugui resume {known.id}")
+        out.line(f"Verifying the parts of {upload.uri} against {args.file} …")
+        check = inv.check_adoption(client, upload, args.file)
+        if out.json:
+            out.obj({"event": "verified", "bucket": bucket, "key": key,
+                     "upload_id": upload.upload_id, "file": os.path.abspath(args.file),
+                     "part_size": check.part_size, "parts_total": check.part_count,
+                     "verified": check.verified, "unverifiable": check.unverifiable,
+                     "missing": check.missing,
+                     "mismatches": [{"part_number": m.number, "reason": m.reason}
+                                    for m in check.mismatches]})
+        for m in check.mismatches:
+            out.error(m.reason)
+        if not check.ok:
+            out.error(check.summary())
+            return EXIT_FAILED
+        out.line(check.summary())
+        if check.unverifiable:
+            out.line(f"{len(check.unverifiable)} part(s) list neither an MD5 ETag nor a "
+                     "checksum, so they will be sent again.")
+        transfer_id = journal.add(inv.adoption_record(check, endpoint))
+        out.line(f"Queued as transfer {transfer_id}.")
+        engine_args = argparse.Namespace(command="resume", ids=[transfer_id], all=False,
+                                         restart=False, concurrency=args.concurrency,
+                                         bwlimit=0, json=args.json)
+        handed_over = True
+        return int(_run_engine(journal, engine_args))  # it closes the journal
+    finally:
+        if not handed_over:
+            journal.close()
+
+
+def _lifecycle(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
+    bucket, prefix = parse_s3_uri(args.target)
+    if args.abort_after < 1:
+        raise MpuguiError("--abort-after must be at least 1 day.")
+    change = inv.set_abort_incomplete(_client(endpoint), bucket, args.abort_after, prefix,
+                                      dry_run=args.dry_run)
+    if out.json:
+        out.obj({"bucket": bucket, "prefix": prefix, "abort_after_days": args.abort_after,
+                 "changed": change.changed, "applied": change.applied,
+                 "dry_run": bool(args.dry_run), "before": change.before,
+                 "after": change.after})
+        return EXIT_OK
+    out.line(f"Lifecycle rules of s3://{bucket} before:")
+    for rule in change.before or []:
+        out.line(f"  {inv.describe_rule(rule)}")
+    if not change.before:
+        out.line("  (none)")
+    out.line("after:")
+    for rule in change.after:
+        out.line(f"  {inv.describe_rule(rule)}")
+    if not change.changed:
+        out.line("Nothing to change: the bucket already aborts incomplete uploads after "
+                 f"{args.abort_after} days.")
+    elif change.applied:
+        out.line("Applied.")
+    else:
+        out.line("Dry run: nothing was written.")
+    return EXIT_OK
+
+
+_HANDLERS: dict[str, Callable[[argparse.Namespace, Endpoint, _Out], int]] = {
+    "list": _list, "parts": _parts, "abort": _abort, "cleanup": _cleanup,
+    "adopt": _adopt, "lifecycle": _lifecycle,
+}

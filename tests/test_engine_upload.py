@@ -55,6 +55,7 @@ def test_every_checksum_choice_uploads_and_verifies(qtbot, engine_factory, s3, b
     snap = engine.current_snapshot().by_id(tid)
     assert snap is not None and snap.checksum == algo
     assert all((p.checksum is None) == (algo == "none") for p in snap.parts)
+    assert snap.wire_bytes == src.stat().st_size  # each byte read once: no second checksum pass
     assert s3.get_object(Bucket=bucket, Key=algo)["Body"].read() == src.read_bytes()
 
 

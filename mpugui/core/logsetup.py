@@ -22,6 +22,7 @@ def setup_logging(verbose: bool = False) -> Path:
     for handler in list(root.handlers):
         if getattr(handler, "_mpugui", False):
             root.removeHandler(handler)
+            handler.close()
     path = private_file(log_path())
     file_handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=5 * 1024 * 1024, backupCount=3, encoding="utf-8")
