@@ -142,9 +142,11 @@ def endpoint_from_args(args: argparse.Namespace) -> Endpoint:
             raise MpuguiError(f"The CA bundle '{args.ca_bundle}' does not exist.")
         changes["ca_bundle"] = args.ca_bundle
     if args.no_verify_ssl:
-        print("warning: TLS certificates will not be verified.", file=sys.stderr)
         changes["verify_tls"] = False
-    return endpoint.with_(**changes)
+    endpoint = endpoint.with_(**changes)
+    if not endpoint.verify_tls:  # by the flag or by the account's setting: always said
+        print("warning: TLS certificates will not be verified.", file=sys.stderr)
+    return endpoint
 
 
 def main(argv: list[str]) -> int:

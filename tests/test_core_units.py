@@ -155,3 +155,22 @@ def test_collect_names_keys_like_aws_cp_and_reports_problems(tmp_path: Path) -> 
     assert not long.files and "S3 allows 1024" in long.problems[0]
     missing = collect([str(tmp_path / "nope")], "")
     assert "does not exist" in missing.problems[0]
+
+
+def test_log_file_stays_private_across_rotation(tmp_path: Path) -> None:
+    import logging
+
+    from mpugui.core.logsetup import setup_logging
+
+    path = setup_logging()
+    handler = next(h for h in logging.getLogger().handlers
+                   if getattr(h, "baseFilename", None) == str(path))
+    try:
+        logging.getLogger("mpugui.test").info("before rotation")
+        handler.doRollover()  # type: ignore[attr-defined]
+        logging.getLogger("mpugui.test").info("after rotation")
+        for p in [path, path.with_name(path.name + ".1")]:
+            assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()

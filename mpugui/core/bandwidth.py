@@ -17,6 +17,18 @@ class RateLimiter:
         self._rate = rate
         self._tokens = 0.0
         self._stamp = clock()
+        self._moved = 0  # every byte that went through, limited or not
+
+    @property
+    def moved(self) -> int:
+        """Bytes handed to the network so far, re-sends included: the
+        adaptive concurrency measures throughput from this monotonic count
+        (progress counters jump back on retries and at part boundaries)."""
+        return self._moved
+
+    def count(self, n: int) -> None:
+        with self._lock:
+            self._moved += n
 
     @property
     def rate(self) -> int:

@@ -11,12 +11,21 @@ import threading
 from mpugui.core.bandwidth import RateLimiter
 from mpugui.core.errors import Interrupted, SourceChanged
 
+_ZEROS = bytes(1024 * 1024)
+
 
 def read_range(fd: int, offset: int, size: int, buffer: bytearray, path: str) -> memoryview:
     """Positional read of [offset, offset+size) into `buffer` (reused across
-    parts, so memory stays at one part per worker)."""
+    parts, so memory stays at one part per part in flight)."""
     if len(buffer) < size:
-        buffer.extend(bytes(size - len(buffer)))
+        try:
+            while len(buffer) < size:  # grow in place: no part-sized zero temporary
+                buffer += _ZEROS[:size - len(buffer)]
+        except BufferError:
+            # A view of an earlier part is still alive: a failed attempt's
+            # traceback (a reference cycle) holds it until the GC runs, and a
+            # bytearray with live views cannot grow. Read into fresh memory.
+            buffer = bytearray(size)
     view = memoryview(buffer)[:size]
     got = 0
     while got < size:
@@ -79,6 +88,8 @@ class PartBody(io.RawIOBase):
             if self._cancel.is_set():
                 raise Interrupted()
         chunk = self._data[self._pos:end]
+        if self._limiter is not None:
+            self._limiter.count(end - self._pos)
         self.total += end - self._pos
         self._pos = end
         self.sent = end
@@ -88,3 +99,31 @@ class PartBody(io.RawIOBase):
         chunk = self.read(len(b))
         b[: len(chunk)] = chunk
         return len(chunk)
+
+
+class BufferPool:
+    """Part buffers shared by all workers. A worker takes one for each part
+    and gives it back after; idle buffers beyond the current concurrency are
+    dropped. So part memory follows the parts in flight, not the number of
+    worker threads that ever ran one (adaptive concurrency moves both)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[bytearray] = []
+
+    def take(self) -> bytearray:
+        with self._lock:
+            return self._idle.pop() if self._idle else bytearray()
+
+    def give(self, buffer: bytearray, keep: int, max_size: int) -> None:
+        """Keep `buffer` for the next part unless `keep` buffers are already
+        idle or it grew past `max_size` (a huge part passed)."""
+        if len(buffer) > max_size:
+            return
+        with self._lock:
+            if len(self._idle) < keep:
+                self._idle.append(buffer)
+
+    def idle(self) -> int:
+        with self._lock:
+            return len(self._idle)

@@ -81,10 +81,16 @@ def make_session(endpoint: Endpoint) -> boto3.session.Session:
     return boto3.session.Session(profile_name=endpoint.profile, region_name=endpoint.region)
 
 
+POOL_FLOOR = 64  # >= the engine's adaptive concurrency ceiling (engine/adaptive.py MAXIMUM)
+
+
 def client_config(endpoint: Endpoint, max_pool_connections: int = 10,
                   read_timeout: float = 60) -> Config:
     return Config(
-        max_pool_connections=max(10, max_pool_connections),
+        # urllib3 keeps up to this many idle connections and opens none ahead,
+        # so a roomy pool costs nothing; too small a pool makes the adaptive
+        # engine's extra parts queue for (or reopen) connections.
+        max_pool_connections=max(POOL_FLOOR, max_pool_connections),
         retries={"mode": "standard", "max_attempts": 5},
         connect_timeout=10,
         read_timeout=read_timeout,

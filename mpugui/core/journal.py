@@ -111,6 +111,13 @@ class PartRecord:
 _COLUMNS = [f.name for f in fields(TransferRecord) if f.name != "id"]
 
 
+def _no_space(path: Path) -> bool:
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        return False
+
+
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -133,7 +140,8 @@ class Journal:
         text = str(exc).lower()
         if "locked" in text or "busy" in text:
             return JournalError(f"The journal {self.path} is locked by another program.")
-        if "full" in text:
+        if "full" in text or ("disk i/o error" in text and _no_space(self.path)):
+            # ENOSPC while creating the -wal/-shm files surfaces as an I/O error.
             return JournalError(f"The disk holding the journal {self.path} is full.")
         if "not a database" in text or "malformed" in text or "corrupt" in text:
             return JournalError(

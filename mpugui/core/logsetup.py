@@ -8,6 +8,7 @@ import logging
 import logging.handlers
 from pathlib import Path
 
+from mpugui.core import redact
 from mpugui.core.paths import private_file, state_dir
 
 FORMAT = "%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s"
@@ -17,14 +18,23 @@ def log_path() -> Path:
     return state_dir() / "mpugui.log"
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Creates the log (also after each rotation) with mode 0600."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        private_file(Path(self.baseFilename))
+        return super()._open()
+
+
 def setup_logging(verbose: bool = False) -> Path:
+    redact.install()  # before any handler writes: secrets never reach a log
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_mpugui", False):
             root.removeHandler(handler)
             handler.close()
     path = private_file(log_path())
-    file_handler = logging.handlers.RotatingFileHandler(
+    file_handler = PrivateRotatingFileHandler(
         path, maxBytes=5 * 1024 * 1024, backupCount=3, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter(FORMAT))
     file_handler.setLevel(logging.DEBUG if verbose else logging.INFO)

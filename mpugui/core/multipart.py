@@ -35,9 +35,11 @@ def _object_args(rec: TransferRecord, algo: Algorithm) -> dict[str, Any]:
     return args
 
 
-def create_upload(client: Any, rec: TransferRecord, algo: Algorithm) -> str:
+def create_upload(client: Any, rec: TransferRecord, algo: Algorithm) -> tuple[str, int]:
+    """CreateMultipartUpload; returns (upload id, botocore's retry count). A
+    retried Create may have left an upload whose answer was lost."""
     resp = client.create_multipart_upload(**_object_args(rec, algo))
-    return str(resp["UploadId"])
+    return str(resp["UploadId"]), int(resp.get("ResponseMetadata", {}).get("RetryAttempts", 0))
 
 
 def upload_part(client: Any, rec: TransferRecord, number: int, body: Any,

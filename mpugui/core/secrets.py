@@ -13,6 +13,8 @@ import keyring
 from keyring.backends.fail import Keyring as FailKeyring
 from keyring.errors import KeyringError, NoKeyringError
 
+from mpugui.core import redact
+
 SERVICE = "mpugui"
 _session_only: dict[str, str] = {}
 _lock = threading.Lock()
@@ -23,6 +25,7 @@ def keyring_available() -> bool:
 
 
 def set_secret(name: str, secret: str, *, session_only: bool = False) -> None:
+    redact.remember(secret)  # masked in every log line from now on
     if session_only:
         with _lock:
             _session_only[name] = secret
@@ -38,9 +41,11 @@ def get_secret(name: str) -> str | None:
         if name in _session_only:
             return _session_only[name]
     try:
-        return keyring.get_password(SERVICE, name)
+        secret = keyring.get_password(SERVICE, name)
     except KeyringError:
         return None
+    redact.remember(secret)  # masked in every log line from now on
+    return secret
 
 
 def delete_secret(name: str) -> None:

@@ -21,10 +21,24 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from mpugui.core import multipart as s3
 from mpugui.core.bandwidth import RateLimiter
-from mpugui.core.body import PartBody, read_range
-from mpugui.core.checksums import DEFAULT_ALGORITHM, algorithm, clean_etag, is_md5_etag, md5_hex
+from mpugui.core.body import BufferPool, PartBody, read_range
+from mpugui.core.checksums import (
+    DEFAULT_ALGORITHM,
+    algorithm,
+    clean_etag,
+    is_md5_etag,
+    md5_hex,
+    multipart_etag,
+)
 from mpugui.core.endpoint import ClientFactory, Endpoint
-from mpugui.core.errors import Interrupted, MpuguiError, describe, error_code, is_transient
+from mpugui.core.errors import (
+    Interrupted,
+    MpuguiError,
+    SourceChanged,
+    describe,
+    error_code,
+    is_transient,
+)
 from mpugui.core.journal import (
     ACTIVE_STATES,
     CANCELLED,
@@ -36,11 +50,13 @@ from mpugui.core.journal import (
     UPLOADING,
     VERIFYING,
     Journal,
+    JournalError,
     PartRecord,
     TransferRecord,
 )
 from mpugui.core.plan import DEFAULT_PART_SIZE, DEFAULT_THRESHOLD, make_plan
 from mpugui.core.sources import check_unchanged, identity
+from mpugui.engine.adaptive import MAXIMUM, MEMORY_BUDGET, AdaptiveConcurrency, inputs_from
 from mpugui.engine.scheduler import ABORT, COMPLETE, PART, PREPARE, PUT, Job, Scheduler
 from mpugui.engine.snapshot import DONE as PART_DONE
 from mpugui.engine.snapshot import FAILED as PART_FAILED
@@ -49,7 +65,7 @@ from mpugui.engine.transfer import PartProgress, Transfer, now
 
 log = logging.getLogger("mpugui.engine")
 
-DEFAULT_CONCURRENCY = 8
+DEFAULT_CONCURRENCY = 0  # 0: found while running (engine/adaptive.py); a number pins it
 
 
 @dataclass
@@ -57,6 +73,8 @@ class EngineSettings:
     part_size: int = DEFAULT_PART_SIZE
     threshold: int = DEFAULT_THRESHOLD
     concurrency: int = DEFAULT_CONCURRENCY
+    max_concurrency: int = MAXIMUM  # adaptive concurrency's ceiling (a user maximum)
+    memory_budget: int = MEMORY_BUDGET  # adaptive: part buffers in flight at most, bytes
     checksum: str = DEFAULT_ALGORITHM
     bandwidth_limit: int = 0  # bytes/s, 0 = unlimited
     part_retries: int = 3  # our retries of a part after botocore's own
@@ -102,10 +120,17 @@ class TransferEngine(QObject):
         self.settings = settings or EngineSettings()
         self.clients = clients or ClientFactory(self.settings.concurrency + 4)
         self.limiter = RateLimiter(self.settings.bandwidth_limit)
-        self._sched = Scheduler(self.settings.concurrency)
+        self._adaptive: AdaptiveConcurrency | None = None
+        if not self.settings.concurrency:
+            self._adaptive = AdaptiveConcurrency(self.settings.max_concurrency,
+                                                 self.settings.memory_budget)
+        self._sched = Scheduler(self._adaptive.level if self._adaptive is not None
+                                else self.settings.concurrency)
         self._lock = self._sched.lock
         self._threads: list[_WorkerThread] = []
+        self._buffers = BufferPool()  # part buffers: memory follows the parts in flight
         self._by_id: dict[int, Transfer] = {}
+        self._maybe_created: set[int] = set()  # restored; Create may have been sent
         self._last_emitted: tuple = ()
         self._timer = QTimer(self)
         self._timer.setObjectName("mpugui-engine-tick")
@@ -148,6 +173,10 @@ class TransferEngine(QObject):
             plan = make_plan(rec.size, rec.part_size or DEFAULT_PART_SIZE,
                              threshold=rec.size + 1 if not rec.multipart else 0)
             t = Transfer(rec, plan, self.journal.parts(rec.id))
+            if rec.multipart and rec.upload_id is None and rec.state != QUEUED:
+                # Its Create may have reached the server just before a crash
+                # (the state is journaled before Create): look for that upload.
+                self._maybe_created.add(rec.id)
             if rec.state in ACTIVE_STATES or rec.state == QUEUED:
                 t.state = QUEUED if auto_resume else PAUSED
                 if not auto_resume:
@@ -200,6 +229,7 @@ class TransferEngine(QObject):
                         t.mark_part(part, PENDING)
                     part.failures, part.not_before, part.error = 0, 0.0, None
                 t.set_state(QUEUED)
+                t.rec.error = None
             self.journal.update(t.id, state=QUEUED, error=None)
             self._changed(t)
         self._was_busy = True
@@ -235,7 +265,10 @@ class TransferEngine(QObject):
         removed = []
         for t in self._pick(ids):
             with self._lock:
-                if t.state in ACTIVE_STATES or t.state == QUEUED or t.inflight or t.cancelling \
+                # A cancelled transfer's only job in flight can be the abort job
+                # that is finishing it (cancel with restart removes it from there).
+                busy = t.inflight and t.state != CANCELLED
+                if t.state in ACTIVE_STATES or t.state == QUEUED or busy or t.cancelling \
                         or t.aborting:
                     continue
                 self._sched.transfers.remove(t)
@@ -256,6 +289,15 @@ class TransferEngine(QObject):
         self.limiter.set_rate(rate)
 
     def set_concurrency(self, n: int) -> None:
+        """Pin the number of parts in flight; 0 lets the engine find it again."""
+        self._adaptive = None
+        if n <= 0:
+            self._adaptive = AdaptiveConcurrency(self.settings.max_concurrency,
+                                                 self.settings.memory_budget)
+            n = self._adaptive.level
+        self._set_limit(n)
+
+    def _set_limit(self, n: int) -> None:
         with self._lock:
             self._sched.limit = max(1, int(n))
         self._ensure_threads()
@@ -300,20 +342,23 @@ class TransferEngine(QObject):
             th.start()
 
     def _worker_loop(self) -> None:
-        buffer = bytearray()
         while True:
             job = self._sched.next_job()
             if job is None:
                 return
+            buffer = self._buffers.take() if job.kind in (PART, PUT) else bytearray()
             try:
                 self._run(job, buffer)
             except BaseException as exc:  # a job never kills its worker
-                self._job_failed(job, exc)
+                try:
+                    self._job_failed(job, exc)
+                except Exception:  # nor does handling its failure
+                    log.exception("Handling the failure of a %s job failed", job.kind)
             finally:
                 self._sched.job_done(job)
                 self._settle(job.transfer)
-            if len(buffer) > 2 * self.settings.part_size:
-                buffer = bytearray()  # a huge part passed; give the memory back
+            if buffer:
+                self._buffers.give(buffer, self._sched.limit, 2 * self.settings.part_size)
 
     def _run(self, job: Job, buffer: bytearray) -> None:
         if job.kind == PREPARE:
@@ -327,7 +372,12 @@ class TransferEngine(QObject):
             self._abort(job.transfer)
 
     def _client(self, t: Transfer) -> Any:
-        return self.clients.client(t.rec.endpoint)
+        endpoint = t.rec.endpoint
+        if t.algo.s3_name is None:
+            # md5 or none: keep botocore from adding (and reading the body for)
+            # its default CRC32 on top.
+            endpoint = endpoint.with_(checksum_when_required=True)
+        return self.clients.client(endpoint)
 
     def _prepare(self, t: Transfer) -> None:
         try:
@@ -341,25 +391,90 @@ class TransferEngine(QObject):
                     raise MpuguiError(f"{rec.uri} already exists and the transfer is set "
                                       "not to overwrite it.")
                 if rec.multipart and not t.cancel.is_set():
-                    upload_id = s3.create_upload(client, rec, t.algo)
+                    # Journaled before Create: after a crash between the server
+                    # creating the upload and its answer, restore knows to look.
+                    self.journal.update(t.id, state=UPLOADING)
+                    upload_id, retried = None, 0
+                    if t.id in self._maybe_created:
+                        upload_id = next(iter(self._unknown_empty_uploads(t, client)), None)
+                        if upload_id:
+                            log.info("Adopted upload %s of %s, created before a crash",
+                                     upload_id, rec.uri)
+                    if upload_id is None:
+                        upload_id, retried = s3.create_upload(client, rec, t.algo)
+                    self._maybe_created.discard(t.id)
                     # Journaled before any part leaves: a crash now leaves no orphan
                     # the journal does not know.
                     self.journal.update(t.id, upload_id=upload_id, state=UPLOADING)
                     with self._lock:
                         rec.upload_id = upload_id
                         t.changed()
-            else:
-                self._reconcile(t, client)
+                    if retried:
+                        # An earlier attempt may have created an upload whose
+                        # answer was lost: abort it, or it stays billed, unseen.
+                        for stray in self._unknown_empty_uploads(t, client):
+                            log.info("Aborting upload %s of %s left by a retried Create",
+                                     stray, rec.uri)
+                            s3.abort_until_empty(client, rec.bucket, rec.key, stray)
+            elif self._reconcile(t, client):
+                return  # it was completed before a crash; now recorded as done
             with self._lock:
                 if not t.cancel.is_set():
                     t.prepared = True
                     t.set_state(UPLOADING)
-            self.journal.update(t.id, state=UPLOADING) if not t.cancel.is_set() else None
+            if not t.cancel.is_set():
+                self.journal.update(t.id, state=UPLOADING)
             self._changed(t)
         finally:
             t.preparing = False
 
-    def _reconcile(self, t: Transfer, client: Any) -> None:
+    def _unknown_empty_uploads(self, t: Transfer, client: Any) -> list[str]:
+        """Uploads a Create of ours made but whose id never reached the journal
+        (a crash, or a lost answer that botocore retried): for this key, known
+        to no journaled transfer, and without parts (ours never have any: parts
+        leave only once the id is journaled)."""
+        rec = t.rec
+        known = {r.upload_id for r in self.journal.transfers() if r.upload_id}
+        found: list[str] = []
+        try:
+            pages = client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=rec.bucket, Prefix=rec.key)
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    uid = upload["UploadId"]
+                    if upload["Key"] != rec.key or uid in known:
+                        continue
+                    try:
+                        if s3.list_parts(client, rec.bucket, rec.key, uid):
+                            continue
+                    except ClientError:
+                        continue
+                    found.append(str(uid))
+        except ClientError:
+            # Best effort: an account may create uploads without the right to
+            # list them; the upload goes on (the uploads browser finds strays).
+            log.info("Could not look for stray uploads of %s", rec.uri, exc_info=True)
+        return found
+
+    def _completed_before(self, t: Transfer, client: Any) -> bool:
+        """After NoSuchUpload on resume: was the upload completed (by us, just
+        before a crash) into exactly our journaled parts? Then it is done."""
+        rec = t.rec
+        parts = self.journal.parts(t.id)
+        if sorted(parts) != [p.number for p in t.parts]:
+            return False
+        records = [parts[n] for n in sorted(parts)]
+        expected = multipart_etag([p.etag for p in records])
+        head = s3.head_object(client, rec.bucket, rec.key)
+        if head is None or expected is None or clean_etag(head["ETag"]) != expected \
+                or int(head["ContentLength"]) != rec.size:
+            return False
+        verification = s3.verify(client, rec, records, t.algo, str(head["ETag"]))
+        log.info("%s was completed before the restart (%s)", rec.uri, verification)
+        self._finish(t, str(head["ETag"]), verification)
+        return True
+
+    def _reconcile(self, t: Transfer, client: Any) -> bool:
         """Bring the journal in line with the server's parts after a restart:
         parts the server has with the journaled ETag are kept; parts it has that
         the journal missed (landed just before a crash) are kept when their MD5
@@ -371,6 +486,8 @@ class TransferEngine(QObject):
                       s3.list_parts(client, rec.bucket, rec.key, rec.upload_id)}
         except ClientError as exc:
             if error_code(exc) == "NoSuchUpload":
+                if self._completed_before(t, client):
+                    return True
                 raise MpuguiError(
                     f"The upload of {rec.uri} no longer exists on the server (aborted or "
                     "expired). Start it over to upload the file again.") from exc
@@ -401,6 +518,7 @@ class TransferEngine(QObject):
                     t.mark_part(part, PENDING)
         log.info("Reconciled %s with the server: %d of %d parts kept", rec.uri,
                  t.parts_done(), len(t.parts))
+        return False
 
     def _send(self, t: Transfer, part: PartProgress, buffer: bytearray) -> None:
         rec = t.rec
@@ -420,7 +538,7 @@ class TransferEngine(QObject):
                                                checksum, t.algo)
             else:
                 check_unchanged(rec.source, t.identity)
-                etag = s3.put_object(self._client(t), rec, body, checksum, t.algo)
+                etag, retries = s3.put_object(self._client(t), rec, body, checksum, t.algo)
         finally:
             with self._lock:
                 t.wire_bytes += body.total
@@ -513,6 +631,13 @@ class TransferEngine(QObject):
         if isinstance(exc, ClientError):
             retries = int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
         sentence = describe(exc, bucket=t.rec.bucket, op=_OPS.get(job.kind, "this operation"))
+        if isinstance(exc, SourceChanged):
+            # Say what became of the upload: kept (resumable once the file is
+            # back as it was) or never stored (small files check before sending).
+            sentence += (" The partial upload is kept on the server: put the file back as it "
+                         "was and resume, or start over to upload it as it is now."
+                         if t.rec.upload_id else
+                         " Nothing was stored; start over to upload it as it is now.")
         transient = is_transient(exc)
         log.warning("%s of %s failed: %s", job.kind, t.rec.uri, sentence,
                     exc_info=not transient and not isinstance(exc, MpuguiError))
@@ -542,7 +667,14 @@ class TransferEngine(QObject):
             t.cancel.set()  # stop the other parts of this transfer
             t.prepared = False
             t.set_state(FAILED, sentence)
-        self.journal.update(t.id, state=FAILED, error=sentence)
+            t.rec.error = sentence  # as journaled; the CLI's --json lines report it
+        try:
+            self.journal.update(t.id, state=FAILED, error=sentence)
+        except JournalError:
+            # The journal itself failed (disk full, locked): the transfer stays
+            # failed in memory with that sentence; the journal keeps its last
+            # committed state, from which a restart resumes.
+            log.warning("Could not journal the failure of %s", t.rec.uri, exc_info=True)
         self.message.emit("error", f"{os.path.basename(t.rec.source)}: {sentence}")
         self._changed(t)
 
@@ -575,6 +707,10 @@ class TransferEngine(QObject):
 
     def _tick(self) -> None:
         snap = self.current_snapshot()
+        if self._adaptive is not None:
+            n = self._adaptive.update(snap.time, inputs_from(snap, self.limiter.moved))
+            if n != self._sched.limit:
+                self._set_limit(n)
         key = tuple((s.id, s.state, s.done_bytes, s.detail, s.parts_done) for s in snap.transfers)
         if key != self._last_emitted or snap.speed:
             self._last_emitted = key
