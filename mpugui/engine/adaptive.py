@@ -1,0 +1,183 @@
+"""Adaptive concurrency: how many parts to keep in flight, found by probing.
+
+A fixed number is wrong somewhere: 4 connections leave a 24 MB/s uplink with
+1 MB/s per connection mostly idle, 64 connections on a slow home uplink make
+every part take minutes (and hold 64 part buffers). So the engine probes:
+
+1. Start low (START) and measure the bytes moved over a short window, after
+   letting the change take effect.
+2. Grow by GROWTH (x1.5) while throughput grows at least SCALING (half) as
+   fast as the connections did. Growing by 1.5 bounds the overshoot: while a
+   step still paid, the level was below what the link needs, so the next level
+   stays under 1.5x the need.
+3. When a step stops paying, settle: the per-connection rate of the last level
+   that still scaled says how many connections the best throughput needs;
+   settle there with a little headroom (never above the highest level tried).
+4. Throttling or errors (503 SlowDown, timeouts, resets: any retry) cut the
+   level by BACKOFF and hold it for COOLDOWN seconds before probing again.
+
+Bounded by a user maximum and by memory (each part in flight holds one part in
+memory). Measurements are skipped while there are fewer runnable parts than
+slots (start and tail of a queue), where more connections could not help.
+Pure logic with an injected clock: tests feed it samples.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+from mpugui.engine.snapshot import PENDING, UPLOADING, EngineSnapshot
+
+log = logging.getLogger("mpugui.engine.adaptive")
+
+START = 6
+MAXIMUM = 32  # the default user maximum
+MEMORY_BUDGET = 1024 * 1024 * 1024  # bytes of part buffers in flight at most
+
+
+@dataclass
+class Tuning:
+    start: int = START
+    growth: float = 1.5
+    scaling: float = 0.5  # share of the proportional gain that counts as "grew"
+    # The byte meter counts what is handed to sockets: each connection's send
+    # buffer (up to ~4 MB on Linux) makes it run ahead at a part's start and
+    # stall at its end. Windows of a few seconds average that out.
+    settle_delay: float = 1.0  # s after a change before measuring (buffers fill)
+    window: float = 2.5  # s of measurement per level
+    headroom: float = 1.15  # settle this much above the computed need
+    backoff: float = 0.7
+    cooldown: float = 10.0  # s without probing after a cut
+    cut_interval: float = 1.0  # s; errors closer together than this are one event
+
+
+@dataclass
+class Inputs:
+    """What the controller sees each tick."""
+
+    moved: int  # bytes handed to sockets so far (re-sends included), monotonic
+    demand: int  # parts that could run right now (uploading + pending)
+    errors: int  # retries so far (botocore's and ours), monotonic
+    part_size: int  # the largest part size among running transfers
+
+
+@dataclass
+class _Level:
+    level: int
+    rate: float
+
+
+@dataclass
+class AdaptiveConcurrency:
+    maximum: int = MAXIMUM
+    memory_budget: int = MEMORY_BUDGET
+    tuning: Tuning = field(default_factory=Tuning)
+    level: int = 0
+    settled: bool = False
+    history: list[_Level] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.maximum = max(1, self.maximum)
+        self.level = self.level or min(self.tuning.start, self.maximum)
+        self._mark: tuple[float, int] | None = None  # (time, moved) where measuring starts
+        self._changed_at: float | None = None
+        self._errors: int | None = None
+        self._hold_until = 0.0
+        self._last_cut = -math.inf
+
+    def cap(self, part_size: int) -> int:
+        by_memory = self.memory_budget // part_size if part_size > 0 else self.maximum
+        return max(1, min(self.maximum, by_memory))
+
+    def update(self, now: float, inputs: Inputs) -> int:
+        """Feed one sample; returns the concurrency to use from now on."""
+        t = self.tuning
+        cap = self.cap(inputs.part_size)
+        if self.level > cap:
+            return self._change(now, inputs, cap, "memory or user maximum")
+        if self._errors is None:
+            self._errors = inputs.errors
+        if inputs.errors > self._errors:
+            self._errors = inputs.errors
+            if now - self._last_cut >= t.cut_interval:  # one cut per burst of errors
+                self._last_cut = now
+                new = max(1, math.floor(self.level * t.backoff))
+                self._hold_until = now + t.cooldown
+                self.settled, self.history = False, []
+                return self._change(now, inputs, new, "errors or throttling")
+        if now < self._hold_until:
+            self._changed_at, self._mark = now, None
+            return self.level
+        if self._changed_at is None:
+            self._changed_at = now
+        if inputs.demand < self.level:
+            # Not enough runnable parts to fill the slots: nothing to learn.
+            self._changed_at, self._mark = now, None
+            return self.level
+        if self._mark is None:
+            if now - self._changed_at >= t.settle_delay:
+                self._mark = (now, inputs.moved)
+            return self.level
+        t0, b0 = self._mark
+        if now - t0 < t.window:
+            return self.level
+        rate = (inputs.moved - b0) / (now - t0)
+        self._mark = (now, inputs.moved)  # settled: keep measuring (for logs/tests)
+        if self.settled:
+            return self.level
+        self.history.append(_Level(self.level, rate))
+        if len(self.history) >= 2 and not self._paid(self.history[-2], self.history[-1]):
+            return self._settle(now, inputs, cap)
+        grown = min(cap, max(self.level + 1, math.ceil(self.level * t.growth)))
+        if grown == self.level:
+            return self._settle(now, inputs, cap)
+        return self._change(now, inputs, grown, "throughput still growing")
+
+    def _paid(self, prev: _Level, cur: _Level) -> bool:
+        """Whether going from prev to cur connections raised throughput at
+        least SCALING times as much as the connections grew."""
+        expected = prev.rate * (cur.level / prev.level - 1)
+        return expected > 0 and cur.rate - prev.rate >= self.tuning.scaling * expected
+
+    def _settle(self, now: float, inputs: Inputs, cap: int) -> int:
+        h = self.history
+        best = max(x.rate for x in h)
+        last_paid = 0  # index of the highest level reached by steps that all paid
+        while last_paid + 1 < len(h) and self._paid(h[last_paid], h[last_paid + 1]):
+            last_paid += 1
+        # Connections the best throughput needs at the per-connection rate of
+        # the last level that still scaled (if even the first step did not
+        # pay, that level may already have been link-bound: a lower bound).
+        ref = h[last_paid]
+        need = best / (ref.rate / ref.level) if ref.rate > 0 else ref.level
+        target = min(max(x.level for x in h),
+                     max(ref.level, math.ceil(need * self.tuning.headroom)))
+        target = max(1, min(cap, target))
+        self.settled = True
+        log.info("Concurrency settled at %d parts (best %.1f MB/s; level: MB/s %s)", target,
+                 best / 1e6, ", ".join(f"{x.level}: {x.rate / 1e6:.1f}" for x in h))
+        return self._change(now, inputs, target, "settled")
+
+    def _change(self, now: float, inputs: Inputs, new: int, why: str) -> int:
+        if new != self.level:
+            log.debug("Concurrency %d -> %d (%s)", self.level, new, why)
+        self.level = new
+        self._changed_at, self._mark = now, None
+        return new
+
+
+def inputs_from(snap: EngineSnapshot, moved: int) -> Inputs:
+    """The controller's inputs: `moved` from the engine's byte meter (the
+    shared RateLimiter), the rest read off the tick's snapshot."""
+    demand = errors = part_size = 0
+    for t in snap.transfers:
+        errors += t.retries
+        running = t.state in ("queued", "uploading")
+        if running:
+            part_size = max(part_size, t.part_size)
+        for p in t.parts:
+            if p.state == UPLOADING or (running and p.state == PENDING):
+                demand += 1
+    return Inputs(moved, demand, errors, part_size)
