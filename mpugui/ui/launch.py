@@ -1,0 +1,160 @@
+"""Starting the desktop app: `mpugui`, `mpugui FILE...`, `mpugui --sandbox`.
+
+`start_session()` builds everything the window needs (journal, engine,
+background task runner, message bridge, optional sandbox) and is shared by
+`run_gui`, the screenshot script and the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from mpugui.core.accounts import AccountStore
+from mpugui.core.endpoint import ClientFactory
+from mpugui.core.errors import MpuguiError
+from mpugui.core.journal import Journal
+from mpugui.core.logsetup import setup_logging
+from mpugui.core.paths import journal_path
+from mpugui.engine.engine import EngineSettings, TransferEngine
+from mpugui.engine.tasks import TaskRunner
+from mpugui.ui import icons
+from mpugui.ui import settings as cfg
+from mpugui.ui.main_window import MainWindow
+from mpugui.ui.messages import (
+    BridgeHandler,
+    MessageBridge,
+    install_excepthooks,
+    uninstall_excepthooks,
+    user_error,
+)
+
+log = logging.getLogger("mpugui.ui")
+
+
+@dataclass
+class Session:
+    window: MainWindow
+    engine: TransferEngine
+    runner: TaskRunner
+    journal: Journal
+    bridge: MessageBridge
+    sandbox: Any = None
+    handlers: list[logging.Handler] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Close the window (which stops the engine and the runner), then
+        the journal, the sandbox server and the log handlers."""
+        self.window.close()
+        self.window.shutdown()
+        self.journal.close()
+        if self.sandbox is not None:
+            self.sandbox.stop()
+        root = logging.getLogger("mpugui")
+        for h in self.handlers:
+            root.removeHandler(h)
+            h.close()
+        uninstall_excepthooks()
+
+
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(
+        prog="mpugui", description="Upload files to S3 with multipart uploads you can see, "
+        "pause and resume.")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="start a local test S3 server (moto) and use it; no AWS account "
+                             "needed")
+    parser.add_argument("files", nargs="*", help="files or folders to offer for upload")
+    return parser.parse_known_args(argv)
+
+
+def _log_handlers(bridge: MessageBridge) -> list[logging.Handler]:
+    """The log file (shared set-up with the CLI) plus the bridge, which feeds
+    the log dock."""
+    try:
+        setup_logging()
+    except OSError:
+        pass  # no log file; the log dock still works
+    handler = BridgeHandler(bridge)
+    logging.getLogger("mpugui").addHandler(handler)
+    return [handler]
+
+
+def start_session(sandbox: bool = False, engine_settings: EngineSettings | None = None) -> Session:
+    """Everything the window needs; the caller owns the QApplication."""
+    box = None
+    if sandbox:
+        from mpugui.core.sandbox import start_sandbox
+
+        box = start_sandbox()  # before the journal: it may choose MPUGUI_HOME
+    bridge = MessageBridge()
+    handlers = _log_handlers(bridge)
+    install_excepthooks(bridge)
+    settings = cfg.open_settings()
+    if box is not None:
+        _prefer_sandbox(settings, box)
+    journal = Journal(journal_path())
+    engine_settings = engine_settings or EngineSettings()
+    clients = ClientFactory(engine_settings.concurrency + 4)
+    engine = TransferEngine(journal, clients, engine_settings)
+    bridge.connect_engine(engine)
+    # S3 calls of the window (listing, testing) get their own pool and client
+    # connections, so they never wait behind part uploads.
+    runner = TaskRunner(4)
+    restored = engine.restore(auto_resume=cfg.get(settings, cfg.AUTO_RESUME))
+    if restored:
+        log.info("Restored %d transfer(s) from the journal", len(restored))
+    window = MainWindow(engine, journal, AccountStore(), runner, ClientFactory(8), bridge,
+                        settings, sandbox=box)
+    return Session(window, engine, runner, journal, bridge, box, handlers)
+
+
+def _prefer_sandbox(settings: QSettings, box: Any) -> None:
+    """Open the destination dialog on the sandbox account and bucket (the
+    keys the destination dialog remembers its last choice under)."""
+    settings.setValue("destinations/last_account", box.account.name)
+    group = "destinations/" + quote(box.account.name, safe="")
+    if not settings.value(f"{group}/bucket"):
+        settings.setValue(f"{group}/bucket", box.bucket)
+    settings.sync()
+
+
+def make_application(argv: list[str]) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication([sys.argv[0] if sys.argv else "mpugui", *argv])
+    app.setApplicationName("mpugui")
+    app.setOrganizationName("mpugui")
+    app.setDesktopFileName("mpugui")
+    app.setWindowIcon(icons.app_icon())
+    return app  # type: ignore[return-value]
+
+
+def run_gui(argv: list[str]) -> int:
+    args, qt_args = parse_args(argv)
+    app = make_application(qt_args)
+    try:
+        session = start_session(sandbox=args.sandbox)
+    except MpuguiError as exc:
+        QMessageBox.critical(None, "mpugui", user_error(exc))
+        return 1
+    session.window.show()
+    if args.files:
+        QTimer.singleShot(0, lambda: session.window.offer_paths(args.files))
+    app.aboutToQuit.connect(session.close)
+    # Ctrl+C or a polite kill quits like closing the window: the engine
+    # stops, the journal closes and a sandbox cleans up after itself.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: app.quit())
+    return app.exec()

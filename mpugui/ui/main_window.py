@@ -1,0 +1,564 @@
+"""The main window: the queue on top (with the in-progress uploads browser as
+a second tab), the live part view of the selected transfer below, the status
+bar and the log dock. Behaviour lives in the models, views and panels; the
+window wires them to the engine and the actions."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QEvent, QModelIndex, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSizePolicy,
+    QSplitter,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mpugui.core.accounts import AccountStore
+from mpugui.core.endpoint import ClientFactory
+from mpugui.core.errors import MpuguiError
+from mpugui.core.journal import Journal
+from mpugui.engine.engine import TransferEngine, UploadRequest
+from mpugui.engine.snapshot import EngineSnapshot
+from mpugui.engine.tasks import TaskRunner
+from mpugui.ui import icons
+from mpugui.ui import settings as cfg
+from mpugui.ui.actions import Actions
+from mpugui.ui.adder import DestinationLike, PathAdder
+from mpugui.ui.log_dock import LogDock
+from mpugui.ui.messages import AlertPresenter, MessageBridge
+from mpugui.ui.notifier import Notifier
+from mpugui.ui.part_panel import PartPanel
+from mpugui.ui.progress_delegate import is_dark
+from mpugui.ui.queue_model import ID_ROLE, STATE_ROLE, QueueModel, QueueProxy
+from mpugui.ui.queue_view import QueueView, local_paths
+from mpugui.ui.status_bar import StatusPanel
+
+log = logging.getLogger("mpugui.ui")
+
+_ADD_SLICE_S = 0.02  # time box per batch of engine.add calls on the GUI thread
+
+
+class MainWindow(QMainWindow):
+    paths_added = Signal(int)  # files handed to the engine after one add_paths()
+
+    def __init__(self, engine: TransferEngine, journal: Journal, accounts: AccountStore,
+                 runner: TaskRunner, clients: ClientFactory, bridge: MessageBridge,
+                 settings: QSettings, sandbox: Any = None) -> None:
+        super().__init__()
+        self.engine, self.journal, self.accounts = engine, journal, accounts
+        self.runner, self.clients, self.bridge, self.settings = runner, clients, bridge, settings
+        self.sandbox = sandbox
+        self._closed = False
+        self._dialogs: list[QWidget] = []
+        self._current_id: int | None = None
+        self._any_paused = self._any_running = False
+        self.confirm_box: QMessageBox | None = None
+
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("mpugui — Sandbox" if sandbox else "mpugui")
+        self.setWindowIcon(icons.app_icon())
+        self.setMinimumSize(720, 480)
+        self.setAcceptDrops(True)
+
+        self.acts = Actions(self)
+        self.model = QueueModel(self)
+        self.proxy = QueueProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.queue = QueueView()
+        self.queue.setModel(self.proxy)
+        self.queue.setup_columns()
+        self.queue.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        self.part_panel = PartPanel()
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.queue, icons.icon("uploading"), "Queue")
+        self._uploads_placeholder = QLabel("Loading…")
+        self.uploads_browser: QWidget | None = None
+        self.tabs.addTab(self._uploads_placeholder, icons.icon("uploads"), "In-progress uploads")
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.tabs)
+        self.splitter.addWidget(self.part_panel)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        if sandbox is not None:
+            layout.addWidget(self._sandbox_banner(sandbox))
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        self.status = StatusPanel()
+        self.statusBar().addPermanentWidget(self.status)
+        self.statusBar().setSizeGripEnabled(True)
+        self.log_dock = LogDock(bridge, self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+        self.alerts = AlertPresenter(bridge, self)
+        self.notifier = Notifier(self.model, self.statusBar(),
+                                 lambda: self.acts["notify"].isChecked(), self)
+        self.adder = PathAdder(engine, runner, bridge, self)
+        self.adder.added.connect(self.paths_added)
+        self.adder.status.connect(self._show_status)
+        # state changes come in bursts (a 10,000-file drop): re-check the
+        # actions once per burst, not once per transfer
+        self._actions_timer = QTimer(self)
+        self._actions_timer.setObjectName("mpugui-actions")
+        self._actions_timer.setSingleShot(True)
+        self._actions_timer.setInterval(0)
+        self._actions_timer.timeout.connect(self._update_actions)
+
+        self._build_toolbar()
+        self._build_menus()
+        self._connect()
+        self._restore_state()
+        self._update_actions()
+        self._on_snapshot(engine.current_snapshot())
+
+    # -- construction ---------------------------------------------------------
+
+    def _sandbox_banner(self, sandbox: Any) -> QWidget:
+        banner = QFrame()
+        banner.setObjectName("sandboxBanner")
+        dark = is_dark(self.palette())
+        bg, fg, border = ("#3b2e0a", "#f2cc60", "#6b5310") if dark else \
+            ("#fff4d6", "#5c4300", "#e6c35c")
+        banner.setStyleSheet(
+            f"#sandboxBanner {{ background: {bg}; border-bottom: 1px solid {border}; }}"
+            f"#sandboxBanner QLabel {{ color: {fg}; }}")
+        row = QHBoxLayout(banner)
+        row.setContentsMargins(12, 6, 12, 6)
+        icon = QLabel()
+        icon.setPixmap(icons.icon("sandbox", fg).pixmap(18, 18))
+        text = QLabel(
+            f"<b>Sandbox</b> — a local test S3 server at {sandbox.endpoint_url}, "
+            f"bucket “{sandbox.bucket}”. Nothing leaves this computer, and it is all "
+            "gone when mpugui quits.")
+        text.setWordWrap(True)
+        row.addWidget(icon)
+        row.addWidget(text, 1)
+        return banner
+
+    def _build_toolbar(self) -> None:
+        a = self.acts
+        bar = QToolBar("Main toolbar")
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        bar.setIconSize(bar.iconSize().scaled(20, 20, Qt.AspectRatioMode.KeepAspectRatio))
+        for item in (a["add_files"], a["add_folder"], None, a["pause"], a["resume"],
+                     a["cancel"], a["retry"], a["remove"], None, a["pause_all"],
+                     a["resume_all"]):
+            if item is None:
+                bar.addSeparator()
+            else:
+                bar.addAction(item)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setObjectName("queueFilter")
+        self.filter_edit.setPlaceholderText("Filter by name or destination")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.addAction(icons.icon("filter"), QLineEdit.ActionPosition.LeadingPosition)
+        self.filter_edit.setMinimumWidth(150)
+        self.filter_edit.setMaximumWidth(260)
+        self.filter_edit.setAccessibleName("Filter the queue")
+        bar.addWidget(self.filter_edit)
+        bar.addAction(a["accounts"])
+        self.addToolBar(bar)
+        self.toolbar = bar
+
+    def _build_menus(self) -> None:
+        a = self.acts
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        for act in (a["add_files"], a["add_folder"], None, a["accounts"], None, a["quit"]):
+            file_menu.addSeparator() if act is None else file_menu.addAction(act)
+        tr = menus.addMenu("&Transfers")
+        for act in (a["pause"], a["resume"], a["cancel"], a["retry"], None, a["remove"],
+                    a["remove_finished"], None, a["pause_all"], a["resume_all"], None,
+                    a["copy_uri"]):
+            tr.addSeparator() if act is None else tr.addAction(act)
+        view = menus.addMenu("&View")
+        view.addAction(a["find"])
+        view.addAction(a["show_uploads"])
+        log_toggle = self.log_dock.toggleViewAction()
+        log_toggle.setIcon(icons.icon("log"))
+        log_toggle.setShortcut(QKeySequence("Ctrl+L"))
+        view.addAction(log_toggle)
+        self.acts.by_name["show_log"] = log_toggle
+        prefs = menus.addMenu("&Settings")
+        prefs.addAction(a["auto_resume"])
+        prefs.addAction(a["notify"])
+        help_menu = menus.addMenu("&Help")
+        help_menu.addAction(a["about"])
+
+    def _connect(self) -> None:
+        a = self.acts
+        e = self.engine
+        e.snapshot.connect(self._on_snapshot)
+        e.state_changed.connect(self._on_state_changed)
+        self.queue.paths_dropped.connect(self.offer_paths)
+        self.queue.customContextMenuRequested.connect(self._context_menu)
+        self.queue.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
+        self.queue.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.queue.doubleClicked.connect(lambda _i: self.part_panel.grid.setFocus())
+        self.filter_edit.textChanged.connect(self.proxy.set_filter_text)
+        self.status.bandwidth.limit_changed.connect(self._set_limit)
+        self.tabs.currentChanged.connect(self._tab_changed)
+        a["add_files"].triggered.connect(self.choose_files)
+        a["add_folder"].triggered.connect(self.choose_folder)
+        a["pause"].triggered.connect(lambda: e.pause(self.selected_ids()))
+        a["resume"].triggered.connect(lambda: e.resume(self.selected_ids()))
+        a["cancel"].triggered.connect(self.confirm_cancel)
+        a["retry"].triggered.connect(self.retry_selected)
+        a["remove"].triggered.connect(self.remove_selected)
+        a["remove_finished"].triggered.connect(self.remove_finished)
+        a["pause_all"].triggered.connect(e.pause_all)
+        a["resume_all"].triggered.connect(e.resume_all)
+        a["copy_uri"].triggered.connect(self.copy_uris)
+        a["accounts"].triggered.connect(self.open_accounts)
+        a["show_uploads"].triggered.connect(lambda: self.tabs.setCurrentIndex(1))
+        a["find"].triggered.connect(lambda: (self.filter_edit.setFocus(),
+                                             self.filter_edit.selectAll()))
+        a["auto_resume"].toggled.connect(lambda on: cfg.put(self.settings, cfg.AUTO_RESUME, on))
+        a["notify"].toggled.connect(lambda on: cfg.put(self.settings, cfg.NOTIFY, on))
+        a["about"].triggered.connect(self._about)
+        a["quit"].triggered.connect(self.close)
+
+    # -- settings ---------------------------------------------------------------
+
+    def _restore_state(self) -> None:
+        s = self.settings
+        geometry = cfg.blob(s, cfg.GEOMETRY)
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1180, 760)
+        state = cfg.blob(s, cfg.WINDOW_STATE)
+        if state is not None:
+            self.restoreState(state)
+        else:
+            self.log_dock.hide()
+        for key, target in ((cfg.QUEUE_HEADER, self.queue.horizontalHeader()),
+                            (cfg.PARTS_HEADER, self.part_panel.table.horizontalHeader()),
+                            (cfg.MAIN_SPLITTER, self.splitter),
+                            (cfg.PART_SPLITTER, self.part_panel.splitter)):
+            blob = cfg.blob(s, key)
+            if blob is not None:
+                target.restoreState(blob)
+        header = self.queue.horizontalHeader()
+        if cfg.blob(s, cfg.QUEUE_HEADER) is not None and header.isSortIndicatorShown():
+            self.queue.sortByColumn(header.sortIndicatorSection(), header.sortIndicatorOrder())
+        if cfg.blob(s, cfg.MAIN_SPLITTER) is None:
+            self.splitter.setSizes([300, 400])
+        if cfg.blob(s, cfg.PART_SPLITTER) is None:
+            self.part_panel.splitter.setSizes([600, 680])
+        self.acts["auto_resume"].setChecked(cfg.get(s, cfg.AUTO_RESUME))
+        self.acts["notify"].setChecked(cfg.get(s, cfg.NOTIFY))
+        limit = cfg.get(s, cfg.BANDWIDTH_LIMIT)
+        self.status.bandwidth.set_limit(limit)
+        if limit:
+            self.engine.set_bandwidth_limit(limit)
+
+    def save_state(self) -> None:
+        s = self.settings
+        s.setValue(cfg.GEOMETRY, self.saveGeometry())
+        s.setValue(cfg.WINDOW_STATE, self.saveState())
+        s.setValue(cfg.QUEUE_HEADER, self.queue.horizontalHeader().saveState())
+        s.setValue(cfg.PARTS_HEADER, self.part_panel.table.horizontalHeader().saveState())
+        s.setValue(cfg.MAIN_SPLITTER, self.splitter.saveState())
+        s.setValue(cfg.PART_SPLITTER, self.part_panel.splitter.saveState())
+        s.sync()
+
+    def _set_limit(self, rate: int) -> None:
+        self.engine.set_bandwidth_limit(rate)
+        cfg.put(self.settings, cfg.BANDWIDTH_LIMIT, rate)
+
+    # -- engine -> view ---------------------------------------------------------
+
+    def _on_snapshot(self, snap: EngineSnapshot) -> None:
+        self.model.update(snap)
+        self.status.update_from(snap if snap.transfers else None)
+        running = paused = False
+        for t in snap.transfers:
+            if t.state in ("queued", "uploading"):
+                running = True
+            elif t.state in ("paused", "failed"):
+                paused = True
+            if running and paused:
+                break
+        if (running, paused) != (self._any_running, self._any_paused):
+            self._any_running, self._any_paused = running, paused
+            self._update_actions()
+        if self._current_id is not None:
+            self.part_panel.set_transfer(self.model.transfer(self._current_id))
+
+    def _on_state_changed(self, transfer_id: int, state: str) -> None:
+        self.notifier.on_state_changed(transfer_id, state)
+        if not self._closed:
+            self._actions_timer.start()
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._current_id = current.data(ID_ROLE) if current.isValid() else None
+        self.part_panel.set_transfer(
+            self.model.transfer(self._current_id) if self._current_id is not None else None)
+
+    # -- selection and actions --------------------------------------------------
+
+    def selected_ids(self) -> list[int]:
+        rows = self.queue.selectionModel().selectedRows()
+        return [int(i.data(ID_ROLE)) for i in rows]
+
+    def selected_states(self) -> set[str]:
+        return {i.data(STATE_ROLE) for i in self.queue.selectionModel().selectedRows()}
+
+    def _update_actions(self) -> None:
+        if self._closed:
+            return
+        self.acts.update_for(self.selected_states(), self._any_paused, self._any_running)
+        self.acts["remove_finished"].setEnabled(self.model.rowCount() > 0)
+
+    def _context_menu(self, pos) -> None:
+        a = self.acts
+        menu = QMenu(self)
+        for act in (a["pause"], a["resume"], a["cancel"], a["retry"], None, a["remove"], None,
+                    a["copy_uri"], None, a["add_files"], a["add_folder"]):
+            menu.addSeparator() if act is None else menu.addAction(act)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.queue.viewport().mapToGlobal(pos))
+
+    def confirm_cancel(self) -> None:
+        ids = [i for i, s in zip(self.selected_ids(), self._states_of_selection(), strict=True)
+               if s not in ("done", "cancelled")]
+        if not ids:
+            return
+        what = "this upload" if len(ids) == 1 else f"these {len(ids)} uploads"
+        box = QMessageBox(QMessageBox.Icon.Warning, "Cancel uploads",
+                          f"Cancel {what}?", QMessageBox.StandardButton.NoButton, self)
+        box.setInformativeText("The parts already uploaded are deleted from the bucket, so "
+                               "the upload cannot be resumed later. Pause keeps them.")
+        self._cancel_yes = box.addButton("Cancel and delete parts",
+                                         QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep uploading", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._cancel_ids = ids
+        box.finished.connect(self._cancel_answered)
+        self.confirm_box = box
+        box.open()
+
+    def _cancel_answered(self, _result: int) -> None:
+        box, self.confirm_box = self.confirm_box, None
+        if box is not None and box.clickedButton() is self._cancel_yes:
+            self.engine.cancel(self._cancel_ids)
+        self._cancel_ids = []
+
+    def _states_of_selection(self) -> list[str]:
+        return [i.data(STATE_ROLE) for i in self.queue.selectionModel().selectedRows()]
+
+    def retry_selected(self) -> None:
+        ids, states = self.selected_ids(), self._states_of_selection()
+        self.engine.retry([i for i, s in zip(ids, states, strict=True) if s == "failed"])
+        for tid, state in zip(ids, states, strict=True):
+            if state != "cancelled":
+                continue
+            rec = self.engine.record(tid)  # a cancelled upload starts over
+            try:
+                self.engine.add(UploadRequest(rec.source, rec.bucket, rec.key, rec.endpoint,
+                                              rec.part_size or None, rec.checksum,
+                                              rec.storage_class, rec.no_overwrite,
+                                              rec.content_type))
+            except MpuguiError as exc:
+                self.bridge.post("error", str(exc))
+                continue
+            self.engine.remove([tid])
+
+    def remove_selected(self) -> None:
+        states = self._states_of_selection()
+        removed = self.engine.remove(self.selected_ids())
+        if removed and {"paused", "failed"} & set(states):
+            self.statusBar().showMessage(
+                "Unfinished uploads removed from the list stay in the bucket; the "
+                "In-progress uploads tab finds them.", 10000)
+
+    def remove_finished(self) -> None:
+        ids = [t.id for t in self.model.snapshots() if t.state in ("done", "cancelled")]
+        self.engine.remove(ids)
+
+    def copy_uris(self) -> None:
+        uris = [self.model.transfer(i).uri for i in self.selected_ids()  # type: ignore[union-attr]
+                if self.model.transfer(i) is not None]
+        if uris:
+            QGuiApplication.clipboard().setText("\n".join(uris))
+            self.statusBar().showMessage(
+                f"Copied {uris[0]}" if len(uris) == 1 else f"Copied {len(uris)} S3 URIs", 4000)
+
+    # -- adding files -----------------------------------------------------------
+
+    def choose_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add files to upload")
+        if paths:
+            self.offer_paths(paths)
+
+    def choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Add a folder to upload")
+        if path:
+            self.offer_paths([path])
+
+    def offer_paths(self, paths: list[str]) -> QWidget | None:
+        """Ask where dropped/opened paths go (the destination dialog, non-modal)."""
+        if not paths:
+            return None
+        try:
+            from mpugui.ui.destination_dialog import DestinationDialog
+        except ImportError:
+            self.bridge.post("error", "The destination dialog is not available in this build.")
+            return None
+        dialog = DestinationDialog(self.accounts, self.runner, self.clients, list(paths), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        # partial/bound methods, not lambdas holding the dialog: the dialog
+        # deletes itself on close and must not be kept alive by its own signals
+        dialog.accepted_destination.connect(functools.partial(self.add_paths, list(paths)))
+        dialog.destroyed.connect(self._prune_dialogs)
+        self._dialogs.append(dialog)
+        dialog.show()
+        dialog.raise_()
+        return dialog
+
+    def _prune_dialogs(self, *_: object) -> None:
+        self._dialogs = [d for d in self._dialogs if shiboken6.isValid(d)]
+
+    def add_paths(self, paths: list[str], dest: DestinationLike) -> None:
+        """Queue `paths` (files and folders) for `dest`; emits paths_added."""
+        self.adder.add_paths(paths, dest)
+
+    def _show_status(self, text: str, timeout_ms: int) -> None:
+        if text:
+            self.statusBar().showMessage(text, timeout_ms)
+        else:
+            self.statusBar().clearMessage()
+
+    # -- other windows --------------------------------------------------------------
+
+    def open_accounts(self) -> QWidget | None:
+        try:
+            from mpugui.ui.account_dialog import AccountsDialog
+        except ImportError:
+            self.bridge.post("error", "The accounts dialog is not available in this build.")
+            return None
+        self._prune_dialogs()
+        for d in self._dialogs:
+            if type(d).__name__ == "AccountsDialog":
+                d.raise_()
+                d.activateWindow()
+                return d
+        dialog = AccountsDialog(self.accounts, self.runner, self.clients, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(self._prune_dialogs)
+        self._dialogs.append(dialog)
+        dialog.show()
+        return dialog
+
+    def _tab_changed(self, index: int) -> None:
+        if index == 1 and self.uploads_browser is None:
+            self.ensure_uploads_browser()
+
+    def ensure_uploads_browser(self) -> QWidget | None:
+        if self.uploads_browser is not None:
+            return self.uploads_browser
+        try:
+            from mpugui.ui.uploads_browser import UploadsBrowser
+        except ImportError:
+            self._uploads_placeholder.setText("The in-progress uploads browser is not "
+                                              "available in this build.")
+            return None
+        browser = UploadsBrowser(self.accounts, self.runner, self.clients, self.journal,
+                                 self.engine, self)
+        self.uploads_browser = browser
+        if self.sandbox is not None and hasattr(browser, "set_location"):
+            browser.set_location(self.sandbox.account.name, self.sandbox.bucket)
+            if hasattr(browser, "list_uploads"):
+                QTimer.singleShot(0, browser.list_uploads)
+        current = self.tabs.currentIndex()
+        self.tabs.blockSignals(True)
+        self.tabs.removeTab(1)
+        self.tabs.insertTab(1, browser, icons.icon("uploads"), "In-progress uploads")
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(False)
+        self._uploads_placeholder.deleteLater()
+        return browser
+
+    def _about(self) -> None:
+        from mpugui import __version__
+
+        box = QMessageBox(QMessageBox.Icon.Information, "About mpugui",
+                          f"<b>mpugui {__version__}</b><br>A desktop upload manager for Amazon "
+                          "S3 and S3-compatible stores, built around multipart upload.",
+                          QMessageBox.StandardButton.Close, self)
+        box.setIconPixmap(icons.app_icon().pixmap(64, 64))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    # -- drops anywhere on the window ---------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if local_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = local_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.offer_paths(paths)
+
+    # -- palette changes and closing ----------------------------------------------
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            icons.clear_cache()
+            self.acts.refresh_icons()
+        super().changeEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closed:
+            self.save_state()
+            self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop everything this window started; the engine's running uploads
+        keep their journal state and come back at the next start."""
+        if self._closed:
+            return
+        self._closed = True
+        self.notifier.stop()
+        self._actions_timer.stop()
+        self.adder.stop()
+        self.statusBar().clearMessage()  # stops the status bar's message timer
+        self._prune_dialogs()
+        for d in list(self._dialogs):
+            d.close()
+        if self.uploads_browser is not None:
+            self.uploads_browser.close()
+        self.engine.shutdown()
+        self.runner.shutdown()

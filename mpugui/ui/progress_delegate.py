@@ -1,0 +1,88 @@
+"""The painted progress bar in the queue, and the state colours shared by the
+bar, the part grid and the legend (one palette, light and dark variants)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+# state -> (light theme, dark theme)
+_COLORS: dict[str, tuple[str, str]] = {
+    "done": ("#2da44e", "#3fb950"),
+    "uploading": ("#0969da", "#4493f8"),
+    "queued": ("#8c959f", "#6e7681"),
+    "pending": ("#d8dee4", "#30363d"),
+    "paused": ("#bf8700", "#d29922"),
+    "failed": ("#cf222e", "#f85149"),
+    "cancelled": ("#6e7781", "#8b949e"),
+    "assembling": ("#8250df", "#a371f7"),
+    "verifying": ("#8250df", "#a371f7"),
+}
+
+FRACTION_ROLE = Qt.ItemDataRole.UserRole + 1
+STATE_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+def is_dark(palette: QPalette) -> bool:
+    return palette.color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def state_color(state: str, palette: QPalette | None = None) -> QColor:
+    pal = palette or QApplication.palette()
+    light, dark = _COLORS.get(state, _COLORS["queued"])
+    return QColor(dark if is_dark(pal) else light)
+
+
+def track_color(palette: QPalette) -> QColor:
+    """The empty part of a bar: a quiet tone of the base colour."""
+    return state_color("pending", palette)
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Paints the fraction (FRACTION_ROLE) as a rounded bar in the state's
+    colour with the percentage on it; no widgets per row, so 10,000 rows cost
+    only the visible ones."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        style = opt.widget.style() if opt.widget else QApplication.style()
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, opt, painter, opt.widget)
+
+        fraction = index.data(FRACTION_ROLE)
+        state = index.data(STATE_ROLE) or "queued"
+        if fraction is None:
+            return
+        fraction = max(0.0, min(1.0, float(fraction)))
+        rect = QRectF(option.rect).adjusted(6, 0, -6, 0)
+        height = min(16.0, max(8.0, rect.height() - 8))
+        bar = QRectF(rect.left(), rect.center().y() - height / 2, rect.width(), height)
+        radius = height / 2
+
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(track_color(option.palette))
+        painter.drawRoundedRect(bar, radius, radius)
+        if fraction > 0:
+            fill = QRectF(bar)
+            fill.setWidth(max(height, bar.width() * fraction))
+            painter.setBrush(state_color(state, option.palette))
+            painter.drawRoundedRect(fill, radius, radius)
+        text = f"{fraction * 100:.0f}%" if fraction < 1 or state == "done" else "100%"
+        font = painter.font()
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+        font.setBold(True)
+        painter.setFont(font)
+        on_fill = fraction >= 0.5
+        painter.setPen(QColor("white") if on_fill
+                       else option.palette.color(QPalette.ColorRole.Text))
+        painter.drawText(bar, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem,
+                 index: QModelIndex | QPersistentModelIndex) -> QSize:
+        return QSize(140, max(22, option.fontMetrics.height() + 8))
