@@ -117,6 +117,13 @@ def start_sandbox(part_size: int = 5 * MiB) -> Sandbox:
 def _seed_orphans(client: Any, part_size: int) -> list[tuple[str, str]]:
     """Multipart uploads started and never finished, with a few parts each."""
     rng = random.Random(7)
+    # moto keeps one in-memory store per process, shared by every server in
+    # it: a second sandbox in the same process (tests) finds the first one's
+    # uploads. Start from exactly the seeded set.
+    for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=BUCKET):
+        for upload in page.get("Uploads", []):
+            client.abort_multipart_upload(Bucket=BUCKET, Key=upload["Key"],
+                                          UploadId=upload["UploadId"])
     made = []
     for key, parts in ORPHANS:
         upload_id = client.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
