@@ -19,6 +19,7 @@ import pytest
 from keyring.backend import KeyringBackend
 from moto.server import ThreadedMotoServer
 
+from mpugui.core.accounts import Account, AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.journal import Journal
 from mpugui.core.units import MiB
@@ -128,3 +129,26 @@ def engine_factory(qtbot, journal: Journal):
     for eng in engines:
         eng.shutdown()
         assert not any(th.isRunning() for th in eng._threads)
+
+
+MOTO_ACCOUNT = "Local moto"  # the account the `store` fixture holds
+
+
+@pytest.fixture
+def runner(qtbot):
+    """The GUI's task pool; shut down after the test with no worker left."""
+    from mpugui.engine.tasks import TaskRunner
+
+    r = TaskRunner()
+    yield r
+    r.shutdown()
+    assert r.pool.activeThreadCount() == 0
+
+
+@pytest.fixture
+def store(moto_url: str) -> AccountStore:
+    """An account store holding MOTO_ACCOUNT, an account for the moto server
+    (test_accounts overrides it with an empty store)."""
+    s = AccountStore()
+    s.save(Account(MOTO_ACCOUNT, endpoint_url=moto_url, region="us-east-1", path_style=True))
+    return s

@@ -20,7 +20,6 @@ from mpugui.core.aws_profiles import ROLE, SSO, list_profiles
 from mpugui.core.endpoint import ClientFactory
 from mpugui.core.paths import state_dir
 from mpugui.engine.engine import UploadRequest
-from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.account_dialog import AccountListModel, AccountsDialog
 from mpugui.ui.destination_dialog import DestinationDialog
 from tests.conftest import make_file
@@ -68,14 +67,6 @@ def aws_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
     return tmp_path
-
-
-@pytest.fixture
-def runner(qtbot):
-    r = TaskRunner()
-    yield r
-    r.shutdown()
-    assert r.pool.activeThreadCount() == 0
 
 
 @pytest.fixture

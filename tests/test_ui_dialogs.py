@@ -18,7 +18,6 @@ from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.paths import state_dir
 from mpugui.core.sources import collect
 from mpugui.core.units import MiB
-from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.account_dialog import AccountsDialog
 from mpugui.ui.destination_dialog import (
     DEFAULT_ACCOUNT,
@@ -30,21 +29,6 @@ from mpugui.ui.destination_dialog import (
 )
 from tests.conftest import make_file
 from tests.test_preflight import denying_s3  # noqa: F401  (a fixture)
-
-
-@pytest.fixture
-def runner(qtbot):
-    r = TaskRunner()
-    yield r
-    r.shutdown()
-    assert r.pool.activeThreadCount() == 0
-
-
-@pytest.fixture
-def store(moto_url: str) -> AccountStore:
-    s = AccountStore()
-    s.save(Account("Local moto", endpoint_url=moto_url, region="us-east-1", path_style=True))
-    return s
 
 
 @pytest.fixture

@@ -53,6 +53,17 @@ def engine_snapshot(transfers: list[TransferSnapshot]) -> EngineSnapshot:
                           sum(t.state == "failed" for t in transfers), 8, 0, time.monotonic())
 
 
+def queue_view(qtbot) -> tuple[QueueModel, QueueProxy, QueueView]:
+    """The queue model behind its proxy and view, wired as the main window does."""
+    model = QueueModel()
+    proxy = QueueProxy()
+    proxy.setSourceModel(model)
+    view = QueueView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    return model, proxy, view
+
+
 def test_models_pass_qtmodeltester_with_real_engine_snapshots(
         qtbot, qtmodeltester, engine_factory, bucket, endpoint, tmp_path: Path) -> None:
     engine = engine_factory()
@@ -92,12 +103,7 @@ def test_log_model_is_a_ring_buffer(qtmodeltester) -> None:
 
 
 def test_queue_model_rows_come_and_go_with_selection_kept(qtbot) -> None:
-    model = QueueModel()
-    proxy = QueueProxy()
-    proxy.setSourceModel(model)
-    view = QueueView()
-    qtbot.addWidget(view)
-    view.setModel(proxy)
+    model, proxy, view = queue_view(qtbot)
     rows = [transfer(i) for i in range(6)]
     model.update(engine_snapshot(rows))
     view.selectRow(proxy.mapFromSource(model.index(model.row_of(4), 0)).row())
@@ -126,12 +132,7 @@ def test_one_datachanged_per_tick_for_a_block_of_active_rows(qtbot) -> None:
 
 
 def test_ten_thousand_rows_update_quickly(qtbot) -> None:
-    model = QueueModel()
-    proxy = QueueProxy()
-    proxy.setSourceModel(model)
-    view = QueueView()
-    qtbot.addWidget(view)
-    view.setModel(proxy)
+    model, proxy, view = queue_view(qtbot)
     view.setup_columns()
     view.resize(1000, 600)
     view.show()
@@ -169,12 +170,7 @@ def test_ten_thousand_rows_update_quickly(qtbot) -> None:
 
 
 def test_sorting_keeps_selection_and_follows_changes(qtbot, qtmodeltester) -> None:
-    model = QueueModel()
-    proxy = QueueProxy()
-    proxy.setSourceModel(model)
-    view = QueueView()
-    qtbot.addWidget(view)
-    view.setModel(proxy)
+    model, proxy, view = queue_view(qtbot)
     rows = [transfer(i, "uploading", speed=float(s)) for i, s in enumerate((5, 1, 9, 3))]
     model.update(engine_snapshot(rows))
     view.sortByColumn(SPEED, Qt.SortOrder.DescendingOrder)

@@ -18,30 +18,14 @@ from mpugui.core.accounts import Account, AccountStore
 from mpugui.core.endpoint import ClientFactory
 from mpugui.core.journal import PAUSED, TransferRecord
 from mpugui.core.units import MiB
-from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.uploads_browser import UploadsBrowser
 from mpugui.ui.uploads_models import BYTES, JOURNAL, PARTS, UPLOAD_ID
-from tests.conftest import make_file
+from tests.conftest import MOTO_ACCOUNT, make_file
 from tests.test_inventory import MOTO_INITIATED, remaining_ids, start_upload
 from tests.test_preflight import denying_s3  # noqa: F401  (a fixture)
 
 NOW = MOTO_INITIATED + timedelta(days=9)
-ACCOUNT = "Local moto"
-
-
-@pytest.fixture
-def runner(qtbot):
-    r = TaskRunner()
-    yield r
-    r.shutdown()
-    assert r.pool.activeThreadCount() == 0
-
-
-@pytest.fixture
-def store(moto_url: str) -> AccountStore:
-    s = AccountStore()
-    s.save(Account(ACCOUNT, endpoint_url=moto_url, region="us-east-1", path_style=True))
-    return s
+ACCOUNT = MOTO_ACCOUNT  # the account the `store` fixture holds
 
 
 @pytest.fixture

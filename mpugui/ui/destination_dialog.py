@@ -239,6 +239,20 @@ def walk_sources(paths: list[str]) -> tuple[list[_Row], list[str]]:
     return rows, problems
 
 
+def _add_combo_row(form: QFormLayout, label: str, combo: QComboBox, button: QPushButton) -> None:
+    """A form row: `combo` takes the width, `button` beside it; the label's
+    mnemonic focuses the combo. The button must not take Enter from the dialog."""
+    combo.setMinimumContentsLength(18)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    button.setAutoDefault(False)
+    row = QHBoxLayout()
+    row.addWidget(combo, 1)
+    row.addWidget(button)
+    buddy = QLabel(label)
+    buddy.setBuddy(combo)
+    form.addRow(buddy, row)
+
+
 class DestinationDialog(QDialog):
     """Choose where `paths` go. Non-modal; emits accepted_destination."""
 
@@ -276,38 +290,20 @@ class DestinationDialog(QDialog):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
 
         self.account_combo = QComboBox()
-        self.account_combo.setMinimumContentsLength(18)
-        self.account_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.accounts_button = QPushButton(icon("accounts"), "A&ccounts…")
-        self.accounts_button.setAutoDefault(False)
         self.accounts_button.setToolTip("Add or edit accounts")
         self.accounts_button.clicked.connect(self._open_accounts)
-        account_row = QHBoxLayout()
-        account_row.addWidget(self.account_combo, 1)
-        account_row.addWidget(self.accounts_button)
-        account_label = QLabel("&Account:")
-        account_label.setBuddy(self.account_combo)
-        form.addRow(account_label, account_row)
+        _add_combo_row(form, "&Account:", self.account_combo, self.accounts_button)
 
         self.bucket_combo = QComboBox()
         self.bucket_combo.setEditable(True)
         self.bucket_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.bucket_combo.lineEdit().setPlaceholderText("Listing buckets…")
-        self.bucket_combo.setMinimumContentsLength(18)
-        self.bucket_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.refresh_button = QPushButton(icon("retry"), "")
-        self.refresh_button.setAutoDefault(False)
         self.refresh_button.setToolTip("List the buckets again")
         self.refresh_button.setAccessibleName("List buckets again")
         self.refresh_button.clicked.connect(self._list_buckets)
-        bucket_row = QHBoxLayout()
-        bucket_row.addWidget(self.bucket_combo, 1)
-        bucket_row.addWidget(self.refresh_button)
-        bucket_label = QLabel("&Bucket:")
-        bucket_label.setBuddy(self.bucket_combo)
-        form.addRow(bucket_label, bucket_row)
+        _add_combo_row(form, "&Bucket:", self.bucket_combo, self.refresh_button)
         self.bucket_note = QLabel()
         self.bucket_note.setWordWrap(True)
         self.bucket_note.setEnabled(False)

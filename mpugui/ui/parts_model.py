@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from mpugui.core.units import format_bytes, format_rate
 from mpugui.engine.snapshot import PartSnapshot, TransferSnapshot
 from mpugui.ui import icons
 from mpugui.ui.progress_delegate import FRACTION_ROLE, STATE_ROLE, state_color
-
-_ROOT = QModelIndex()  # the invisible root; a shared default is safe (never mutated)
+from mpugui.ui.table_model import TableModel
 
 NUMBER, RANGE, SIZE, STATE, SENT, SPEED, ATTEMPTS, ETAG = range(8)
 COLUMNS = ("Part", "Byte range", "Size", "State", "Sent", "Speed", "Attempts", "ETag / checksum")
@@ -23,8 +22,6 @@ _TIPS = ("Part number (1 to 10,000)", "First and last byte of the file in this p
 PART_STATE_LABELS = {"pending": "Pending", "uploading": "Uploading", "done": "Done",
                      "failed": "Failed"}
 SORT_ROLE = Qt.ItemDataRole.UserRole + 10
-_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-_LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 
 def part_tooltip(p: PartSnapshot, checksum_name: str = "") -> str:
@@ -45,7 +42,12 @@ def part_tooltip(p: PartSnapshot, checksum_name: str = "") -> str:
     return "\n".join(lines)
 
 
-class PartsModel(QAbstractTableModel):
+class PartsModel(TableModel):
+    columns = COLUMNS
+    header_tips = _TIPS
+    right_columns = frozenset({NUMBER, SIZE, SENT, SPEED, ATTEMPTS})
+    align_headers = False
+
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._parts: tuple[PartSnapshot, ...] = ()
@@ -70,47 +72,21 @@ class PartsModel(QAbstractTableModel):
         if parts is self._parts:
             return
         old, self._parts = self._parts, parts
-        lo = hi = -1
-        for i, (a, b) in enumerate(zip(old, parts, strict=True)):
-            if a is not b and a != b:
-                if lo < 0:
-                    lo = i
-                hi = i
-        if lo >= 0:
-            self.dataChanged.emit(self.index(lo, 0), self.index(hi, len(COLUMNS) - 1))
+        self._announce_rows([i for i, (a, b) in enumerate(zip(old, parts, strict=True))
+                             if a is not b and a != b])
 
     def part(self, row: int) -> PartSnapshot | None:
         return self._parts[row] if 0 <= row < len(self._parts) else None
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._parts)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return _TIPS[section]
-        return None
-
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+    def _items(self) -> tuple[PartSnapshot, ...]:
+        return self._parts
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.parent().isValid():
+        p: PartSnapshot | None = self._item_at(index)
+        if p is None:
             return None
-        row, col = index.row(), index.column()
-        if not (0 <= row < len(self._parts) and 0 <= col < len(COLUMNS)):
-            return None
-        p = self._parts[row]
+        col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(p, col)
         if role == SORT_ROLE:
@@ -119,7 +95,7 @@ class PartsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return part_tooltip(p, self._checksum)
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if col in (NUMBER, SIZE, SENT, SPEED, ATTEMPTS) else _LEFT
+            return self.alignment(col)
         if role == Qt.ItemDataRole.DecorationRole and col == STATE:
             name = {"pending": "queued", "uploading": "uploading", "done": "done",
                     "failed": "failed"}.get(p.state, "queued")

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -23,6 +22,7 @@ from mpugui.core.units import format_bytes, format_duration, format_rate
 from mpugui.engine.snapshot import EngineSnapshot, TransferSnapshot
 from mpugui.ui import icons
 from mpugui.ui.progress_delegate import FRACTION_ROLE, STATE_ROLE, state_color
+from mpugui.ui.table_model import TableModel
 
 NAME, DESTINATION, SIZE, PROGRESS, SPEED, ETA, STATE, PARTS = range(8)
 COLUMNS = ("Name", "Destination", "Size", "Progress", "Speed", "ETA", "State", "Parts")
@@ -37,8 +37,6 @@ _HEADER_TIPS = (
     "Parts uploaded / parts in total",
 )
 
-_ROOT = QModelIndex()  # the invisible root; a shared default is safe (never mutated)
-
 SORT_ROLE = Qt.ItemDataRole.UserRole + 10
 TRANSFER_ROLE = Qt.ItemDataRole.UserRole + 11
 ID_ROLE = Qt.ItemDataRole.UserRole + 12
@@ -52,8 +50,6 @@ _STATE_ORDER = {s: i for i, s in enumerate(
     ("uploading", "assembling", "verifying", "queued", "paused", "failed", "cancelled", "done"))}
 _MERGE_GAP = 4  # changed rows this close share one dataChanged
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 13
-_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
 
 def state_label(t: TransferSnapshot) -> str:
@@ -66,7 +62,12 @@ def shows_speed(t: TransferSnapshot) -> bool:
     return t.state == "uploading" and t.speed > 0
 
 
-class QueueModel(QAbstractTableModel):
+class QueueModel(TableModel):
+    columns = COLUMNS
+    header_tips = _HEADER_TIPS
+    right_columns = frozenset({SIZE, SPEED, ETA, PARTS})
+    root_flags = Qt.ItemFlag.ItemIsDropEnabled  # files dropped below the rows
+
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[TransferSnapshot] = []
@@ -123,18 +124,9 @@ class QueueModel(QAbstractTableModel):
                 changed.append(row)
         if not changed:
             return changed
-        # One dataChanged per block of changed rows (a tick's active transfers
-        # are usually one block); a single span over scattered rows would ask
-        # views and proxies to look at every row in between.
+        # a tick's active transfers are usually one block: one dataChanged
         changed.sort()
-        last_col = len(COLUMNS) - 1
-        start = prev = changed[0]
-        for row in changed[1:]:
-            if row - prev > _MERGE_GAP:
-                self.dataChanged.emit(self.index(start, 0), self.index(prev, last_col))
-                start = row
-            prev = row
-        self.dataChanged.emit(self.index(start, 0), self.index(prev, last_col))
+        self._announce_rows(changed, _MERGE_GAP)
         return changed
 
     # -- sorting ------------------------------------------------------------------
@@ -210,37 +202,15 @@ class QueueModel(QAbstractTableModel):
 
     # -- Qt model API -------------------------------------------------------------
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return _HEADER_TIPS[section]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if section in (SIZE, SPEED, ETA, PARTS) else _LEFT
-        return None
-
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.ItemIsDropEnabled
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+    def _items(self) -> list[TransferSnapshot]:
+        return self._rows
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.parent().isValid():
+        t: TransferSnapshot | None = self._item_at(index)
+        if t is None:
             return None
-        row, col = index.row(), index.column()
-        if not (0 <= row < len(self._rows) and 0 <= col < len(COLUMNS)):
-            return None
-        t = self._rows[row]
+        col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(t, col)
         if role == SORT_ROLE:
@@ -256,7 +226,7 @@ class QueueModel(QAbstractTableModel):
         if role == TRANSFER_ROLE:
             return t
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(_RIGHT if col in (SIZE, SPEED, ETA, PARTS) else _LEFT)
+            return self.alignment(col)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(t, col)
         if role == Qt.ItemDataRole.DecorationRole and col == STATE:

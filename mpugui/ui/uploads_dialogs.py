@@ -12,6 +12,7 @@ outcome (so the window stays usable and tests can drive them):
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -55,6 +56,25 @@ def _say(label: QLabel, text: str, style: str = "") -> None:
     label.setStyleSheet(style)
 
 
+def _days_spin(minimum: int, changed: Callable[..., Any]) -> QSpinBox:
+    """An age in days, 7 to start with."""
+    days = QSpinBox()
+    days.setRange(minimum, 3650)
+    days.setValue(7)
+    days.setSuffix(" days")
+    days.valueChanged.connect(changed)
+    return days
+
+
+def _close_and(dialog: QDialog, action: QPushButton,
+               role: QDialogButtonBox.ButtonRole) -> QDialogButtonBox:
+    """Close, and the dialog's one action button."""
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.addButton(action, role)
+    buttons.rejected.connect(dialog.close)
+    return buttons
+
+
 class CleanupDialog(QDialog):
     previewed = Signal(object)  # list[inventory.Upload] that would be aborted
     aborted = Signal(object)  # list[inventory.AbortResult]
@@ -72,11 +92,7 @@ class CleanupDialog(QDialog):
         assert location is not None
         _, bucket, prefix = location
 
-        self.days = QSpinBox()
-        self.days.setRange(0, 3650)
-        self.days.setValue(7)
-        self.days.setSuffix(" days")
-        self.days.valueChanged.connect(self.preview)
+        self.days = _days_spin(0, self.preview)
         where = QLabel(f"Uploads listed in <b>s3://{bucket}/{prefix}</b> that were started "
                        "more than")
         top = QHBoxLayout()
@@ -101,9 +117,7 @@ class CleanupDialog(QDialog):
         self.progress.hide()
         self.abort_button = QPushButton(icons.icon("cancel"), "Abort these uploads")
         self.abort_button.clicked.connect(self.start)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.addButton(self.abort_button, QDialogButtonBox.ButtonRole.ActionRole)
-        buttons.rejected.connect(self.close)
+        buttons = _close_and(self, self.abort_button, QDialogButtonBox.ButtonRole.ActionRole)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -229,9 +243,7 @@ class AdoptDialog(QDialog):
         self.queue_button = QPushButton(icons.icon("resume"), "Upload missing parts and complete")
         self.queue_button.setEnabled(False)
         self.queue_button.clicked.connect(self.queue)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.addButton(self.queue_button, QDialogButtonBox.ButtonRole.ActionRole)
-        buttons.rejected.connect(self.close)
+        buttons = _close_and(self, self.queue_button, QDialogButtonBox.ButtonRole.ActionRole)
         layout = QVBoxLayout(self)
         layout.addWidget(about)
         layout.addLayout(file_row)
@@ -369,11 +381,7 @@ class LifecycleDialog(QDialog):
         self.change: inv.LifecycleChange | None = None
         self._prefix = prefix
 
-        self.days = QSpinBox()
-        self.days.setRange(1, 3650)
-        self.days.setValue(7)
-        self.days.setSuffix(" days")
-        self.days.valueChanged.connect(self._preview)
+        self.days = _days_spin(1, self._preview)
         self.only_prefix = QCheckBox(f"Only keys under '{prefix}'")
         self.only_prefix.setVisible(bool(prefix))
         self.only_prefix.toggled.connect(self._preview)
@@ -395,9 +403,7 @@ class LifecycleDialog(QDialog):
         self.apply_button = QPushButton("Apply")
         self.apply_button.setEnabled(False)
         self.apply_button.clicked.connect(self.apply)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.addButton(self.apply_button, QDialogButtonBox.ButtonRole.AcceptRole)
-        buttons.rejected.connect(self.close)
+        buttons = _close_and(self, self.apply_button, QDialogButtonBox.ButtonRole.AcceptRole)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(note)

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QGuiApplication, QPalette
 
 from mpugui.core import inventory as inv
 from mpugui.core.inventory import format_age, format_cost
 from mpugui.core.units import format_bytes
+from mpugui.ui.table_model import TableModel
 
 KEY, UPLOAD_ID, INITIATED, AGE, INITIATOR, STORAGE, PARTS, BYTES, COST, JOURNAL = range(10)
 COLUMNS = ("Key", "Upload ID", "Initiated", "Age", "Initiator / owner", "Storage class",
@@ -29,10 +30,6 @@ _TIPS = ("The object key the upload will create",
          "Whether this app's journal knows the upload (its transfer number)")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 20
 UPLOAD_ROLE = Qt.ItemDataRole.UserRole + 21
-_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-_LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-_NUMERIC = {AGE, PARTS, BYTES, COST}
-_ROOT = QModelIndex()  # the invisible root; a shared default is safe (never mutated)
 __all__ = ["format_age", "format_cost"]  # re-exported for the views
 
 
@@ -62,7 +59,11 @@ class Totals:
     pending: int  # rows whose parts are not known yet
 
 
-class UploadsModel(QAbstractTableModel):
+class UploadsModel(TableModel):
+    columns = COLUMNS
+    header_tips = _TIPS
+    right_columns = frozenset({AGE, PARTS, BYTES, COST})
+
     def __init__(self, now: Callable[[], datetime], price_per_gb_month: float,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -113,12 +114,10 @@ class UploadsModel(QAbstractTableModel):
 
     def set_price(self, price: float) -> None:
         self.price = price
-        if self._rows:
-            self.dataChanged.emit(self.index(0, COST), self.index(len(self._rows) - 1, COST))
+        self._announce_column(COST)
 
     def refresh_ages(self) -> None:
-        if self._rows:
-            self.dataChanged.emit(self.index(0, AGE), self.index(len(self._rows) - 1, AGE))
+        self._announce_column(AGE)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -143,34 +142,15 @@ class UploadsModel(QAbstractTableModel):
 
     # -- Qt model ---------------------------------------------------------------------
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return _TIPS[section]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if section in _NUMERIC else _LEFT
-        return None
-
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+    def _items(self) -> list[UploadRow]:
+        return self._rows
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        r: UploadRow | None = self._item_at(index)
+        if r is None:
             return None
-        r, col = self._rows[index.row()], index.column()
+        col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(r, col)
         if role == SORT_ROLE:
@@ -180,7 +160,7 @@ class UploadsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(r, col)
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if col in _NUMERIC else _LEFT
+            return self.alignment(col)
         if role == Qt.ItemDataRole.ForegroundRole and col in (PARTS, BYTES, COST) \
                 and r.usage is None:
             return QGuiApplication.palette().brush(QPalette.ColorGroup.Disabled,
@@ -257,8 +237,11 @@ P_NUMBER, P_SIZE, P_ETAG, P_MODIFIED, P_CHECKSUM = range(5)
 PART_COLUMNS = ("Part", "Size", "ETag", "Last modified", "Checksum")
 
 
-class UploadPartsModel(QAbstractTableModel):
+class UploadPartsModel(TableModel):
     """The parts of one in-progress upload, as ListParts reports them."""
+
+    columns = PART_COLUMNS
+    right_columns = frozenset({P_NUMBER, P_SIZE})
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -272,32 +255,15 @@ class UploadPartsModel(QAbstractTableModel):
     def parts(self) -> list[inv.PartInfo]:
         return list(self._parts)
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._parts)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(PART_COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(PART_COLUMNS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return PART_COLUMNS[section]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if section in (P_NUMBER, P_SIZE) else _LEFT
-        return None
-
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+    def _items(self) -> list[inv.PartInfo]:
+        return self._parts
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._parts):
+        p: inv.PartInfo | None = self._item_at(index)
+        if p is None:
             return None
-        p, col = self._parts[index.row()], index.column()
+        col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if col == P_NUMBER:
                 return str(p.number)
@@ -315,7 +281,7 @@ class UploadPartsModel(QAbstractTableModel):
                 return "The server lists no checksum for this part"
             return None
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if col in (P_NUMBER, P_SIZE) else _LEFT
+            return self.alignment(col)
         if role == SORT_ROLE:
             return p.number if col == P_NUMBER else p.size if col == P_SIZE else \
                 str(self.data(index))

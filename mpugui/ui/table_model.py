@@ -1,0 +1,86 @@
+"""What the app's flat table models share: a fixed set of titled columns
+(header tooltips, numbers right-aligned), rows without children, and
+dataChanged announced per block of changed rows rather than per row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+_ROOT = QModelIndex()  # the invisible root; a shared default is safe (never mutated)
+
+
+class TableModel(QAbstractTableModel):
+    """Subclasses set the class attributes and return their rows from _items()."""
+
+    columns: tuple[str, ...] = ()
+    header_tips: tuple[str, ...] = ()  # empty: the headers have no tooltip
+    right_columns: frozenset[int] = frozenset()  # numbers, right-aligned
+    align_headers = True  # False keeps Qt's centred header text
+    root_flags = Qt.ItemFlag.NoItemFlags  # what the area below the rows accepts
+
+    def _items(self) -> Sequence[Any]:
+        raise NotImplementedError
+
+    def _item_at(self, index: QModelIndex | QPersistentModelIndex) -> Any:
+        """The row object behind a valid cell of this table, else None."""
+        if not index.isValid() or index.parent().isValid():
+            return None
+        items, row = self._items(), index.row()
+        if not (0 <= row < len(items) and 0 <= index.column() < len(self.columns)):
+            return None
+        return items[row]
+
+    def alignment(self, col: int) -> int:
+        return RIGHT if col in self.right_columns else LEFT
+
+    def _announce_rows(self, rows: list[int], merge_gap: int | None = None) -> None:
+        """One dataChanged per block of the changed `rows` (ascending): rows at
+        most `merge_gap` apart share one; None makes a single span. A span over
+        far-apart rows would make views and proxies look at every row between."""
+        if not rows:
+            return
+        last_col = len(self.columns) - 1
+        start = prev = rows[0]
+        for row in rows[1:]:
+            if merge_gap is not None and row - prev > merge_gap:
+                self.dataChanged.emit(self.index(start, 0), self.index(prev, last_col))
+                start = row
+            prev = row
+        self.dataChanged.emit(self.index(start, 0), self.index(prev, last_col))
+
+    def _announce_column(self, col: int) -> None:
+        """Every row's cell in `col` changed (a setting or the clock moved)."""
+        count = len(self._items())
+        if count:
+            self.dataChanged.emit(self.index(0, col), self.index(count - 1, col))
+
+    # -- Qt model API -------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._items())
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.columns):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.columns[section]
+        if role == Qt.ItemDataRole.ToolTipRole and self.header_tips:
+            return self.header_tips[section]
+        if role == Qt.ItemDataRole.TextAlignmentRole and self.align_headers:
+            return self.alignment(section)
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return self.root_flags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
