@@ -4,8 +4,9 @@ A fixed number is wrong somewhere: 4 connections leave a 24 MB/s uplink with
 1 MB/s per connection mostly idle, 64 connections on a slow home uplink make
 every part take minutes (and hold 64 part buffers). So the engine probes:
 
-1. Start low (START) and measure the bytes moved over a short window, after
-   letting the change take effect.
+1. Start low (START) and measure, over a short window after letting the
+   change take effect, the bytes the network took (handed to sockets minus
+   what is still unacknowledged in their send buffers).
 2. Grow by GROWTH (x1.5) while throughput grows at least SCALING (half) as
    fast as the connections did. Growing by 1.5 bounds the overshoot: while a
    step still paid, the level was below what the link needs, so the next level
@@ -18,20 +19,26 @@ every part take minutes (and hold 64 part buffers). So the engine probes:
 
 Bounded by a user maximum and by memory (each part in flight holds one part in
 memory). Measurements are skipped while there are fewer runnable parts than
-slots (start and tail of a queue), where more connections could not help.
+slots (start and tail of a queue), where more connections could not help; once
+the queue has been empty for a while, the next batch probes afresh.
 Pure logic with an injected clock: tests feed it samples.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mpugui.engine.snapshot import PENDING, UPLOADING, EngineSnapshot
 
 log = logging.getLogger("mpugui.engine.adaptive")
 
+# 6, then 9: a link that 5 connections already fill (20 MB/s each, 100 MB/s)
+# never sees more than 9 busy, inside 1.5 x its need + 2.
 START = 6
 MAXIMUM = 32  # the default user maximum
 MEMORY_BUDGET = 1024 * 1024 * 1024  # bytes of part buffers in flight at most
@@ -42,15 +49,19 @@ class Tuning:
     start: int = START
     growth: float = 1.5
     scaling: float = 0.5  # share of the proportional gain that counts as "grew"
-    # The byte meter counts what is handed to sockets: each connection's send
-    # buffer (up to ~4 MB on Linux) makes it run ahead at a part's start and
-    # stall at its end. Windows of a few seconds average that out.
-    settle_delay: float = 1.0  # s after a change before measuring (buffers fill)
-    window: float = 2.5  # s of measurement per level
+    # Bytes the network acknowledged (see unacked_bytes) are measured within
+    # a few percent in a second or two. Where only the raw meter exists (bytes
+    # handed to sockets: each send buffer, a few MB, fills at a part's start
+    # and drains at its end), longer windows average that out.
+    settle_delay: float = 0.5  # s after a change before measuring
+    window: float = 1.5  # s of measurement per level
+    settle_delay_raw: float = 1.0
+    window_raw: float = 2.5
     headroom: float = 1.15  # settle this much above the computed need
     backoff: float = 0.7
     cooldown: float = 10.0  # s without probing after a cut
     cut_interval: float = 1.0  # s; errors closer together than this are one event
+    idle_reset: float = 5.0  # s with nothing to send before probing starts over
 
 
 @dataclass
@@ -77,6 +88,8 @@ class AdaptiveConcurrency:
     level: int = 0
     settled: bool = False
     history: list[_Level] = field(default_factory=list)
+    # Where to learn the bytes not yet acknowledged by the peer; None: ignore.
+    unacked: Callable[[], int | None] | None = field(default_factory=lambda: unacked_bytes)
 
     def __post_init__(self) -> None:
         self.maximum = max(1, self.maximum)
@@ -86,6 +99,15 @@ class AdaptiveConcurrency:
         self._errors: int | None = None
         self._hold_until = 0.0
         self._last_cut = -math.inf
+        self._idle_since: float | None = None
+        self._exact = False  # whether the last reading had unacked bytes subtracted
+
+    def _delivered(self, inputs: Inputs) -> int:
+        """Bytes the network has taken: handed to sockets minus what still
+        sits unacknowledged in their send buffers (see unacked_bytes)."""
+        unacked = self.unacked() if self.unacked is not None else None
+        self._exact = unacked is not None
+        return inputs.moved - (unacked or 0)
 
     def cap(self, part_size: int) -> int:
         by_memory = self.memory_budget // part_size if part_size > 0 else self.maximum
@@ -97,8 +119,16 @@ class AdaptiveConcurrency:
         cap = self.cap(inputs.part_size)
         if self.level > cap:
             return self._change(now, inputs, cap, "memory or user maximum")
-        if self._errors is None:
-            self._errors = inputs.errors
+        if inputs.demand == 0:
+            self._idle_since = now if self._idle_since is None else self._idle_since
+            if self.settled and now - self._idle_since >= t.idle_reset:
+                # The queue ran dry: the next batch may go elsewhere, probe afresh.
+                self.settled, self.history = False, []
+                return self._change(now, inputs, min(t.start, cap), "queue idle")
+        else:
+            self._idle_since = None
+        if self._errors is None or inputs.errors < self._errors:
+            self._errors = inputs.errors  # first sample, or a transfer was removed
         if inputs.errors > self._errors:
             self._errors = inputs.errors
             if now - self._last_cut >= t.cut_interval:  # one cut per burst of errors
@@ -116,17 +146,19 @@ class AdaptiveConcurrency:
             # Not enough runnable parts to fill the slots: nothing to learn.
             self._changed_at, self._mark = now, None
             return self.level
-        if self._mark is None:
-            if now - self._changed_at >= t.settle_delay:
-                self._mark = (now, inputs.moved)
-            return self.level
-        t0, b0 = self._mark
-        if now - t0 < t.window:
-            return self.level
-        rate = (inputs.moved - b0) / (now - t0)
-        self._mark = (now, inputs.moved)  # settled: keep measuring (for logs/tests)
         if self.settled:
             return self.level
+        exact = self._exact
+        if self._mark is None:
+            if now - self._changed_at >= (t.settle_delay if exact else t.settle_delay_raw):
+                self._mark = (now, self._delivered(inputs))
+            return self.level
+        t0, b0 = self._mark
+        if now - t0 < (t.window if exact else t.window_raw):
+            return self.level
+        delivered = self._delivered(inputs)
+        rate = (delivered - b0) / (now - t0)
+        self._mark = (now, delivered)
         self.history.append(_Level(self.level, rate))
         if len(self.history) >= 2 and not self._paid(self.history[-2], self.history[-1]):
             return self._settle(now, inputs, cap)
@@ -162,10 +194,41 @@ class AdaptiveConcurrency:
 
     def _change(self, now: float, inputs: Inputs, new: int, why: str) -> int:
         if new != self.level:
-            log.debug("Concurrency %d -> %d (%s)", self.level, new, why)
+            log.info("Concurrency %d -> %d (%s)", self.level, new, why)
         self.level = new
         self._changed_at, self._mark = now, None
         return new
+
+
+def unacked_bytes() -> int | None:
+    """Bytes this process wrote to TCP sockets that the peers have not
+    acknowledged yet (Linux: tx_queue of our sockets in /proc/net/tcp*), or
+    None where that cannot be read.
+
+    The byte meter counts what is handed to sockets, and each connection's
+    send buffer (a few MB on Linux) takes a burst at a part's start and
+    drains at its end; subtracting what is still unacknowledged turns the
+    meter into bytes the network took, which measured within a few percent
+    of what the server received (tests/bench). Read only at the edges of a
+    probe window: with hundreds of sockets on the host it costs ~10 ms."""
+    try:
+        inodes = set()
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/self/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        total = 0
+        for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(FileNotFoundError), open(path) as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 9 and fields[9] in inodes:
+                        total += int(fields[4].split(":", 1)[0], 16)
+        return total
+    except (OSError, ValueError):
+        return None
 
 
 def inputs_from(snap: EngineSnapshot, moved: int) -> Inputs:

@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from mpugui.core import multipart as s3
 from mpugui.core.bandwidth import RateLimiter
-from mpugui.core.body import BufferPool, PartBody, read_range
+from mpugui.core.body import BufferPool, PartBody, limit_malloc_arenas, read_range
 from mpugui.core.checksums import (
     DEFAULT_ALGORITHM,
     algorithm,
@@ -129,6 +129,7 @@ class TransferEngine(QObject):
         self._lock = self._sched.lock
         self._threads: list[_WorkerThread] = []
         self._buffers = BufferPool()  # part buffers: memory follows the parts in flight
+        limit_malloc_arenas()  # before the workers start: see body.py
         self._by_id: dict[int, Transfer] = {}
         self._maybe_created: set[int] = set()  # restored; Create may have been sent
         self._last_emitted: tuple = ()

@@ -1,0 +1,143 @@
+"""GUI main-thread stalls while 16 parts upload with the part grid shown.
+
+The real window (mpugui.ui.launch.start_session, offscreen platform) uploads a
+256 MiB file as 16 parts of 16 MiB, all 16 in flight at once, to the sink
+behind a WAN proxy (2 MB/s per connection, so the parts stay in flight for
+about 8 s). The transfer is selected, so the part grid paints every tick. A
+5 ms QTimer on the main thread records how late each timeout fires; the stall
+is that lateness. Sink and proxy run in their own processes so their threads
+do not compete with the GUI for the GIL. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROBE_MS = 5
+PARTS = 16
+PART = 16 * 1024 * 1024
+
+
+def main() -> int:
+    home = Path(tempfile.mkdtemp(prefix="mpugui-gui-bench-"))
+    os.environ.update(MPUGUI_HOME=str(home / "home"), QT_QPA_PLATFORM="offscreen",
+                      AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                      AWS_DEFAULT_REGION="us-east-1",
+                      AWS_CONFIG_FILE=str(home / "none"),
+                      AWS_SHARED_CREDENTIALS_FILE=str(home / "none"),
+                      PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+                      XDG_CONFIG_HOME=str(home / "config"))
+    try:
+        from mpugui.ui import launch
+    except ImportError as exc:
+        print(json.dumps({"measured": False, "why": f"no GUI yet: {exc}"}))
+        return 0
+    from PySide6.QtCore import QElapsedTimer, QTimer
+
+    from mpugui.core.endpoint import Endpoint
+    from mpugui.engine.engine import EngineSettings, UploadRequest
+    from mpugui.ui.part_grid import PartGrid
+
+    src = home / "sixteen-parts.bin"
+    with open(src, "wb") as f:
+        for _ in range(PARTS):
+            f.write(os.urandom(PART))
+    root = Path(__file__).resolve().parents[2]
+    sink = subprocess.Popen([sys.executable, "-m", "tests.bench.sink"], stdout=subprocess.PIPE,
+                            text=True, cwd=root)
+    assert sink.stdout is not None
+    sink_port = int(sink.stdout.readline())
+    wan = subprocess.Popen([sys.executable, "-m", "tests.bench.wan", "--target",
+                            f"127.0.0.1:{sink_port}", "--rtt-ms", "20", "--conn-rate", "2e6",
+                            "--link-rate", "64e6"], stdout=subprocess.PIPE, text=True, cwd=root)
+    assert wan.stdout is not None
+    url = f"http://127.0.0.1:{int(wan.stdout.readline())}"
+    result: dict = {"measured": False}
+    try:
+        app = launch.make_application([])
+        session = launch.start_session(engine_settings=EngineSettings(
+            concurrency=PARTS, part_size=PART))
+        window, engine = session.window, session.engine
+        window.resize(1280, 860)
+        window.show()
+        tid = engine.add(UploadRequest(str(src), "bench", "gui/16", Endpoint(endpoint_url=url)))
+        stalls: list[float] = []
+        # Garbage-collector pauses, to tell them apart from the window's own work.
+        gc_pauses: list[float] = []
+        gc_start = [0.0]
+
+        def on_gc(phase: str, info: dict) -> None:
+            if phase == "start":
+                gc_start[0] = time.perf_counter()
+            else:
+                gc_pauses.append((time.perf_counter() - gc_start[0]) * 1000)
+
+        gc.callbacks.append(on_gc)
+        most_uploading = [0]
+        grid_seen = [False]
+        clock = QElapsedTimer()
+        clock.start()
+        last = [clock.nsecsElapsed()]
+
+        def probe() -> None:
+            now = clock.nsecsElapsed()
+            snap = engine.current_snapshot().by_id(tid)
+            uploading = sum(1 for p in snap.parts if p.state == "uploading") if snap else 0
+            most_uploading[0] = max(most_uploading[0], uploading)
+            grid = window.findChild(PartGrid)
+            grid_seen[0] = grid_seen[0] or (grid is not None and grid.isVisible())
+            if uploading >= PARTS * 3 // 4:  # measure while (nearly) all 16 are in flight
+                stalls.append(max(0.0, (now - last[0]) / 1e6 - PROBE_MS))
+            last[0] = now
+            if window.queue.model().rowCount() and not window.queue.selectionModel().hasSelection():
+                window.queue.selectRow(0)  # shows the part grid of the transfer
+            if snap is not None and snap.state in ("done", "failed"):
+                result["state"] = snap.state
+                app.quit()
+
+        timer = QTimer()
+        timer.setTimerType(timer.timerType().PreciseTimer)
+        timer.setInterval(PROBE_MS)
+        timer.timeout.connect(probe)
+        timer.start()
+        guard = QTimer()
+        guard.setSingleShot(True)
+        guard.timeout.connect(app.quit)
+        guard.start(120_000)
+        t0 = time.monotonic()
+        app.exec()
+        timer.stop()
+        guard.stop()
+        gc.callbacks.remove(on_gc)
+        session.close()
+        if stalls:
+            stalls.sort()
+            result.update(measured=True, samples=len(stalls), parts_uploading=most_uploading[0],
+                          p50_ms=statistics.median(stalls),
+                          p99_ms=stalls[min(len(stalls) - 1, int(len(stalls) * 0.99))],
+                          max_ms=stalls[-1], worst_ms=[round(x, 1) for x in stalls[-5:]],
+                          over_20ms=sum(1 for x in stalls if x > 20),
+                          loadavg=os.getloadavg()[0], seconds=round(time.monotonic() - t0, 1),
+                          part_grid_shown=grid_seen[0],
+                          gc_pause_max_ms=round(max(gc_pauses, default=0.0), 1),
+                          gc_pauses_over_20ms=sum(1 for g in gc_pauses if g > 20))
+        else:
+            result["why"] = f"never saw {PARTS * 3 // 4}+ parts uploading ({most_uploading[0]})"
+    finally:
+        for p in (wan, sink):
+            p.kill()
+            p.wait()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
