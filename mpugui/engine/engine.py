@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from mpugui.core import multipart as s3
 from mpugui.core.bandwidth import RateLimiter
-from mpugui.core.body import BufferPool, PartBody, limit_malloc_arenas, read_range
+from mpugui.core.body import BufferPool, PartBody, PartBuffer, limit_malloc_arenas, read_range
 from mpugui.core.checksums import (
     DEFAULT_ALGORITHM,
     algorithm,
@@ -347,7 +347,7 @@ class TransferEngine(QObject):
             job = self._sched.next_job()
             if job is None:
                 return
-            buffer = self._buffers.take() if job.kind in (PART, PUT) else bytearray()
+            buffer = self._buffers.take() if job.kind in (PART, PUT) else PartBuffer()
             try:
                 self._run(job, buffer)
             except BaseException as exc:  # a job never kills its worker
@@ -358,10 +358,10 @@ class TransferEngine(QObject):
             finally:
                 self._sched.job_done(job)
                 self._settle(job.transfer)
-            if buffer:
+            if buffer.capacity:
                 self._buffers.give(buffer, self._sched.limit, 2 * self.settings.part_size)
 
-    def _run(self, job: Job, buffer: bytearray) -> None:
+    def _run(self, job: Job, buffer: PartBuffer) -> None:
         if job.kind == PREPARE:
             self._prepare(job.transfer)
         elif job.kind in (PART, PUT):
@@ -494,7 +494,7 @@ class TransferEngine(QObject):
                     "expired). Start it over to upload the file again.") from exc
             raise
         journaled = self.journal.parts(t.id)
-        buffer = bytearray()
+        buffer = PartBuffer()
         for part in t.parts:
             on_server, in_journal = server.get(part.number), journaled.get(part.number)
             keep = None
@@ -521,7 +521,7 @@ class TransferEngine(QObject):
                  t.parts_done(), len(t.parts))
         return False
 
-    def _send(self, t: Transfer, part: PartProgress, buffer: bytearray) -> None:
+    def _send(self, t: Transfer, part: PartProgress, buffer: PartBuffer) -> None:
         rec = t.rec
         if t.fd is None:
             raise MpuguiError(f"'{rec.source}' is not open.")
