@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--part-size", type=SIZE,
                     help=f"part size, e.g. 16MiB (default {format_bytes(DEFAULT_PART_SIZE)}, "
                          "raised automatically so a file fits in 10,000 parts)")
-    up.add_argument("--concurrency", type=int, help="parts in flight at once")
+    up.add_argument("--concurrency", type=int,
+                    help="parts in flight at once (default: adaptive, found while running)")
     up.add_argument("--checksum", choices=sorted(ALGORITHMS), default=None,
                     help=f"per-part integrity checksum (default {DEFAULT_ALGORITHM})")
     up.add_argument("--storage-class", help="e.g. STANDARD_IA, GLACIER_IR")
