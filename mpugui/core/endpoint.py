@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 from mpugui.core import secrets
@@ -65,6 +66,34 @@ def validate_endpoint_url(url: str | None) -> None:
         raise MpuguiError(f"The port in the endpoint URL '{url}' is not a number.") from None
 
 
+_loader_lock = threading.Lock()
+_shared_loader: Any = None
+
+
+def new_session(**kwargs: Any) -> boto3.session.Session:
+    """A boto3 session whose botocore data loader is shared process-wide.
+
+    Each fresh session would parse the S3 model and endpoint rules again
+    (~70 ms of JSON, holding the GIL: a visible stall of the window whenever
+    a client is made for another account). Shared, they are parsed once.
+    """
+    global _shared_loader
+    core = botocore.session.get_session()
+    with _loader_lock:
+        if _shared_loader is None:
+            _shared_loader = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", _shared_loader)
+    return boto3.session.Session(botocore_session=core, **kwargs)
+
+
+def warm_up() -> None:
+    """Parse the S3 model now (at start-up) rather than at the first upload."""
+    new_session(region_name="us-east-1").client(
+        "s3", endpoint_url="http://127.0.0.1:9", aws_access_key_id="x",
+        aws_secret_access_key="x")
+
+
 def make_session(endpoint: Endpoint) -> boto3.session.Session:
     if endpoint.access_key_id:
         secret = secrets.get_secret(endpoint.account or endpoint.access_key_id)
@@ -73,12 +102,12 @@ def make_session(endpoint: Endpoint) -> boto3.session.Session:
                 f"The secret key of account '{endpoint.label()}' is not in the keyring. "
                 "Edit the account and enter it again."
             )
-        return boto3.session.Session(
+        return new_session(
             aws_access_key_id=endpoint.access_key_id,
             aws_secret_access_key=secret,
             region_name=endpoint.region,
         )
-    return boto3.session.Session(profile_name=endpoint.profile, region_name=endpoint.region)
+    return new_session(profile_name=endpoint.profile, region_name=endpoint.region)
 
 
 POOL_FLOOR = 64  # >= the engine's adaptive concurrency ceiling (engine/adaptive.py MAXIMUM)

@@ -14,11 +14,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from botocore import exceptions as bx
 from botocore.config import Config
 
-from mpugui.core.endpoint import Endpoint, client_config, make_session, validate_endpoint_url
+from mpugui.core.endpoint import (
+    Endpoint,
+    client_config,
+    make_session,
+    new_session,
+    validate_endpoint_url,
+)
 from mpugui.core.errors import describe, error_code
 
 CREDENTIALS = "Credentials"
@@ -48,7 +53,7 @@ def make_test_client(endpoint: Endpoint, secret: str | None = None) -> Any:
     """
     validate_endpoint_url(endpoint.endpoint_url)
     if endpoint.access_key_id and secret:
-        session = boto3.session.Session(aws_access_key_id=endpoint.access_key_id,
+        session = new_session(aws_access_key_id=endpoint.access_key_id,
                                         aws_secret_access_key=secret,
                                         region_name=endpoint.region)
     else:

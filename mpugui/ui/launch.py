@@ -20,7 +20,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from mpugui.core.accounts import AccountStore
-from mpugui.core.endpoint import ClientFactory
+from mpugui.core.endpoint import ClientFactory, warm_up
 from mpugui.core.errors import MpuguiError
 from mpugui.core.journal import Journal
 from mpugui.core.logsetup import setup_logging
@@ -103,6 +103,9 @@ def start_session(sandbox: bool = False, engine_settings: EngineSettings | None 
     if box is not None:
         _prefer_sandbox(settings, box)
     journal = Journal(journal_path())
+    # Parse botocore's S3 model now, while the window is not yet shown: done
+    # at the first upload it holds the GIL long enough to freeze the window.
+    warm_up()
     engine_settings = engine_settings or EngineSettings()
     clients = ClientFactory(engine_settings.concurrency + 4)
     engine = TransferEngine(journal, clients, engine_settings)
