@@ -172,7 +172,8 @@ def test_queue_order_and_shared_limit(qtbot, engine_factory, bucket, endpoint,
         sa, sb = snap.by_id(ta), snap.by_id(tb)
         uploading = sum(p.state == "uploading" for t in (sa, sb) for p in t.parts)
         assert uploading <= 2
-        if sb.done_bytes and sa.parts_total - sa.parts_done > 2:
+        # (A part of `a` waiting out a retry's backoff rightly lends its slot.)
+        if sb.done_bytes and sa.parts_total - sa.parts_done > 2 and not sa.retries:
             seen_overlap.append(snap)
 
     engine.snapshot.connect(check)

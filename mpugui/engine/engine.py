@@ -28,7 +28,6 @@ from mpugui.core.checksums import (
     clean_etag,
     is_md5_etag,
     md5_hex,
-    multipart_etag,
 )
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.errors import (
@@ -36,7 +35,6 @@ from mpugui.core.errors import (
     MpuguiError,
     SourceChanged,
     describe,
-    error_code,
     is_transient,
 )
 from mpugui.core.journal import (
@@ -56,6 +54,7 @@ from mpugui.core.journal import (
 )
 from mpugui.core.plan import DEFAULT_PART_SIZE, DEFAULT_THRESHOLD, make_plan
 from mpugui.core.sources import check_unchanged, identity
+from mpugui.engine import recovery
 from mpugui.engine.adaptive import MAXIMUM, MEMORY_BUDGET, AdaptiveConcurrency, inputs_from
 from mpugui.engine.scheduler import ABORT, COMPLETE, PART, PREPARE, PUT, Job, Scheduler
 from mpugui.engine.snapshot import DONE as PART_DONE
@@ -397,7 +396,8 @@ class TransferEngine(QObject):
                     self.journal.update(t.id, state=UPLOADING)
                     upload_id, retried = None, 0
                     if t.id in self._maybe_created:
-                        upload_id = next(iter(self._unknown_empty_uploads(t, client)), None)
+                        strays = recovery.stray_uploads(self.journal, rec, client)
+                        upload_id = strays[0] if strays else None
                         if upload_id:
                             log.info("Adopted upload %s of %s, created before a crash",
                                      upload_id, rec.uri)
@@ -413,7 +413,7 @@ class TransferEngine(QObject):
                     if retried:
                         # An earlier attempt may have created an upload whose
                         # answer was lost: abort it, or it stays billed, unseen.
-                        for stray in self._unknown_empty_uploads(t, client):
+                        for stray in recovery.stray_uploads(self.journal, rec, client):
                             log.info("Aborting upload %s of %s left by a retried Create",
                                      stray, rec.uri)
                             s3.abort_until_empty(client, rec.bucket, rec.key, stray)
@@ -429,95 +429,27 @@ class TransferEngine(QObject):
         finally:
             t.preparing = False
 
-    def _unknown_empty_uploads(self, t: Transfer, client: Any) -> list[str]:
-        """Uploads a Create of ours made but whose id never reached the journal
-        (a crash, or a lost answer that botocore retried): for this key, known
-        to no journaled transfer, and without parts (ours never have any: parts
-        leave only once the id is journaled)."""
-        rec = t.rec
-        known = {r.upload_id for r in self.journal.transfers() if r.upload_id}
-        found: list[str] = []
-        try:
-            pages = client.get_paginator("list_multipart_uploads").paginate(
-                Bucket=rec.bucket, Prefix=rec.key)
-            for page in pages:
-                for upload in page.get("Uploads", []):
-                    uid = upload["UploadId"]
-                    if upload["Key"] != rec.key or uid in known:
-                        continue
-                    try:
-                        if s3.list_parts(client, rec.bucket, rec.key, uid):
-                            continue
-                    except ClientError:
-                        continue
-                    found.append(str(uid))
-        except ClientError:
-            # Best effort: an account may create uploads without the right to
-            # list them; the upload goes on (the uploads browser finds strays).
-            log.info("Could not look for stray uploads of %s", rec.uri, exc_info=True)
-        return found
-
-    def _completed_before(self, t: Transfer, client: Any) -> bool:
-        """After NoSuchUpload on resume: was the upload completed (by us, just
-        before a crash) into exactly our journaled parts? Then it is done."""
-        rec = t.rec
-        parts = self.journal.parts(t.id)
-        if sorted(parts) != [p.number for p in t.parts]:
-            return False
-        records = [parts[n] for n in sorted(parts)]
-        expected = multipart_etag([p.etag for p in records])
-        head = s3.head_object(client, rec.bucket, rec.key)
-        if head is None or expected is None or clean_etag(head["ETag"]) != expected \
-                or int(head["ContentLength"]) != rec.size:
-            return False
-        verification = s3.verify(client, rec, records, t.algo, str(head["ETag"]))
-        log.info("%s was completed before the restart (%s)", rec.uri, verification)
-        self._finish(t, str(head["ETag"]), verification)
-        return True
-
     def _reconcile(self, t: Transfer, client: Any) -> bool:
-        """Bring the journal in line with the server's parts after a restart:
-        parts the server has with the journaled ETag are kept; parts it has that
-        the journal missed (landed just before a crash) are kept when their MD5
-        matches the local bytes; everything else is sent (again)."""
-        rec = t.rec
-        assert rec.upload_id is not None
+        """Mark the parts the server already holds (engine/recovery.py decides
+        which); True when the upload turns out to be completed already."""
         try:
-            server = {p["PartNumber"]: p for p in
-                      s3.list_parts(client, rec.bucket, rec.key, rec.upload_id)}
-        except ClientError as exc:
-            if error_code(exc) == "NoSuchUpload":
-                if self._completed_before(t, client):
-                    return True
-                raise MpuguiError(
-                    f"The upload of {rec.uri} no longer exists on the server (aborted or "
-                    "expired). Start it over to upload the file again.") from exc
-            raise
-        journaled = self.journal.parts(t.id)
-        buffer = PartBuffer()
-        for part in t.parts:
-            on_server, in_journal = server.get(part.number), journaled.get(part.number)
-            keep = None
-            if on_server and int(on_server["Size"]) == part.size:
-                if in_journal and clean_etag(in_journal.etag) == clean_etag(on_server["ETag"]):
-                    keep = in_journal
-                elif is_md5_etag(on_server["ETag"]):
-                    assert t.fd is not None
-                    data = read_range(t.fd, part.offset, part.size, buffer, rec.source)
-                    if s3.part_matches(on_server["ETag"], data):
-                        keep = PartRecord(part.number, part.size, on_server["ETag"],
-                                          t.algo.value(data))
-                        self.journal.record_part(t.id, keep)
-            if keep is None and in_journal:
-                self.journal.forget_parts(t.id, [part.number])
-            with self._lock:
+            kept = recovery.parts_to_keep(self.journal, t, client)
+        except recovery.UploadGone:
+            done = recovery.completed_before(self.journal, t, client)
+            if done is None:
+                raise
+            self._finish(t, *done)
+            return True
+        with self._lock:
+            for part in t.parts:
+                keep = kept.get(part.number)
                 if keep is not None:
                     part.etag, part.checksum = keep.etag, keep.checksum
                     t.mark_part(part, PART_DONE)
                 elif part.state == PART_DONE:
                     part.etag = part.checksum = None
                     t.mark_part(part, PENDING)
-        log.info("Reconciled %s with the server: %d of %d parts kept", rec.uri,
+        log.info("Reconciled %s with the server: %d of %d parts kept", t.rec.uri,
                  t.parts_done(), len(t.parts))
         return False
 
