@@ -77,6 +77,7 @@ class Scheduler:
         while self._starts and t_now - self._starts[0] > START_WINDOW:
             self._starts.popleft()
         can_start_part = len(self._starts) < START_BURST
+        earlier_preparing = False  # later transfers may prepare, not take part slots
         for t in self.transfers:
             if t.state not in (QUEUED, UPLOADING) or t.cancel.is_set() or t.aborting:
                 continue
@@ -84,6 +85,9 @@ class Scheduler:
                 if t.inflight == 0 and not t.preparing:
                     t.preparing = True
                     return Job(PREPARE, t), None
+                earlier_preparing = True
+                continue
+            if earlier_preparing:
                 continue
             part = t.pending_part(t_now)
             if part is not None and not can_start_part:
