@@ -8,6 +8,7 @@ reach the GUI thread through queued connections.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import mimetypes
 import os
@@ -188,8 +189,9 @@ class TransferEngine(QObject):
     def _insert(self, t: Transfer) -> None:
         with self._lock:
             self._by_id[t.id] = t
-            self._sched.transfers.append(t)
-            self._sched.transfers.sort(key=lambda x: (x.rec.position, x.id))
+            # New transfers get the highest position, so this is an append;
+            # a full sort per add made adding 10,000 files quadratic.
+            bisect.insort(self._sched.transfers, t, key=lambda x: (x.rec.position, x.id))
             self._was_busy = True
         self._ensure_threads()
         self._sched.wake()
