@@ -8,6 +8,7 @@ resume with `mpugui resume`); 4 the journal or settings cannot be used.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -213,6 +214,11 @@ def _run_engine(journal: Journal, args: argparse.Namespace) -> int:
         settings.concurrency = args.concurrency
     engine = TransferEngine(journal, ClientFactory(settings.concurrency + 4), settings)
     out = Reporter(sys.stdout, args.json)
+    # Connected before any transfer starts: a transfer that fails at once
+    # still reports its state (a queued signal only reaches connected slots).
+    on_state = functools.partial(out.state, engine)
+    engine.snapshot.connect(out.progress)
+    engine.state_changed.connect(on_state)
     skipped = False
     ids: list[int] = []
     try:
@@ -242,6 +248,9 @@ def _run_engine(journal: Journal, args: argparse.Namespace) -> int:
     finally:
         snapshot = engine.current_snapshot()
         engine.shutdown()
+        app.processEvents()  # deliver the last state changes to the reporter
+        engine.state_changed.disconnect(on_state)
+        engine.snapshot.disconnect(out.progress)
         journal.close()
     out.summary(snapshot)
     if interrupted:
@@ -286,8 +295,6 @@ def _wait(app: Any, engine: Any, out: Reporter) -> bool:
         app.quit()
 
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    engine.snapshot.connect(out.progress)
-    engine.state_changed.connect(lambda i, s: out.state(engine, i, s))
     engine.idle.connect(app.quit)
     try:
         if engine.busy():
