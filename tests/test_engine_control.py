@@ -194,3 +194,20 @@ def test_bandwidth_limit_changes_while_running(qtbot, engine_factory, bucket, en
     assert slow_rate < 3.5 * MiB  # 2 MiB/s with a quarter-second burst allowed
     engine.set_bandwidth_limit(0)
     assert wait_state(qtbot, engine, tid, {DONE, FAILED}, timeout=30000) == DONE
+
+
+def test_idle_queue_reuses_its_snapshot_until_something_changes(qtbot, engine_factory, bucket,
+                                                               endpoint, tmp_path: Path) -> None:
+    """An idle queue costs one cheap pass per tick: the snapshot is reused
+    while nothing moves, and rebuilt as soon as something changes."""
+    engine = engine_factory()
+    ids = [engine.add(UploadRequest(str(make_file(tmp_path / f"i{n}", 10, seed=n)), bucket,
+                                    f"i{n}", endpoint)) for n in range(3)]
+    for tid in ids:
+        wait_state(qtbot, engine, tid, {DONE})
+    first = engine.current_snapshot()
+    assert engine.current_snapshot().transfers is first.transfers
+    engine.remove([ids[0]])
+    after = engine.current_snapshot()
+    assert after.transfers is not first.transfers
+    assert [t.id for t in after.transfers] == ids[1:]
