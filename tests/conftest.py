@@ -116,12 +116,13 @@ def engine_factory(qtbot, journal: Journal):
 
     engines: list[TransferEngine] = []
 
-    def make(**overrides) -> TransferEngine:
+    def make(read_timeout: float = 60, **overrides) -> TransferEngine:
         settings = EngineSettings(part_size=5 * MiB, threshold=5 * MiB, concurrency=4,
                                   retry_base=0.05, tick_ms=50)
         for k, v in overrides.items():
             setattr(settings, k, v)
-        eng = TransferEngine(journal, ClientFactory(settings.concurrency + 4), settings)
+        clients = ClientFactory(settings.concurrency + 4, read_timeout=read_timeout)
+        eng = TransferEngine(journal, clients, settings)
         engines.append(eng)
         return eng
 

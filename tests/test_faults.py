@@ -4,16 +4,17 @@ and the retries the engine reports are exactly the faults it met."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mpugui.core import endpoint as endpoint_mod
-from mpugui.core.endpoint import ClientFactory, Endpoint
+from mpugui.core.endpoint import Endpoint
 from mpugui.core.journal import DONE, FAILED
 from mpugui.core.units import MiB
-from mpugui.engine.engine import EngineSettings, TransferEngine, UploadRequest
+from mpugui.engine.engine import UploadRequest
 from tests.conftest import make_file
 from tests.faultproxy import Fault, FaultProxy
 
@@ -27,25 +28,10 @@ def proxy(moto_url: str) -> Iterator[FaultProxy]:
 
 
 @pytest.fixture
-def engines(qtbot, journal, proxy):
-    """Engines whose clients talk to the proxy with a short read timeout;
-    shut down (no worker left) before the proxy stops."""
-    made: list[TransferEngine] = []
-
-    def make(**overrides) -> TransferEngine:
-        settings = EngineSettings(part_size=5 * MiB, threshold=5 * MiB, concurrency=4,
-                                  retry_base=0.05, tick_ms=50)
-        for k, v in overrides.items():
-            setattr(settings, k, v)
-        eng = TransferEngine(journal, ClientFactory(settings.concurrency + 4,
-                                                    read_timeout=READ_TIMEOUT), settings)
-        made.append(eng)
-        return eng
-
-    yield make
-    for eng in made:
-        eng.shutdown()
-        assert not any(th.isRunning() for th in eng._threads)
+def engines(proxy, engine_factory):
+    """conftest's engines, with a short read timeout. Requested after `proxy`,
+    so they are shut down (no worker left) before the proxy stops."""
+    return functools.partial(engine_factory, read_timeout=READ_TIMEOUT)
 
 
 def via(proxy: FaultProxy) -> Endpoint:

@@ -60,8 +60,6 @@ class PartBody(io.RawIOBase):
     progress, read by the engine's timer) and checks `cancel`.
     """
 
-    CHUNK = 256 * 1024
-
     def __init__(self, data: memoryview, cancel: threading.Event,
                  limiter: RateLimiter | None = None) -> None:
         super().__init__()

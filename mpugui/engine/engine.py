@@ -318,8 +318,7 @@ class TransferEngine(QObject):
 
     def busy(self) -> bool:
         with self._lock:
-            return any(t.state in ACTIVE_STATES or t.state == QUEUED or t.cancelling
-                       or t.aborting or t.inflight for t in self._sched.transfers)
+            return any(map(_moving, self._sched.transfers))
 
     def shutdown(self) -> None:
         """Stop every worker. Running transfers keep their journal state, so
@@ -643,8 +642,7 @@ class TransferEngine(QObject):
             # idle queue of 10,000 transfers costs one cheap pass per tick.
             stamp = (self._structure, sum(t.version for t in transfers), self._sched.limit,
                      self.limiter.rate)
-            idle = not any(t.inflight or t.cancelling or t.aborting or t.state in ACTIVE_STATES
-                           or t.state == QUEUED for t in transfers)
+            idle = not any(map(_moving, transfers))
             self._busy_at_snapshot = not idle
             last = self._last_snap
             if idle and last is not None and stamp == self._last_stamp:
@@ -677,6 +675,12 @@ class TransferEngine(QObject):
         if self._was_busy and not busy:
             self.idle.emit()
         self._was_busy = busy
+
+
+def _moving(t: Transfer) -> bool:
+    """Whether a transfer has work queued or running (the engine is busy)."""
+    return bool(t.inflight or t.cancelling or t.aborting or t.state in ACTIVE_STATES
+                or t.state == QUEUED)
 
 
 _OPS = {PREPARE: "s3:PutObject (CreateMultipartUpload)", PART: "s3:PutObject (UploadPart)",

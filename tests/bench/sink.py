@@ -179,17 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
                 got = self._discard_chunked(hasher, key)
             else:
-                left = int(self.headers.get("Content-Length") or 0)
-                view = memoryview(self._buf)
-                while left > 0:
-                    n = self.rfile.readinto(view[:min(left, _BUF)])
-                    if not n:
-                        raise ConnectionError("client closed mid-body")
-                    if hasher is not None:
-                        hasher.update(view[:n])
-                    left -= n
-                    got += n
-                    self._account(key, n)
+                got = self._drain(int(self.headers.get("Content-Length") or 0), hasher, key)
         finally:
             with lock:
                 stats.inflight -= 1
@@ -206,18 +196,23 @@ class _Handler(BaseHTTPRequestHandler):
                 while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                     pass  # trailers
                 return got
-            left = size
-            view = memoryview(self._buf)
-            while left:
-                n = self.rfile.readinto(view[:min(left, _BUF)])
-                if not n:
-                    raise ConnectionError("client closed mid-body")
-                if hasher is not None:
-                    hasher.update(view[:n])
-                left -= n
-                got += n
-                self._account(key, n)
+            got += self._drain(size, hasher, key)
             self.rfile.readline(16)
+
+    def _drain(self, left: int, hasher, key: str) -> int:
+        """Read `left` body bytes into the scratch buffer, hashing if asked."""
+        view = memoryview(self._buf)
+        got = 0
+        while left > 0:
+            n = self.rfile.readinto(view[:min(left, _BUF)])
+            if not n:
+                raise ConnectionError("client closed mid-body")
+            if hasher is not None:
+                hasher.update(view[:n])
+            left -= n
+            got += n
+            self._account(key, n)
+        return got
 
     def _account(self, key: str, n: int) -> None:
         t = time.monotonic()
