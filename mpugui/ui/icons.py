@@ -44,11 +44,16 @@ def icon(name: str, color: QColor | str | None = None) -> QIcon:
     """A QIcon for `name`, with `currentColor` replaced by `color` (default:
     the palette's text colour). Pixmaps are rendered for several sizes and the
     screen's device pixel ratio, so high-DPI screens get crisp lines."""
-    tint = QColor(color) if color is not None else _tint()
-    key = (name, tint.name(QColor.NameFormat.HexArgb))
+    # The key is found without building a QColor from a string: models ask
+    # for icons while painting, and that constructor releases the GIL.
+    if isinstance(color, str):
+        key = (name, color)
+    else:
+        key = (name, (color or _tint()).name(QColor.NameFormat.HexArgb))
     cached = _cache.get(key)
     if cached is not None:
         return cached
+    tint = QColor(color) if color is not None else _tint()
     try:
         text = svg_text(name)
     except OSError:  # a missing icon is a blank, never a crash in a paint call

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from mpugui.ui import icons
 from mpugui.ui.messages import LEVELS, Message, MessageBridge
-from mpugui.ui.progress_delegate import state_color
+from mpugui.ui.progress_delegate import state_hex
 
 _ROOT = QModelIndex()  # the invisible root; a shared default is safe (never mutated)
 
@@ -75,7 +75,7 @@ class LogModel(QAbstractListModel):
             return m.details or m.sentence
         if role == Qt.ItemDataRole.DecorationRole:
             name, color = _LEVEL_ICON[m.level]
-            return icons.icon(name, state_color(color))
+            return icons.icon(name, state_hex(color))
         return None
 
 

@@ -44,7 +44,7 @@ from mpugui.ui.log_dock import LogDock
 from mpugui.ui.messages import AlertPresenter, MessageBridge
 from mpugui.ui.notifier import Notifier
 from mpugui.ui.part_panel import PartPanel
-from mpugui.ui.progress_delegate import is_dark
+from mpugui.ui.progress_delegate import forget_palette, is_dark
 from mpugui.ui.queue_model import ID_ROLE, STATE_ROLE, QueueModel, QueueProxy
 from mpugui.ui.queue_view import QueueView, local_paths
 from mpugui.ui.status_bar import StatusPanel
@@ -536,6 +536,7 @@ class MainWindow(QMainWindow):
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:
             icons.clear_cache()
+            forget_palette()
             self.acts.refresh_icons()
         super().changeEvent(event)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QObject, Qt
 
 from mpugui.core.units import format_bytes, format_rate
 from mpugui.engine.snapshot import PartSnapshot, TransferSnapshot
 from mpugui.ui import icons
-from mpugui.ui.progress_delegate import FRACTION_ROLE, STATE_ROLE, state_color
+from mpugui.ui.progress_delegate import FRACTION_ROLE, STATE_ROLE, state_hex
 from mpugui.ui.table_model import TableModel
 
 NUMBER, RANGE, SIZE, STATE, SENT, SPEED, ATTEMPTS, ETAG = range(8)
@@ -81,12 +81,7 @@ class PartsModel(TableModel):
     def _items(self) -> tuple[PartSnapshot, ...]:
         return self._parts
 
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        p: PartSnapshot | None = self._item_at(index)
-        if p is None:
-            return None
-        col = index.column()
+    def cell(self, p: PartSnapshot, col: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(p, col)
         if role == SORT_ROLE:
@@ -99,7 +94,7 @@ class PartsModel(TableModel):
         if role == Qt.ItemDataRole.DecorationRole and col == STATE:
             name = {"pending": "queued", "uploading": "uploading", "done": "done",
                     "failed": "failed"}.get(p.state, "queued")
-            color = state_color("queued" if p.state == "pending" else p.state)
+            color = state_hex("queued" if p.state == "pending" else p.state)
             return icons.icon(name, color)
         if role == FRACTION_ROLE and col == SENT:
             return p.sent / p.size if p.size else (1.0 if p.state == "done" else 0.0)

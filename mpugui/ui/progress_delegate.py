@@ -34,6 +34,26 @@ def state_color(state: str, palette: QPalette | None = None) -> QColor:
     return QColor(dark if is_dark(pal) else light)
 
 
+_app_dark: bool | None = None  # the application palette's, until forget_palette()
+
+
+def state_hex(state: str) -> str:
+    """The state's colour in the application palette as "#rrggbb". For the
+    models' per-cell answers: no QColor or palette is built per call, as both
+    release the GIL (slow while upload workers hold it)."""
+    global _app_dark
+    if _app_dark is None:
+        _app_dark = is_dark(QApplication.palette())
+    light, dark = _COLORS.get(state, _COLORS["queued"])
+    return dark if _app_dark else light
+
+
+def forget_palette() -> None:
+    """The application palette changed (light <-> dark)."""
+    global _app_dark
+    _app_dark = None
+
+
 def track_color(palette: QPalette) -> QColor:
     """The empty part of a bar: a quiet tone of the base colour."""
     return state_color("pending", palette)

@@ -13,7 +13,6 @@ from typing import Any
 from PySide6.QtCore import (
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
 )
@@ -21,7 +20,7 @@ from PySide6.QtCore import (
 from mpugui.core.units import format_bytes, format_duration, format_rate
 from mpugui.engine.snapshot import EngineSnapshot, TransferSnapshot
 from mpugui.ui import icons
-from mpugui.ui.progress_delegate import FRACTION_ROLE, STATE_ROLE, state_color
+from mpugui.ui.progress_delegate import FRACTION_ROLE, STATE_ROLE, state_color, state_hex
 from mpugui.ui.table_model import TableModel
 
 NAME, DESTINATION, SIZE, PROGRESS, SPEED, ETA, STATE, PARTS = range(8)
@@ -66,7 +65,6 @@ class QueueModel(TableModel):
     columns = COLUMNS
     header_tips = _HEADER_TIPS
     right_columns = frozenset({SIZE, SPEED, ETA, PARTS})
-    root_flags = Qt.ItemFlag.ItemIsDropEnabled  # files dropped below the rows
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -205,12 +203,7 @@ class QueueModel(TableModel):
     def _items(self) -> list[TransferSnapshot]:
         return self._rows
 
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        t: TransferSnapshot | None = self._item_at(index)
-        if t is None:
-            return None
-        col = index.column()
+    def cell(self, t: TransferSnapshot, col: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(t, col)
         if role == SORT_ROLE:
@@ -231,7 +224,7 @@ class QueueModel(TableModel):
             return self._tooltip(t, col)
         if role == Qt.ItemDataRole.DecorationRole and col == STATE:
             return icons.icon(t.state if t.state in STATE_LABELS else "queued",
-                              state_color(t.state))
+                              state_hex(t.state))
         if role == Qt.ItemDataRole.ForegroundRole and col == STATE and t.state == "failed":
             return state_color("failed")
         return None

@@ -1,13 +1,24 @@
 """What the app's flat table models share: a fixed set of titled columns
 (header tooltips, numbers right-aligned), rows without children, and
-dataChanged announced per block of changed rows rather than per row."""
+dataChanged announced per block of changed rows rather than per row.
+
+Each call from Qt's C++ into a Python method takes the GIL, and while upload
+workers build requests, taking it can wait a switch interval (5 ms). A view
+paints a cell by asking ~7 roles, so the models answer them all in one call
+(multiData) and leave flags() to C++."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QModelRoleDataSpan,
+    QPersistentModelIndex,
+    Qt,
+)
 
 RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
@@ -22,14 +33,19 @@ class TableModel(QAbstractTableModel):
     header_tips: tuple[str, ...] = ()  # empty: the headers have no tooltip
     right_columns: frozenset[int] = frozenset()  # numbers, right-aligned
     align_headers = True  # False keeps Qt's centred header text
-    root_flags = Qt.ItemFlag.NoItemFlags  # what the area below the rows accepts
 
     def _items(self) -> Sequence[Any]:
         raise NotImplementedError
 
+    def cell(self, item: Any, col: int, role: int) -> Any:
+        """What `role` of column `col` shows for the row object `item`."""
+        raise NotImplementedError
+
     def _item_at(self, index: QModelIndex | QPersistentModelIndex) -> Any:
-        """The row object behind a valid cell of this table, else None."""
-        if not index.isValid() or index.parent().isValid():
+        """The row object behind a valid cell of this table, else None. (No
+        index.parent() check: a flat model's cells never have a parent, and
+        that call releases and re-takes the GIL.)"""
+        if not index.isValid():
             return None
         items, row = self._items(), index.row()
         if not (0 <= row < len(items) and 0 <= index.column() < len(self.columns)):
@@ -80,7 +96,15 @@ class TableModel(QAbstractTableModel):
             return self.alignment(section)
         return None
 
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return self.root_flags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        item = self._item_at(index)
+        return None if item is None else self.cell(item, index.column(), role)
+
+    def multiData(self, index: QModelIndex | QPersistentModelIndex,
+                  roleDataSpan: QModelRoleDataSpan) -> None:
+        item = self._item_at(index)
+        col, cell = index.column(), self.cell
+        for i in range(len(roleDataSpan)):
+            slot = roleDataSpan[i]
+            slot.setData(None if item is None else cell(item, col, slot.role()))

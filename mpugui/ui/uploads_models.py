@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, Qt
 from PySide6.QtGui import QGuiApplication, QPalette
 
 from mpugui.core import inventory as inv
@@ -145,12 +145,7 @@ class UploadsModel(TableModel):
     def _items(self) -> list[UploadRow]:
         return self._rows
 
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        r: UploadRow | None = self._item_at(index)
-        if r is None:
-            return None
-        col = index.column()
+    def cell(self, r: UploadRow, col: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(r, col)
         if role == SORT_ROLE:
@@ -258,12 +253,7 @@ class UploadPartsModel(TableModel):
     def _items(self) -> list[inv.PartInfo]:
         return self._parts
 
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        p: inv.PartInfo | None = self._item_at(index)
-        if p is None:
-            return None
-        col = index.column()
+    def cell(self, p: inv.PartInfo, col: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             if col == P_NUMBER:
                 return str(p.number)
@@ -284,5 +274,5 @@ class UploadPartsModel(TableModel):
             return self.alignment(col)
         if role == SORT_ROLE:
             return p.number if col == P_NUMBER else p.size if col == P_SIZE else \
-                str(self.data(index))
+                str(self.cell(p, col, Qt.ItemDataRole.DisplayRole))
         return None
