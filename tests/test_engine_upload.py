@@ -87,3 +87,22 @@ def test_standard_aws_environment_is_honoured(qtbot, engine_factory, s3, bucket,
     tid = engine.add(UploadRequest(str(src), bucket, "env", Endpoint(region="us-east-1")))
     assert wait_state(qtbot, engine, tid, {DONE, "failed"}) == DONE
     assert s3.get_object(Bucket=bucket, Key="env")["Body"].read() == src.read_bytes()
+
+
+def test_part_bodies_are_written_in_large_socket_blocks(bucket, endpoint) -> None:
+    """urllib3 writes a body 16 KiB at a time unless told otherwise; our
+    clients' connections take SEND_BLOCK (see endpoint._widen_send_blocks).
+    Checked on the pool a real request used, so a botocore that moved the
+    setting out of reach fails here rather than silently losing the saving."""
+    from mpugui.core.endpoint import SEND_BLOCK, ClientFactory
+
+    client = ClientFactory().client(endpoint)
+    client.put_object(Bucket=bucket, Key="blocks", Body=b"x" * 100)
+    manager = client._endpoint.http_session._manager
+    pools = [manager.pools[key] for key in manager.pools.keys()]  # noqa: SIM118 - no __iter__
+    assert pools and all(p.conn_kw.get("blocksize") == SEND_BLOCK for p in pools)
+    conn = pools[0]._get_conn()
+    try:
+        assert conn.blocksize == SEND_BLOCK
+    finally:
+        pools[0]._put_conn(conn)

@@ -10,6 +10,7 @@ import mmap
 import os
 import sys
 import threading
+import time
 
 from mpugui.core.bandwidth import RateLimiter
 from mpugui.core.errors import Interrupted, SourceChanged
@@ -53,6 +54,12 @@ def read_range(fd: int, offset: int, size: int, buffer: PartBuffer, path: str) -
     return view
 
 
+# Bounds of one read() of a part body (see PartBody._chunk_limit).
+MIN_CHUNK = 16 * 1024
+MAX_CHUNK = 1024 * 1024
+CHUNK_SECONDS = 0.2
+
+
 class PartBody(io.RawIOBase):
     """A read-only, seekable view of a part for botocore.
 
@@ -67,8 +74,22 @@ class PartBody(io.RawIOBase):
         self._pos = 0
         self._cancel = cancel
         self._limiter = limiter
+        self._began: float | None = None  # when the first chunk was handed over
         self.sent = 0  # bytes handed to the socket in the current attempt
         self.total = 0  # bytes handed over in all attempts (re-sends included)
+
+    def _chunk_limit(self) -> int:
+        """How much one read may hand over: what this part moves in about
+        CHUNK_SECONDS, so a pause or cancel (seen between chunks) lands within
+        about that on a slow link, while a fast one gets big chunks (each
+        chunk is a trip through Python that takes the GIL)."""
+        now = time.monotonic()
+        if self._began is None:
+            self._began = now
+        elapsed = now - self._began
+        if elapsed <= 0:
+            return MIN_CHUNK
+        return max(MIN_CHUNK, min(MAX_CHUNK, int(self.total / elapsed * CHUNK_SECONDS)))
 
     def readable(self) -> bool:
         return True
@@ -95,8 +116,10 @@ class PartBody(io.RawIOBase):
         # each chunk (.tobytes()) cost a pass over every byte for nothing.
         if self._cancel.is_set():
             raise Interrupted()
-        end = len(self._data) if size is None or size < 0 else min(len(self._data),
-                                                                   self._pos + size)
+        if size is None or size < 0:
+            end = len(self._data)
+        else:
+            end = min(len(self._data), self._pos + size, self._pos + self._chunk_limit())
         if self._limiter is not None and self._limiter.rate:
             end = min(end, self._pos + max(16 * 1024, self._limiter.rate // 20))
             self._limiter.consume(end - self._pos, self._cancel)
