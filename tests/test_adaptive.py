@@ -50,7 +50,9 @@ def test_settles_near_what_the_link_needs_without_brute_force(per_conn: float,
     need = link / per_conn
     assert ctl.settled
     assert model.rate(ctl.level) >= 0.99 * link  # fills the link once settled
-    assert ctl.level <= math.ceil(need * 1.25)  # and does not sit far above the need
+    # and sits at most the headroom above the need (extra parts in flight keep
+    # the link full while the last parts drain)
+    assert ctl.level <= math.ceil(need * Tuning().headroom)
     assert max(levels) <= 1.5 * need + 2  # never more busy than the target allows
     settle_time = levels.index(ctl.level, levels.index(max(levels))) * TICK
     assert settle_time < 20  # probing takes seconds, not the whole upload
@@ -137,11 +139,14 @@ def test_part_bodies_feed_the_shared_byte_meter_without_copying() -> None:
     body = PartBody(data, threading.Event(), meter)
     first = body.read(100_000)
     assert isinstance(first, memoryview) and first.obj is data.obj  # a view, not a copy
+    assert meter.moved == 0  # counted once the caller comes back for more (it is sent)
     rest = body.read()
+    assert meter.moved == len(first)
     assert bytes(first) + bytes(rest) == bytes(data)
     body.seek(0, io.SEEK_SET)  # botocore rewinds to retry: the re-send counts again
     assert bytes(body.read()) == bytes(data)
-    assert meter.moved == 2 * len(data) and body.total == 2 * len(data)
+    assert len(body.read()) == 0  # urllib3 reads to the empty end, which counts the last chunk
+    assert meter.moved == len(first) + len(data) and body.total == meter.moved
 
 
 def buffered_bytes(now: float, starts: list[float], grow: float = 2 * MB,
@@ -177,12 +182,13 @@ def test_send_buffers_filling_do_not_look_like_throughput() -> None:
     meter alone does not."""
     ctl, levels = probe_with_growing_send_buffers(correct=True)
     assert ctl.settled and max(levels) <= 1.5 * 10 + 2
-    assert 10 <= ctl.level <= 13
+    settled_range = range(10, math.ceil(10 * Tuning().headroom) + 1)
+    assert ctl.level in settled_range
     raw, raw_levels = probe_with_growing_send_buffers(correct=False)
     # What the correction prevents: the raw meter misjudges the steps (here it
     # credits the first level with buffer-filling bytes and stops short of the
     # 10 connections the link needs).
-    assert not (10 <= raw.level <= 13 and max(raw_levels) <= 1.5 * 10 + 2)
+    assert not (raw.level in settled_range and max(raw_levels) <= 1.5 * 10 + 2)
 
 
 def test_probing_starts_over_when_the_queue_ran_dry() -> None:

@@ -63,8 +63,12 @@ CHUNK_SECONDS = 0.2
 class PartBody(io.RawIOBase):
     """A read-only, seekable view of a part for botocore.
 
-    botocore rewinds it (seek) to retry; every read adds to `sent` (the part's
-    progress, read by the engine's timer) and checks `cancel`.
+    botocore rewinds it (seek) to retry; reads check `cancel`. A chunk counts
+    as sent (`sent`: the part's progress, read by the engine's timer; `total`;
+    the shared byte meter) at the next read, once the caller's sendall() has
+    put it in the socket: counted when handed out, a chunk still waiting for
+    socket room made the adaptive controller's rate wrong by up to a chunk per
+    connection.
     """
 
     def __init__(self, data: memoryview, cancel: threading.Event,
@@ -75,6 +79,7 @@ class PartBody(io.RawIOBase):
         self._cancel = cancel
         self._limiter = limiter
         self._began: float | None = None  # when the first chunk was handed over
+        self._handed = 0  # the last chunk handed out, not yet counted
         self.sent = 0  # bytes handed to the socket in the current attempt
         self.total = 0  # bytes handed over in all attempts (re-sends included)
 
@@ -103,6 +108,7 @@ class PartBody(io.RawIOBase):
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._data)}[whence]
         self._pos = max(0, min(len(self._data), base + offset))
+        self._handed = 0  # a rewind: that chunk's fate is unknown, do not count it
         self.sent = self._pos
         return self._pos
 
@@ -114,6 +120,13 @@ class PartBody(io.RawIOBase):
         # it straight to socket.sendall() before asking for the next one, and
         # the buffer is not reused until upload_part() has returned. Copying
         # each chunk (.tobytes()) cost a pass over every byte for nothing.
+        if self._handed:
+            # The caller asks for more: the previous chunk is in the socket.
+            if self._limiter is not None:
+                self._limiter.count(self._handed)
+            self.total += self._handed
+            self.sent = self._pos
+            self._handed = 0
         if self._cancel.is_set():
             raise Interrupted()
         if size is None or size < 0:
@@ -126,11 +139,8 @@ class PartBody(io.RawIOBase):
             if self._cancel.is_set():
                 raise Interrupted()
         chunk = self._data[self._pos:end]
-        if self._limiter is not None:
-            self._limiter.count(end - self._pos)
-        self.total += end - self._pos
+        self._handed = end - self._pos
         self._pos = end
-        self.sent = end
         return chunk
 
     def readinto(self, b) -> int:  # type: ignore[override]
