@@ -13,7 +13,9 @@ every part take minutes (and hold 64 part buffers). So the engine probes:
    stays under 1.5x the need.
 3. When a step stops paying, settle: the per-connection rate of the last level
    that still scaled says how many connections the best throughput needs;
-   settle there with a little headroom (never above the highest level tried).
+   settle there with headroom (never above the highest level tried): parts
+   in flight beyond the need keep the link full while a file's last parts
+   drain one by one.
 4. Throttling or errors (503 SlowDown, timeouts, resets: any retry) cut the
    level by BACKOFF and hold it for COOLDOWN seconds before probing again.
 
@@ -53,11 +55,11 @@ class Tuning:
     # a few percent in a second or two. Where only the raw meter exists (bytes
     # handed to sockets: each send buffer, a few MB, fills at a part's start
     # and drains at its end), longer windows average that out.
-    settle_delay: float = 0.5  # s after a change before measuring
-    window: float = 1.5  # s of measurement per level
+    settle_delay: float = 0.25  # s after a change before measuring
+    window: float = 0.75  # s of measurement per level
     settle_delay_raw: float = 1.0
     window_raw: float = 2.5
-    headroom: float = 1.15  # settle this much above the computed need
+    headroom: float = 1.4  # settle this much above the computed need
     backoff: float = 0.7
     cooldown: float = 10.0  # s without probing after a cut
     cut_interval: float = 1.0  # s; errors closer together than this are one event
@@ -184,8 +186,13 @@ class AdaptiveConcurrency:
         # pay, that level may already have been link-bound: a lower bound).
         ref = h[last_paid]
         need = best / (ref.rate / ref.level) if ref.rate > 0 else ref.level
-        target = min(max(x.level for x in h),
-                     max(ref.level, math.ceil(need * self.tuning.headroom)))
+        if last_paid == 0 and best <= 1.05 * ref.rate:
+            target = ref.level  # the first level already filled the link: stay
+        else:
+            # Headroom: more parts in flight than the need keep the link full
+            # while the last parts of a file drain one by one.
+            target = min(max(x.level for x in h),
+                         max(ref.level, math.ceil(need * self.tuning.headroom)))
         target = max(1, min(cap, target))
         self.settled = True
         log.info("Concurrency settled at %d parts (best %.1f MB/s; level: MB/s %s)", target,
