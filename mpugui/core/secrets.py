@@ -3,15 +3,14 @@
 When no keyring backend exists (common on headless Linux) a secret can be kept
 in memory for this session only; callers ask `keyring_available()` first and
 tell the user.
+
+keyring is imported on first use: its backend discovery costs ~0.1 s, which a
+CLI upload with credentials from the environment never needs.
 """
 
 from __future__ import annotations
 
 import threading
-
-import keyring
-from keyring.backends.fail import Keyring as FailKeyring
-from keyring.errors import KeyringError, NoKeyringError
 
 from mpugui.core import redact
 
@@ -21,6 +20,9 @@ _lock = threading.Lock()
 
 
 def keyring_available() -> bool:
+    import keyring
+    from keyring.backends.fail import Keyring as FailKeyring
+
     return not isinstance(keyring.get_keyring(), FailKeyring)
 
 
@@ -30,6 +32,9 @@ def set_secret(name: str, secret: str, *, session_only: bool = False) -> None:
         with _lock:
             _session_only[name] = secret
         return
+    import keyring
+    from keyring.errors import NoKeyringError
+
     try:
         keyring.set_password(SERVICE, name, secret)
     except NoKeyringError as exc:
@@ -40,6 +45,9 @@ def get_secret(name: str) -> str | None:
     with _lock:
         if name in _session_only:
             return _session_only[name]
+    import keyring
+    from keyring.errors import KeyringError
+
     try:
         secret = keyring.get_password(SERVICE, name)
     except KeyringError:
@@ -51,6 +59,9 @@ def get_secret(name: str) -> str | None:
 def delete_secret(name: str) -> None:
     with _lock:
         _session_only.pop(name, None)
+    import keyring
+    from keyring.errors import KeyringError
+
     try:
         keyring.delete_password(SERVICE, name)
     except KeyringError:
