@@ -106,3 +106,37 @@ def test_part_bodies_are_written_in_large_socket_blocks(bucket, endpoint) -> Non
         assert conn.blocksize == SEND_BLOCK
     finally:
         pools[0]._put_conn(conn)
+
+
+def test_parts_are_read_one_lane_at_a_time(qtbot, engine_factory, s3, bucket, endpoint,
+                                           tmp_path: Path, monkeypatch) -> None:
+    """read_lanes bounds how many parts are read and checksummed at once (CPU
+    work that starved the GUI thread when 16 parts started together), while
+    the parts still upload concurrently. read_range is wrapped to count, not
+    replaced: the real file is read."""
+    import threading
+    import time
+
+    import mpugui.engine.engine as engine_mod
+
+    inside, most, lock = [0], [0], threading.Lock()
+    real = engine_mod.read_range
+
+    def counted(*args, **kwargs):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        try:
+            time.sleep(0.05)  # widen the window in which a second read could overlap
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(engine_mod, "read_range", counted)
+    src = make_file(tmp_path / "lanes.bin", 4 * 5 * MiB + 7, seed=5)
+    engine = engine_factory(read_lanes=1)
+    tid = engine.add(UploadRequest(str(src), bucket, "lanes", endpoint))
+    assert wait_state(qtbot, engine, tid, {DONE, "failed"}) == DONE
+    assert most[0] == 1
+    assert s3.get_object(Bucket=bucket, Key="lanes")["Body"].read() == src.read_bytes()

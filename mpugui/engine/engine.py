@@ -68,6 +68,15 @@ log = logging.getLogger("mpugui.engine")
 DEFAULT_CONCURRENCY = 0  # 0: found while running (engine/adaptive.py); a number pins it
 
 
+def default_read_lanes() -> int:
+    """Parts read and checksummed at the same time: all cores but one. Reading
+    a 16 MiB part (page faults, copy) and its CRC are CPU work without the GIL;
+    sixteen parts starting together took both cores of a 2-core machine and
+    held the GUI thread off for up to ~250 ms. One core stays for the event
+    loop and the network stack; the sends themselves are not limited."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 @dataclass
 class EngineSettings:
     part_size: int = DEFAULT_PART_SIZE
@@ -80,6 +89,7 @@ class EngineSettings:
     part_retries: int = 3  # our retries of a part after botocore's own
     retry_base: float = 1.0  # seconds; doubled per failure, with jitter
     tick_ms: int = 100
+    read_lanes: int = field(default_factory=default_read_lanes)
 
 
 @dataclass
@@ -129,6 +139,7 @@ class TransferEngine(QObject):
         self._lock = self._sched.lock
         self._threads: list[_WorkerThread] = []
         self._buffers = BufferPool()  # part buffers: memory follows the parts in flight
+        self._read_lanes = threading.BoundedSemaphore(max(1, self.settings.read_lanes))
         limit_malloc_arenas()  # before the workers start: see body.py
         self._by_id: dict[int, Transfer] = {}
         self._maybe_created: set[int] = set()  # restored; Create may have been sent
@@ -465,8 +476,9 @@ class TransferEngine(QObject):
         rec = t.rec
         if t.fd is None:
             raise MpuguiError(f"'{rec.source}' is not open.")
-        data = read_range(t.fd, part.offset, part.size, buffer, rec.source)
-        checksum = t.algo.value(data)
+        with self._read_lanes:
+            data = read_range(t.fd, part.offset, part.size, buffer, rec.source)
+            checksum = t.algo.value(data)
         body = PartBody(data, t.cancel, self.limiter)
         with self._lock:
             part.body, part.started, part.error = body, now(), None
