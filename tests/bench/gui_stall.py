@@ -87,6 +87,7 @@ def main() -> int:
 
         gc.callbacks.append(on_gc)
         most_uploading = [0]
+        worst = [0.0, 0.0]  # the longest stall and when (s after the upload was added)
         grid_seen = [False]
         clock = QElapsedTimer()
         clock.start()
@@ -105,7 +106,10 @@ def main() -> int:
             most_uploading[0] = max(most_uploading[0], uploading)
             grid_seen[0] = grid_seen[0] or (grid is not None and grid.isVisible())
             if uploading >= PARTS * 3 // 4:  # measure while (nearly) all 16 are in flight
-                stalls.append(max(0.0, (now - last[0]) / 1e6 - PROBE_MS))
+                stall = max(0.0, (now - last[0]) / 1e6 - PROBE_MS)
+                stalls.append(stall)
+                if stall > worst[0]:
+                    worst[:] = [stall, time.monotonic() - t0]
             last[0] = now
             if window.queue.model().rowCount() and not window.queue.selectionModel().hasSelection():
                 window.queue.selectRow(0)  # shows the part grid of the transfer
@@ -134,6 +138,7 @@ def main() -> int:
                           p50_ms=statistics.median(stalls),
                           p99_ms=stalls[min(len(stalls) - 1, int(len(stalls) * 0.99))],
                           max_ms=stalls[-1], worst_ms=[round(x, 1) for x in stalls[-5:]],
+                          max_at_s=round(worst[1], 2),
                           over_20ms=sum(1 for x in stalls if x > 20),
                           loadavg=os.getloadavg()[0], seconds=round(time.monotonic() - t0, 1),
                           part_grid_shown=grid_seen[0],
