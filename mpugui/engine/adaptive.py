@@ -55,7 +55,7 @@ class Tuning:
     # a few percent in a second or two. Where only the raw meter exists (bytes
     # handed to sockets: each send buffer, a few MB, fills at a part's start
     # and drains at its end), longer windows average that out.
-    settle_delay: float = 0.25  # s after a change before measuring
+    settle_delay: float = 0.5  # s after a change before measuring
     window: float = 0.75  # s of measurement per level
     settle_delay_raw: float = 1.0
     window_raw: float = 2.5
