@@ -215,39 +215,25 @@ def test_log_dock_filters_clears_and_copies(qtbot) -> None:
     assert [m.sentence for m in dock.model.messages()] == ["after clearing"]
 
 
-def test_views_paint_cells_through_one_multidata_call_that_matches_data(qtbot) -> None:
-    """A view asks ~7 roles per cell; the models answer them in one Python
-    call (each call from C++ takes the GIL, slow while workers hold it)."""
-    from PySide6.QtCore import QModelRoleData, QModelRoleDataSpan
+
+def test_views_paint_every_cell_from_the_row_object(qtbot) -> None:
+    """data() finds the row once and answers through cell(item, col, role)
+    (no GIL-releasing Qt call per role); a painted table asks for every
+    visible cell's text and gets the row object's values."""
     from PySide6.QtWidgets import QTableView
 
     model = PartsModel()
     t = transfer(1, "uploading", done=10 * MiB, speed=3e6, parts=6)
     model.set_transfer(t)
-    roles = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
-             Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.TextAlignmentRole,
-             Qt.ItemDataRole.ForegroundRole]
-    for row in range(model.rowCount()):
-        for col in range(model.columnCount()):
-            index = model.index(row, col)
-            for role in roles:
-                slot = QModelRoleData(role)
-                model.multiData(index, QModelRoleDataSpan(slot))
-                expected = model.data(index, role)
-                got = slot.data()
-                if role == Qt.ItemDataRole.DecorationRole:  # icons: compare presence
-                    assert (got is None) == (expected is None)
-                else:
-                    assert got == expected, (row, col, role)
-
-    calls = {"multi": 0, "data": 0}
-    multi, data = model.multiData, model.data
-    model.multiData = lambda *a: (calls.__setitem__("multi", calls["multi"] + 1), multi(*a))[1]
-    model.data = lambda *a: (calls.__setitem__("data", calls["data"] + 1), data(*a))[1]
+    asked: set[tuple[int, int]] = set()
+    cell = model.cell
+    model.cell = lambda item, col, role: (
+        asked.add((item.number, col)) if role == Qt.ItemDataRole.DisplayRole else None,
+        cell(item, col, role))[1]
     view = QTableView()
     qtbot.addWidget(view)
     view.setModel(model)
-    view.resize(900, 400)
+    view.resize(1400, 400)
     view.grab()
-    assert calls["multi"] >= model.rowCount() * model.columnCount()
-    assert calls["data"] < calls["multi"]  # painting does not go role by role
+    assert {(p.number, c) for p in t.parts for c in range(model.columnCount())} <= asked
+    assert model.index(2, 0).data() == "3" and model.index(2, 2).data() == "5.0 MiB"

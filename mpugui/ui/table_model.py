@@ -2,10 +2,12 @@
 (header tooltips, numbers right-aligned), rows without children, and
 dataChanged announced per block of changed rows rather than per row.
 
-Each call from Qt's C++ into a Python method takes the GIL, and while upload
-workers build requests, taking it can wait a switch interval (5 ms). A view
-paints a cell by asking ~7 roles, so the models answer them all in one call
-(multiData) and leave flags() to C++."""
+Each call from Qt's C++ into a Python method takes the GIL, and some PySide
+calls (QModelIndex.parent(), QColor(str)) release and re-take it; while upload
+workers hold the GIL each such trip can wait. So data() finds the row once and
+answers from Python objects only, and flags() is left to C++. (Overriding
+multiData to answer a cell's ~7 roles in one call was tried and dropped: the
+span's items are PySide wrappers over Qt's stack, and a test run crashed.)"""
 
 from __future__ import annotations
 
@@ -15,7 +17,6 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
-    QModelRoleDataSpan,
     QPersistentModelIndex,
     Qt,
 )
@@ -101,10 +102,3 @@ class TableModel(QAbstractTableModel):
         item = self._item_at(index)
         return None if item is None else self.cell(item, index.column(), role)
 
-    def multiData(self, index: QModelIndex | QPersistentModelIndex,
-                  roleDataSpan: QModelRoleDataSpan) -> None:
-        item = self._item_at(index)
-        col, cell = index.column(), self.cell
-        for i in range(len(roleDataSpan)):
-            slot = roleDataSpan[i]
-            slot.setData(None if item is None else cell(item, col, slot.role()))
