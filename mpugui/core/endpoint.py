@@ -18,6 +18,7 @@ import botocore.session
 from botocore.config import Config
 
 from mpugui.core import secrets
+from mpugui.core.body import MAX_CHUNK
 from mpugui.core.errors import MpuguiError
 
 
@@ -139,7 +140,9 @@ def client_config(endpoint: Endpoint, max_pool_connections: int = 10,
     )
 
 
-SEND_BLOCK = 1024 * 1024  # bytes per socket write of a request body (urllib3: 16 KiB)
+# Bytes per socket write of a request body (urllib3: 16 KiB): the largest
+# chunk a part body hands over, so one number governs both.
+SEND_BLOCK = MAX_CHUNK
 
 
 def _widen_send_blocks(client: Any) -> None:
