@@ -64,6 +64,9 @@ class Run:
     note: str = ""
     log: str = ""
     steady_rate: float = 0.0  # bytes/s at the sink between 50% and 90% of the file
+    # One row a second from spawn: [s, bodies in flight, MB arrived that second];
+    # where a run lost time (start, probing, tail) shows here.
+    timeline: list[list[float]] = field(default_factory=list)
 
     @property
     def wall_per_gib(self) -> float:
@@ -153,7 +156,18 @@ def run_client(name: str, scenario: str, argv: list[str], env: dict[str, str],
                usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, st.body_bytes,
                max((n for _, n in samples), default=0),
                statistics.median(busy) if busy else 0.0, window,
-               "killed" if killed.is_set() else note, output if keep_log else "", steady)
+               "killed" if killed.is_set() else note, output if keep_log else "", steady,
+               _timeline(t0, samples, arrived))
+
+
+def _timeline(t0: float, samples: list[tuple[float, int]],
+              arrived: list[tuple[float, int]]) -> list[list[float]]:
+    rows, last_bytes, second = [], 0, 1
+    for (t, busy), (_, got) in zip(samples, arrived, strict=True):
+        if t - t0 >= second:
+            rows.append([second, busy, round((got - last_bytes) / 1e6, 1)])
+            last_bytes, second = got, second + 1
+    return rows
 
 
 # -- competitors --------------------------------------------------------------------
