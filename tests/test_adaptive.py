@@ -74,6 +74,24 @@ def test_a_partly_paying_step_is_kept_when_the_link_needs_it() -> None:
     assert ctl.settled and model.rate(ctl.level) >= 0.99 * model.link and ctl.level <= 9
 
 
+def test_a_step_that_reads_unpaid_once_is_read_again() -> None:
+    """New connections are slow to start on a real WAN (handshakes, TCP slow
+    start); a level's first window then under-reads it and its step looks
+    unpaid. One more window at the same level tells that from a full link."""
+    ctl = AdaptiveConcurrency(maximum=64, unacked=lambda: 0)  # the short, exact windows
+    per_conn, link, warmup = 1 * MB, 24 * MB, 1.0
+    moved, now, started, levels = 0.0, 0.0, [], []  # started: each connection's start
+    while now < 40:
+        level = ctl.update(now, Inputs(int(moved), 1000, 0, 16 * MiB))
+        levels.append(level)
+        started = (started + [now] * level)[:level]
+        warm = sum(1 for s in started if now - s >= warmup)
+        moved += min(warm * per_conn, link) * TICK
+        now += TICK
+    assert ctl.settled and ctl.level * per_conn >= link  # did not stop short
+    assert max(levels) <= 1.5 * link / per_conn + 2
+
+
 def test_errors_cut_the_level_and_hold_it() -> None:
     ctl = AdaptiveConcurrency(maximum=64, unacked=None)
     model = Link(1 * MB, 24 * MB)
