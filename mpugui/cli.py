@@ -70,6 +70,9 @@ def _endpoint_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--checksum-when-required", action="store_true",
                    help="send checksums only where S3 requires them (for stores that "
                         "reject botocore's default CRC32)")
+    g.add_argument("--equal-parts", action="store_true",
+                   help="cut every part but the last to one size (for stores that require "
+                        "it; Cloudflare R2 is detected from the URL)")
     g.add_argument("--ca-bundle", help="a CA bundle file for TLS verification")
     g.add_argument("--no-verify-ssl", action="store_true",
                    help="do not verify TLS certificates (unsafe)")
@@ -139,6 +142,8 @@ def endpoint_from_args(args: argparse.Namespace) -> Endpoint:
         changes["path_style"] = True
     if args.checksum_when_required:
         changes["checksum_when_required"] = True
+    if args.equal_parts:
+        changes["equal_parts"] = True
     if args.ca_bundle:
         if not os.path.isfile(args.ca_bundle):
             raise MpuguiError(f"The CA bundle '{args.ca_bundle}' does not exist.")
@@ -179,7 +184,7 @@ def _transfers(journal: Journal, args: argparse.Namespace) -> int:
     rows = []
     for rec in journal.transfers():
         parts = journal.parts(rec.id)
-        total = -(-rec.size // rec.part_size) if rec.multipart else 1
+        total = rec.plan().part_count if rec.multipart else 1
         done = total if rec.state == DONE else len(parts)
         rows.append({"id": rec.id, "source": rec.source, "destination": rec.uri,
                      "size": rec.size, "state": rec.state, "parts_done": done,

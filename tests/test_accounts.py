@@ -154,13 +154,14 @@ def test_secret_goes_to_keyring_only_and_works_end_to_end(
         type_into(qtbot, dialog.endpoint_edit, moto_url)
         type_into(qtbot, dialog.region_edit, "us-east-1")
         tick(qtbot, dialog.path_style_check)
+        tick(qtbot, dialog.equal_parts_check)
         assert dialog.secret_edit.echoMode() == QLineEdit.EchoMode.Password
         qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
 
     assert isolated_env.store[("mpugui", "Work store")] == secret
     account = store.get("Work store")
-    assert (account.kind, account.access_key_id, account.path_style) == (
-        KEYS, "AKIAWORKWORKWORK0001", True)
+    assert (account.kind, account.access_key_id, account.path_style, account.equal_parts) == (
+        KEYS, "AKIAWORKWORKWORK0001", True, True)
     assert dialog.secret_edit.text() == ""
     assert "Stored" in dialog.secret_edit.placeholderText()
 
@@ -182,6 +183,7 @@ def test_secret_goes_to_keyring_only_and_works_end_to_end(
     with qtbot.waitSignal(dest_dialog.accepted_destination, timeout=5000) as got:
         qtbot.mouseClick(dest_dialog.upload_button, Qt.MouseButton.LeftButton)
     dest = got.args[0]
+    assert dest.endpoint.needs_equal_parts()  # the account's store quirk reaches the engine
     engine = engine_factory()
     tid = engine.add(UploadRequest(str(src), dest.bucket, dest.prefix + "notes.bin",
                                    dest.endpoint, checksum=dest.checksum))

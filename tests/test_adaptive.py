@@ -136,9 +136,9 @@ def test_inputs_are_read_off_the_engine_snapshot() -> None:
     parts = (part(1, "done", 100), part(2, "uploading", 40), part(3, "pending", 0),
              part(4, "pending", 0))
     t = TransferSnapshot(1, "f", "/f", "b", "k", 400, 140, 0.0, None, "uploading", "", 1, 4,
-                         100, "u", "crc32c", None, 2, 130, parts)
+                         100, 100, "u", "crc32c", None, 2, 130, parts)
     paused = TransferSnapshot(2, "g", "/g", "b", "g", 400, 0, 0.0, None, "paused", "", 0, 1,
-                              200, "u", "crc32c", None, 0, 0, (part(1, "pending", 0),))
+                              200, 200, "u", "crc32c", None, 0, 0, (part(1, "pending", 0),))
     snap = EngineSnapshot((t, paused), 0.0, 1, 0, 0, 6, 0, 0.0)
     got = inputs_from(snap, moved=1234)
     # a paused transfer's pending part is not demand, nor is its part size

@@ -62,6 +62,19 @@ def test_upload_files_and_folder_with_aws_cp_key_naming(s3, bucket, moto_url,
     assert len(rows) == 4 and {r["state"] for r in rows} == {"done"}
 
 
+def test_final_parts_shrink_unless_the_store_needs_equal_parts(s3, bucket, moto_url,
+                                                              tmp_path: Path) -> None:
+    src = make_file(tmp_path / "f.bin", 17 * MiB, seed=4)
+    for flag, key in ((), "tapered"), (("--equal-parts",), "equal"):
+        proc = run_cli("upload", str(src), f"s3://{bucket}/{key}", "--endpoint-url", moto_url,
+                       *flag)
+        assert proc.returncode == 0, proc.stderr
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == src.read_bytes()
+    rows = [json.loads(line) for line in run_cli("transfers", "--json").stdout.splitlines()]
+    parts = {r["destination"].rsplit("/", 1)[1]: r["parts_total"] for r in rows}
+    assert parts == {"tapered": 4, "equal": 2}  # 5+5+5+2 MiB, 16+1 MiB
+
+
 def test_sigkill_mid_upload_then_resume_all(s3, bucket, moto_url, tmp_path: Path) -> None:
     size = 40 * MiB + 1234
     src = make_file(tmp_path / "crash.bin", size, seed=9)

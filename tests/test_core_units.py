@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import os
 import stat
 import zlib
@@ -19,6 +20,7 @@ from mpugui.core.plan import (
     MAX_PART_SIZE,
     MAX_PARTS,
     MIN_PART_SIZE,
+    TAPER_V1,
     PlanError,
     make_plan,
 )
@@ -48,6 +50,44 @@ def test_part_size_scales_so_any_file_fits_10000_parts(size: int) -> None:
     assert MIN_PART_SIZE <= plan.part_size <= MAX_PART_SIZE
     last = plan.part(plan.part_count)
     assert last.offset + last.size == size and 0 < last.size <= plan.part_size
+
+
+@pytest.mark.parametrize("size", [16 * MiB, 17 * MiB + 5, 100 * MiB, 512 * MiB + 3,
+                                  1536 * MiB, 100 * GiB + 1])
+def test_a_tapered_plan_ends_in_small_parts_that_s3_accepts(size: int) -> None:
+    plan = make_plan(size, taper=TAPER_V1)
+    parts = plan.parts()
+    assert plan.taper == TAPER_V1 and len(parts) == plan.part_count <= MAX_PARTS
+    assert parts[0].offset == 0 and parts[-1].offset + parts[-1].size == size
+    assert all(a.offset + a.size == b.offset for a, b in itertools.pairwise(parts))
+    assert all(MIN_PART_SIZE <= p.size <= plan.part_size for p in parts[:-1])
+    assert 0 < parts[-1].size <= plan.part_size
+    # The end is cut fine: the parts in flight at the end are S3's smallest.
+    assert all(p.size == MIN_PART_SIZE for p in parts[-8:-1])
+    assert plan.smallest_part == MIN_PART_SIZE
+    # Rebuilt from the same numbers, the same cut (resume depends on it).
+    assert make_plan(size, taper=TAPER_V1).parts() == parts
+    uniform = make_plan(size)
+    assert plan.part_size == uniform.part_size
+    assert plan.part_count - uniform.part_count <= 45  # what the taper costs in requests
+
+
+def test_a_taper_that_would_pass_10000_parts_falls_back_to_equal_parts() -> None:
+    size = MAX_PARTS * 16 * MiB - 1  # exactly fits 10,000 equal parts
+    plan = make_plan(size, taper=TAPER_V1)
+    assert plan.taper == 0 and plan.part_count == MAX_PARTS
+    assert plan.smallest_part == plan.part_size == 16 * MiB
+
+
+@pytest.mark.parametrize(("endpoint", "equal"), [
+    (Endpoint(), False),
+    (Endpoint(endpoint_url="http://127.0.0.1:9000"), False),
+    (Endpoint(endpoint_url="https://0123abc.r2.cloudflarestorage.com"), True),
+    (Endpoint(endpoint_url="https://0123abc.eu.r2.cloudflarestorage.com/"), True),
+    (Endpoint(endpoint_url="https://minio.example.com", equal_parts=True), True),
+])
+def test_stores_that_require_equal_parts_are_known(endpoint: Endpoint, equal: bool) -> None:
+    assert endpoint.needs_equal_parts() is equal
 
 
 def test_larger_than_s3_maximum_is_refused_with_a_sentence() -> None:
@@ -127,6 +167,36 @@ def test_journal_round_trip_is_private_and_keeps_odd_names(tmp_path: Path) -> No
     again.remove(tid)
     assert again.parts(tid) == {}
     again.close()
+
+
+def test_a_version_1_journal_is_migrated_and_keeps_its_equal_parts(tmp_path: Path) -> None:
+    import sqlite3
+    path = tmp_path / "v1.sqlite3"
+    journal = Journal(path)
+    tid = journal.add(_record(size=40 * MiB, part_size=16 * MiB))
+    journal.close()
+    db = sqlite3.connect(path)  # what version 1 wrote: no taper column
+    db.execute("ALTER TABLE transfers DROP COLUMN taper")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    rec = Journal(path).get(tid)
+    assert rec.taper == 0 and [p.size for p in rec.plan().parts()] == [16 * MiB] * 2 + [8 * MiB]
+    tapered = Journal(path)
+    new = tapered.get(tapered.add(_record(size=40 * MiB, part_size=16 * MiB, taper=TAPER_V1)))
+    assert [p.size for p in new.plan().parts()] == [5 * MiB] * 8
+
+
+def test_a_journal_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+    path = tmp_path / "future.sqlite3"
+    Journal(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(JournalError, match="newer version"):
+        Journal(path)
 
 
 def test_corrupt_journal_gives_a_sentence(tmp_path: Path) -> None:

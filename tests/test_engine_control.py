@@ -158,6 +158,42 @@ def test_restore_brings_back_unfinished_transfers_paused(qtbot, engine_factory, 
     assert s3.get_object(Bucket=bucket, Key="p.bin")["Body"].read() == src.read_bytes()
 
 
+def test_a_tapered_upload_resumes_into_the_same_cut(qtbot, engine_factory, s3, bucket,
+                                                     endpoint, journal, tmp_path: Path) -> None:
+    """The final parts shrink (core/plan.py); after a restart the journal's
+    taper rebuilds that cut, so the parts already sent are kept."""
+    src = make_file(tmp_path / "t.bin", 23 * MiB + 5, seed=9)
+    first = engine_factory(part_size=8 * MiB, bandwidth_limit=8 * MiB, concurrency=2)
+    tid = first.add(UploadRequest(str(src), bucket, "t.bin", endpoint))
+    qtbot.waitUntil(lambda: snap_of(first, tid).parts_done >= 2, timeout=30000)
+    first.shutdown()
+    rec = journal.get(tid)
+    assert rec.taper and rec.part_size == 8 * MiB
+    sizes = [5 * MiB] * 4 + [3 * MiB + 5]  # equal parts would be 8, 8, 7 MiB
+    assert [p.size for p in rec.plan().parts()] == sizes
+
+    second = engine_factory(part_size=8 * MiB)
+    second.restore([tid])
+    kept = snap_of(second, tid).parts_done
+    assert kept >= 2
+    second.resume([tid])
+    assert wait_state(qtbot, second, tid, {DONE, FAILED}) == DONE
+    assert s3.get_object(Bucket=bucket, Key="t.bin")["Body"].read() == src.read_bytes()
+    assert [p.size for p in snap_of(second, tid).parts] == sizes
+    # the kept parts were not sent again
+    assert snap_of(second, tid).wire_bytes <= src.stat().st_size - kept * 5 * MiB
+
+
+def test_an_account_that_needs_equal_parts_gets_them(qtbot, engine_factory, s3, bucket,
+                                                     endpoint, tmp_path: Path) -> None:
+    src = make_file(tmp_path / "e.bin", 23 * MiB + 5, seed=10)
+    engine = engine_factory(part_size=8 * MiB)
+    tid = engine.add(UploadRequest(str(src), bucket, "e.bin", endpoint.with_(equal_parts=True)))
+    assert wait_state(qtbot, engine, tid, {DONE, FAILED}) == DONE
+    assert [p.size for p in snap_of(engine, tid).parts] == [8 * MiB, 8 * MiB, 7 * MiB + 5]
+    assert s3.get_object(Bucket=bucket, Key="e.bin")["Body"].read() == src.read_bytes()
+
+
 def test_queue_order_and_shared_limit(qtbot, engine_factory, bucket, endpoint,
                                       tmp_path: Path) -> None:
     """The first transfer's parts take every slot before the second starts."""

@@ -294,6 +294,32 @@ def test_part_sizes_that_cannot_fit_are_refused(tmp_path, parts, size, message):
                            parts=[inv.PartInfo(n, s, '"00"') for n, s in parts])
 
 
+def test_an_upload_of_ours_with_smaller_final_parts_is_adopted_in_its_own_cut(tmp_path):
+    """Our plans end in smaller parts (core/plan.py); when the journal is
+    gone, the uploads browser recognises that cut rather than refusing it."""
+    import hashlib
+
+    from mpugui.core.plan import TAPER_V1, make_plan
+
+    size = 600 * MiB + 17
+    path = tmp_path / "ours.bin"
+    with open(path, "wb") as f:
+        f.truncate(size)  # zeros, read sparse
+    plan = make_plan(size, taper=TAPER_V1)
+    sizes = {p.size for p in plan.parts()}
+    assert 16 * MiB in sizes and 5 * MiB in sizes  # a real taper, not one size
+    sent = [plan.part(1), plan.part(plan.part_count - 2)]  # one full part, one tail part
+    listed = [inv.PartInfo(p.number, p.size, f'"{hashlib.md5(bytes(p.size)).hexdigest()}"')
+              for p in sent]
+    up = inv.Upload("b", "ours.bin", "u", MOTO_INITIATED)
+    check = inv.check_adoption(None, up, str(path), parts=listed)
+    assert check.ok and check.taper == TAPER_V1, check.mismatches
+    assert check.part_count == plan.part_count and check.verified == [p.number for p in sent]
+    assert "up to 16.0 MiB" in check.summary()
+    rec = inv.adoption_record(check, inv.Endpoint())
+    assert rec.plan().parts() == plan.parts()
+
+
 def test_parts_beyond_a_shorter_file_are_mismatches(tmp_path):
     path = tmp_path / "short.bin"
     path.write_bytes(b"\0" * (6 * MiB))

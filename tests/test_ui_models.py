@@ -42,8 +42,8 @@ def transfer(i: int, state: str = "queued", done: int = 0, speed: float = 0.0,
         key=f"k/file-{i:05d}.bin", size=size, done_bytes=done, speed=speed,
         eta=(size - done) / speed if speed else None, state=state, detail="",
         parts_done=sum(1 for p in part_snaps if p.state == "done"), parts_total=parts,
-        part_size=5 * MiB, upload_id=None, checksum="crc32c", verification=None, retries=0,
-        wire_bytes=done, parts=part_snaps)
+        part_size=5 * MiB, smallest_part=5 * MiB, upload_id=None, checksum="crc32c",
+        verification=None, retries=0, wire_bytes=done, parts=part_snaps)
 
 
 def engine_snapshot(transfers: list[TransferSnapshot]) -> EngineSnapshot:

@@ -31,7 +31,8 @@ def snapshot(parts: tuple[PartSnapshot, ...], tid: int = 1) -> TransferSnapshot:
     return TransferSnapshot(
         id=tid, name="huge.img", source="/data/huge.img", bucket="b", key="huge.img",
         size=len(parts) * PART, done_bytes=done * PART, speed=1e7, eta=5.0, state="uploading",
-        detail="", parts_done=done, parts_total=len(parts), part_size=PART, upload_id="u",
+        detail="", parts_done=done, parts_total=len(parts), part_size=PART,
+        smallest_part=PART, upload_id="u",
         checksum="crc32c", verification=None, retries=0, wire_bytes=0, parts=parts)
 
 

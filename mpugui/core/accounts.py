@@ -31,6 +31,7 @@ class Account:
     checksum_when_required: bool = False
     ca_bundle: str | None = None
     verify_tls: bool = True
+    equal_parts: bool = False
 
     def endpoint(self) -> Endpoint:
         return Endpoint(
@@ -39,7 +40,8 @@ class Account:
             endpoint_url=self.endpoint_url or None, region=self.region or None,
             path_style=self.path_style, checksum_when_required=self.checksum_when_required,
             access_key_id=self.access_key_id if self.kind == KEYS else None,
-            ca_bundle=self.ca_bundle or None, verify_tls=self.verify_tls)
+            ca_bundle=self.ca_bundle or None, verify_tls=self.verify_tls,
+            equal_parts=self.equal_parts)
 
 
 class AccountStore:

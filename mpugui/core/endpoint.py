@@ -35,6 +35,9 @@ class Endpoint:
     access_key_id: str | None = None
     ca_bundle: str | None = None
     verify_tls: bool = True
+    # Some stores (Cloudflare R2) require every part but the last to be the
+    # same size, so the final parts cannot shrink (see needs_equal_parts).
+    equal_parts: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -50,6 +53,16 @@ class Endpoint:
 
     def label(self) -> str:
         return self.account or self.profile or self.endpoint_url or "AWS (default credentials)"
+
+    def needs_equal_parts(self) -> bool:
+        """Whether uploads here must use parts of one size: said by the
+        account, or known from the host (R2's documented limit)."""
+        host = (urlparse(self.endpoint_url).hostname or "") if self.endpoint_url else ""
+        return self.equal_parts or host.endswith(EQUAL_PART_HOSTS)
+
+
+# Stores whose documentation requires equal parts (all but the last).
+EQUAL_PART_HOSTS = (".r2.cloudflarestorage.com",)
 
 
 def validate_endpoint_url(url: str | None) -> None:

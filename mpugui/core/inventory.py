@@ -28,7 +28,14 @@ from mpugui.core.checksums import clean_etag, is_md5_etag
 from mpugui.core.endpoint import Endpoint
 from mpugui.core.errors import MpuguiError, describe, error_code
 from mpugui.core.journal import PAUSED, Journal, TransferRecord
-from mpugui.core.plan import MIN_PART_SIZE, PlanError, make_plan
+from mpugui.core.plan import (
+    DEFAULT_PART_SIZE,
+    MIN_PART_SIZE,
+    TAPER_V1,
+    Plan,
+    PlanError,
+    make_plan,
+)
 from mpugui.core.sources import identity
 from mpugui.core.units import GiB, format_bytes
 
@@ -362,6 +369,7 @@ class AdoptCheck:
     part_count: int
     checksum: str  # the engine's algorithm name for the parts still to send
     parts: list[PartInfo]
+    taper: int = 0  # the plan's taper: the upload is ours, cut with smaller final parts
     verified: list[int] = field(default_factory=list)
     unverifiable: list[int] = field(default_factory=list)  # will be sent again
     mismatches: list[Mismatch] = field(default_factory=list)
@@ -379,8 +387,9 @@ class AdoptCheck:
         if not self.ok:
             return (f"{len(self.mismatches)} of {len(self.parts)} uploaded parts do not match "
                     f"'{self.path}'; nothing was completed.")
+        each = "up to " if self.taper else ""
         return (f"{len(self.verified)} of {self.part_count} parts match the file "
-                f"({format_bytes(self.part_size)} each); {len(self.missing)} will be sent.")
+                f"({each}{format_bytes(self.part_size)} each); {len(self.missing)} will be sent.")
 
 
 def engine_checksum(upload: Upload) -> str:
@@ -490,25 +499,7 @@ def _verify_part(fd: int, part: PartInfo, offset: int, progress: Progress) -> st
     return None
 
 
-def check_adoption(client: Any, upload: Upload, path: str, *, progress: Progress | None = None,
-                   parts: list[PartInfo] | None = None,
-                   max_parts: int = PAGE_SIZE) -> AdoptCheck:
-    """Whether `path` can continue `upload`: the listed part sizes must fit
-    one cut of the file, and every uploaded part must hold the file's bytes
-    at its position (MD5 vs ETag, or the listed part checksum). Raises
-    AdoptRefused when the sizes cannot fit; mismatches are listed part by part
-    in the result."""
-    progress = progress or Progress()
-    checksum = engine_checksum(upload)
-    if parts is None:
-        parts = list_upload_parts(client, upload.bucket, upload.key, upload.upload_id,
-                                  max_parts=max_parts)
-    try:
-        file_size = os.stat(path).st_size
-    except OSError as exc:
-        raise AdoptRefused(describe(exc)) from exc
-    if file_size == 0:
-        raise AdoptRefused(f"'{path}' is empty; an upload in parts needs at least one byte.")
+def _equal_parts_plan(parts: list[PartInfo], file_size: int, path: str) -> Plan:
     part_size = infer_part_size(parts, file_size)
     if part_size < MIN_PART_SIZE:
         if file_size > part_size:
@@ -528,7 +519,63 @@ def check_adoption(client: Any, upload: Upload, path: str, *, progress: Progress
         raise AdoptRefused(f"'{path}' ({format_bytes(file_size)}) would need more than 10,000 "
                            f"parts of {format_bytes(part_size)}; it cannot be the file this "
                            "upload was started with.")
-    check = AdoptCheck(upload, path, file_size, part_size, plan.part_count, checksum, parts)
+    return plan
+
+
+def _sizes_fit(plan: Plan, parts: list[PartInfo]) -> bool:
+    return all(p.number <= plan.part_count and plan.part(p.number).size == p.size
+               for p in parts)
+
+
+def fit_plan(parts: list[PartInfo], file_size: int, path: str) -> Plan:
+    """The cut of the file that the listed parts come from: equal parts (what
+    most tools make, and what every store accepts) when they fit, else this
+    app's tapered cut (an upload of ours whose journal is gone). AdoptRefused
+    when neither fits; size mismatches of the equal cut are reported part by
+    part by the caller."""
+    refusal: AdoptRefused | None = None
+    try:
+        plan = _equal_parts_plan(parts, file_size, path)
+        if _sizes_fit(plan, parts):
+            return plan
+    except AdoptRefused as exc:
+        refusal = exc
+    for size in dict.fromkeys((max((p.size for p in parts), default=0), DEFAULT_PART_SIZE)):
+        try:
+            tapered = make_plan(file_size, size, threshold=0, taper=TAPER_V1)
+            equal = make_plan(file_size, size, threshold=0)
+        except PlanError:
+            continue
+        if tapered.taper and tapered.parts() != equal.parts() and _sizes_fit(tapered, parts):
+            return tapered
+    if refusal is not None:
+        raise refusal
+    return plan
+
+
+def check_adoption(client: Any, upload: Upload, path: str, *, progress: Progress | None = None,
+                   parts: list[PartInfo] | None = None,
+                   max_parts: int = PAGE_SIZE) -> AdoptCheck:
+    """Whether `path` can continue `upload`: the listed part sizes must fit
+    one cut of the file, and every uploaded part must hold the file's bytes
+    at its position (MD5 vs ETag, or the listed part checksum). Raises
+    AdoptRefused when the sizes cannot fit; mismatches are listed part by part
+    in the result."""
+    progress = progress or Progress()
+    checksum = engine_checksum(upload)
+    if parts is None:
+        parts = list_upload_parts(client, upload.bucket, upload.key, upload.upload_id,
+                                  max_parts=max_parts)
+    try:
+        file_size = os.stat(path).st_size
+    except OSError as exc:
+        raise AdoptRefused(describe(exc)) from exc
+    if file_size == 0:
+        raise AdoptRefused(f"'{path}' is empty; an upload in parts needs at least one byte.")
+    plan = fit_plan(parts, file_size, path)
+    part_size = plan.part_size
+    check = AdoptCheck(upload, path, file_size, part_size, plan.part_count, checksum, parts,
+                       taper=plan.taper)
     beyond = [p for p in parts if p.number > plan.part_count]
     for p in beyond:
         check.mismatches.append(Mismatch(p.number, f"Part {p.number} lies beyond the end of "
@@ -570,7 +617,7 @@ def adoption_record(check: AdoptCheck, endpoint: Endpoint) -> TransferRecord:
     return TransferRecord(
         source=os.path.abspath(check.path), bucket=up.bucket, key=up.key, endpoint=endpoint,
         size=ident.size, mtime_ns=ident.mtime_ns, sample=ident.sample,
-        part_size=check.part_size, multipart=True, checksum=check.checksum,
+        part_size=check.part_size, multipart=True, taper=check.taper, checksum=check.checksum,
         storage_class=up.storage_class if up.storage_class != "STANDARD" else None,
         upload_id=up.upload_id, state=PAUSED)
 

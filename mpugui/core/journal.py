@@ -19,8 +19,9 @@ from pathlib import Path
 from mpugui.core.endpoint import Endpoint
 from mpugui.core.errors import MpuguiError
 from mpugui.core.paths import private_file
+from mpugui.core.plan import DEFAULT_PART_SIZE, Plan, make_plan
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: transfers.taper
 
 # States of a transfer, as the journal and the engine name them.
 QUEUED, UPLOADING, PAUSED, ASSEMBLING, VERIFYING = (
@@ -43,6 +44,7 @@ CREATE TABLE IF NOT EXISTS transfers (
     sample TEXT NOT NULL,
     part_size INTEGER NOT NULL,
     multipart INTEGER NOT NULL,
+    taper INTEGER NOT NULL DEFAULT 0,
     checksum TEXT NOT NULL,
     storage_class TEXT,
     content_type TEXT,
@@ -82,6 +84,7 @@ class TransferRecord:
     part_size: int
     multipart: bool
     checksum: str
+    taper: int = 0  # the plan's taper (core/plan.py): resume rebuilds the same parts
     storage_class: str | None = None
     content_type: str | None = None
     no_overwrite: bool = False
@@ -98,6 +101,12 @@ class TransferRecord:
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+    def plan(self) -> Plan:
+        """The parts this transfer is cut into (rebuilt from the row, the same
+        every time: resume depends on it)."""
+        return make_plan(self.size, self.part_size or DEFAULT_PART_SIZE,
+                         threshold=0 if self.multipart else self.size + 1, taper=self.taper)
 
 
 @dataclass(frozen=True)
@@ -131,10 +140,21 @@ class Journal:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._migrate()
         except sqlite3.DatabaseError as exc:
             raise self._error(exc) from exc
+
+    def _migrate(self) -> None:
+        """Bring a journal written by an older version up to this schema."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row and int(row[0]) > SCHEMA_VERSION:
+            raise JournalError(f"The journal {self.path} was written by a newer version of "
+                               "mpugui; update mpugui to use it.")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(transfers)")}
+        if "taper" not in columns:  # version 1: every plan had equal parts
+            self._db.execute("ALTER TABLE transfers ADD COLUMN taper INTEGER NOT NULL DEFAULT 0")
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                         (str(SCHEMA_VERSION),))
 
     def _error(self, exc: sqlite3.Error) -> JournalError:
         text = str(exc).lower()

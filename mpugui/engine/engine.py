@@ -53,7 +53,7 @@ from mpugui.core.journal import (
     PartRecord,
     TransferRecord,
 )
-from mpugui.core.plan import DEFAULT_PART_SIZE, DEFAULT_THRESHOLD, make_plan
+from mpugui.core.plan import DEFAULT_PART_SIZE, DEFAULT_THRESHOLD, TAPER_V1, make_plan
 from mpugui.core.sources import check_unchanged, identity
 from mpugui.engine import recovery
 from mpugui.engine.adaptive import MAXIMUM, MEMORY_BUDGET, AdaptiveConcurrency, inputs_from
@@ -167,12 +167,13 @@ class TransferEngine(QObject):
         except OSError as exc:
             raise MpuguiError(describe(exc)) from exc
         plan = make_plan(ident.size, req.part_size or self.settings.part_size,
-                         self.settings.threshold)
+                         self.settings.threshold,
+                         taper=0 if req.endpoint.needs_equal_parts() else TAPER_V1)
         content_type = req.content_type or mimetypes.guess_type(req.source)[0]
         rec = TransferRecord(
             source=req.source, bucket=req.bucket, key=req.key, endpoint=req.endpoint,
             size=ident.size, mtime_ns=ident.mtime_ns, sample=ident.sample,
-            part_size=plan.part_size, multipart=plan.multipart,
+            part_size=plan.part_size, multipart=plan.multipart, taper=plan.taper,
             checksum=algorithm(req.checksum or self.settings.checksum).name,
             storage_class=req.storage_class, content_type=content_type,
             no_overwrite=req.no_overwrite, state=QUEUED)
@@ -187,9 +188,7 @@ class TransferEngine(QObject):
         for rec in self.journal.transfers():
             if rec.id in self._by_id or (ids is not None and rec.id not in ids):
                 continue
-            plan = make_plan(rec.size, rec.part_size or DEFAULT_PART_SIZE,
-                             threshold=rec.size + 1 if not rec.multipart else 0)
-            t = Transfer(rec, plan, self.journal.parts(rec.id))
+            t = Transfer(rec, rec.plan(), self.journal.parts(rec.id))
             if rec.multipart and rec.upload_id is None and rec.state != QUEUED:
                 # Its Create may have reached the server just before a crash
                 # (the state is journaled before Create): look for that upload.

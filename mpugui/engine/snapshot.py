@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mpugui.core.units import format_bytes
+
 PENDING, UPLOADING, DONE, FAILED = "pending", "uploading", "done", "failed"
 
 
@@ -36,7 +38,8 @@ class TransferSnapshot:
     detail: str  # the error sentence, or what is happening ("cancelling…")
     parts_done: int
     parts_total: int
-    part_size: int
+    part_size: int  # the largest part
+    smallest_part: int  # the smallest but the last: below part_size when the plan tapers
     upload_id: str | None
     checksum: str
     verification: str | None
@@ -47,6 +50,13 @@ class TransferSnapshot:
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def part_sizes(self) -> str:
+        """'16.0 MiB', or '5.0–16.0 MiB' when the final parts are smaller."""
+        if self.smallest_part < self.part_size:
+            return f"{format_bytes(self.smallest_part).split()[0]}–{format_bytes(self.part_size)}"
+        return format_bytes(self.part_size)
 
     @property
     def fraction(self) -> float:

@@ -436,6 +436,13 @@ class AccountsDialog(QDialog):
             "Some S3-compatible stores reject the CRC32 that recent AWS SDKs add to every "
             "request. Turn this on for them; Amazon S3 does not need it.")
         form.addRow("", self.checksum_check)
+        self.equal_parts_check = QCheckBox(
+            "E&qual part sizes: the store requires every part but the last to be one size")
+        self.equal_parts_check.setToolTip(
+            "Uploads normally end with smaller parts so the last ones finish together. "
+            "Cloudflare R2 rejects that (it is detected from the URL); turn this on for any "
+            "other store that does.")
+        form.addRow("", self.equal_parts_check)
 
         self.ca_edit = QLineEdit()
         self.ca_edit.setPlaceholderText("Empty: the system's certificates")
@@ -463,8 +470,8 @@ class AccountsDialog(QDialog):
         for edit in (self.name_edit, self.key_id_edit, self.secret_edit, self.endpoint_edit,
                      self.region_edit, self.ca_edit):
             edit.textEdited.connect(self._changed)
-        for check in (self.path_style_check, self.checksum_check, self.session_only_check,
-                      self.verify_check, self.keys_radio):
+        for check in (self.path_style_check, self.checksum_check, self.equal_parts_check,
+                      self.session_only_check, self.verify_check, self.keys_radio):
             check.toggled.connect(self._changed)
         self.profile_combo.currentIndexChanged.connect(self._changed)
         self.profile_combo.currentIndexChanged.connect(self._update_profile_note)
@@ -650,6 +657,7 @@ class AccountsDialog(QDialog):
         self.region_edit.setText(a.region or "")
         self.path_style_check.setChecked(a.path_style)
         self.checksum_check.setChecked(a.checksum_when_required)
+        self.equal_parts_check.setChecked(a.equal_parts)
         self.ca_edit.setText(a.ca_bundle or "")
         self.verify_check.setChecked(a.verify_tls)
         self._update_kind()
@@ -842,6 +850,7 @@ class AccountsDialog(QDialog):
             access_key_id=key_id or None, endpoint_url=endpoint_url or None,
             region=region or None, path_style=self.path_style_check.isChecked(),
             checksum_when_required=self.checksum_check.isChecked(),
+            equal_parts=self.equal_parts_check.isChecked(),
             ca_bundle=str(Path(ca).expanduser()) if ca else None, verify_tls=verify)
         return account, secret, session_only
 

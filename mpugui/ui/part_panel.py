@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mpugui.core.units import format_bytes
 from mpugui.engine.snapshot import TransferSnapshot
 from mpugui.ui.part_grid import PartGrid, PartLegend
 from mpugui.ui.parts_model import COLUMNS, STATE, PartsModel
@@ -109,7 +108,7 @@ class PartPanel(QWidget):
         if self.title.text() != t.name:
             self.title.setText(t.name)
         bits = [f"{t.parts_done:,} of {t.parts_total:,} parts done",
-                f"{format_bytes(t.part_size)} each" if t.parts_total > 1 else "single request",
+                f"{t.part_sizes} each" if t.parts_total > 1 else "single request",
                 t.checksum.upper(), state_label(t)]
         if t.retries:
             bits.append(f"{t.retries} retried")

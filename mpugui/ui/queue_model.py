@@ -285,7 +285,7 @@ class QueueModel(TableModel):
         if col == PROGRESS:
             return f"{t.done_bytes:,} of {t.size:,} bytes"
         if col == PARTS:
-            return f"{t.parts_done} of {t.parts_total} parts of {format_bytes(t.part_size)}"
+            return f"{t.parts_done} of {t.parts_total} parts of {t.part_sizes}"
         return ""
 
 
