@@ -477,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(tempfile.mkdtemp(prefix="mpugui-bench-"))
     # WAN file sizes: each run lasts >= ~15 s at the link rate (quick) or longer.
     wan_sizes = {"wan20": 1536, "wan80": 768, "wan150": 512} if args.quick else \
-        {"wan20": 3072, "wan80": 1536, "wan150": 1536}
+        {"wan20": 3072, "wan80": 1536, "wan150": 3072}
     try:
         with SinkServer() as sink:
             if "loopback" in only:
