@@ -73,7 +73,10 @@ def main() -> int:
         settle = QEventLoop()
         QTimer.singleShot(1000, settle.quit)
         settle.exec()
-        tid = engine.add(UploadRequest(str(src), "bench", "gui/16", Endpoint(endpoint_url=url)))
+        # Equal parts: the scenario is 16 parts of 16 MiB in flight together
+        # (a tapered plan would cut this file into ~50 parts of 5-8 MiB).
+        tid = engine.add(UploadRequest(str(src), "bench", "gui/16",
+                                       Endpoint(endpoint_url=url, equal_parts=True)))
         stalls: list[float] = []
         # Garbage-collector pauses, to tell them apart from the window's own work.
         gc_pauses: list[float] = []
