@@ -24,8 +24,9 @@ DEFAULT_THRESHOLD = 16 * MiB
 # default maximum of parts in flight). Part-level work is in lockstep on a
 # saturated link: 96 parts over 31 connections left 3 parts of 16 MiB to run
 # alone for 17 s at 1 MB/s per connection (the benchmark's wan150: 83 s
-# instead of 73). Changing these changes the plans that journals rebuild:
-# give the new cut a new taper number instead.
+# instead of 73 in a quarter of the runs; tapered, 74-75 s every time).
+# Changing these changes the plans that journals rebuild: give a new cut a
+# new taper number instead.
 TAPER_WIDTH = 32
 TAPER_V1 = 1
 
