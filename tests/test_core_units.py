@@ -65,6 +65,7 @@ def test_a_tapered_plan_ends_in_small_parts_that_s3_accepts(size: int) -> None:
     # The end is cut fine: the parts in flight at the end are S3's smallest.
     assert all(p.size == MIN_PART_SIZE for p in parts[-8:-1])
     assert plan.smallest_part == MIN_PART_SIZE
+    assert plan.largest_part == max(p.size for p in parts)
     # Rebuilt from the same numbers, the same cut (resume depends on it).
     assert make_plan(size, taper=TAPER_V1).parts() == parts
     uniform = make_plan(size)

@@ -65,6 +65,13 @@ class Plan:
         return max(1, -(-self.size // self.part_size))
 
     @cached_property
+    def largest_part(self) -> int:
+        """Smaller than part_size when a tapered plan has no full-size part."""
+        if self._bounds:
+            return max(self.part(n).size for n in range(1, self.part_count + 1))
+        return self.part_size
+
+    @cached_property
     def smallest_part(self) -> int:
         """The smallest part but the last (S3 lets the last be any size)."""
         if self._bounds and self.part_count > 1:

@@ -24,7 +24,7 @@ PREPARE, PART, PUT, COMPLETE, ABORT = "prepare", "part", "put", "complete", "abo
 # over a few windows, the start costs throughput nothing. 8 per 40 ms: the
 # 5 MiB parts that end a tapered plan go at ~120 a second on loopback, and 4
 # per window held a 1 GiB upload back by 0.4 s; the GUI probe still measures
-# p99 ~9 ms, max 23-40 ms with 16 parts starting (tests/bench/gui_stall.py).
+# p99 7-9 ms, max 17-27 ms with 16 parts starting (tests/bench/gui_stall.py).
 START_BURST, START_WINDOW = 8, 0.04
 
 

@@ -187,7 +187,7 @@ class Transfer:
             speed=speed, eta=eta, state=self.state,
             detail="cancelling…" if self.cancelling else self.detail,
             parts_done=self.parts_done(), parts_total=len(self.parts),
-            part_size=self.plan.part_size or self.rec.size,
+            part_size=self.plan.largest_part or self.rec.size,
             smallest_part=self.plan.smallest_part or self.rec.size, upload_id=self.rec.upload_id,
             checksum=self.rec.checksum, verification=self.rec.verification,
             retries=self.retries, wire_bytes=self.wire_bytes, parts=tuple(self._parts_snap))
