@@ -29,9 +29,12 @@ def is_dark(palette: QPalette) -> bool:
 
 
 def state_color(state: str, palette: QPalette | None = None) -> QColor:
-    pal = palette or QApplication.palette()
+    """The state's colour for `palette`; without one, the application's
+    (its darkness cached, see state_hex)."""
+    if palette is None:
+        return QColor(state_hex(state))
     light, dark = _COLORS.get(state, _COLORS["queued"])
-    return QColor(dark if is_dark(pal) else light)
+    return QColor(dark if is_dark(palette) else light)
 
 
 _app_dark: bool | None = None  # the application palette's, until forget_palette()

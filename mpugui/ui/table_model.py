@@ -96,4 +96,3 @@ class TableModel(QAbstractTableModel):
              role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         item = self._item_at(index)
         return None if item is None else self.cell(item, index.column(), role)
-
