@@ -21,14 +21,14 @@ from typing import Any, TextIO
 from mpugui import __version__
 from mpugui.core import paths
 from mpugui.core.accounts import AccountStore
-from mpugui.core.checksums import ALGORITHMS, DEFAULT_ALGORITHM
 from mpugui.core.endpoint import ClientFactory, Endpoint, validate_endpoint_url
 from mpugui.core.errors import MpuguiError
-from mpugui.core.journal import CANCELLED, DONE, FAILED, PAUSED, Journal, JournalError
+from mpugui.core.journal.store import CANCELLED, DONE, FAILED, PAUSED, Journal, JournalError
 from mpugui.core.logsetup import setup_logging
-from mpugui.core.plan import DEFAULT_PART_SIZE, PlanError
 from mpugui.core.s3uri import parse_s3_uri
 from mpugui.core.sources import collect
+from mpugui.core.transfer.checksums import ALGORITHMS, DEFAULT_ALGORITHM
+from mpugui.core.transfer.plan import DEFAULT_PART_SIZE, PlanError
 from mpugui.core.units import format_bytes, format_duration, format_rate, parse_rate, parse_size
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_JOURNAL = 0, 1, 2, 3, 4

@@ -202,7 +202,7 @@ def _key_target(args: argparse.Namespace) -> tuple[str, str]:
 
 def _journal_ids() -> dict[str, int]:
     from mpugui.core import paths
-    from mpugui.core.journal import Journal, JournalError
+    from mpugui.core.journal.store import Journal, JournalError
 
     try:
         journal = Journal(paths.journal_path())
@@ -333,7 +333,7 @@ def _forget_in_journal(upload_ids: set[str]) -> None:
     if not upload_ids:
         return
     from mpugui.core import paths
-    from mpugui.core.journal import CANCELLED, FINAL_STATES, Journal, JournalError
+    from mpugui.core.journal.store import CANCELLED, FINAL_STATES, Journal, JournalError
 
     try:
         journal = Journal(paths.journal_path())
@@ -453,7 +453,7 @@ def _adopt(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     upload = inv.find_upload(client, bucket, key, args.upload_id)
     from mpugui.cli import _run_engine
     from mpugui.core import paths
-    from mpugui.core.journal import FINAL_STATES, Journal
+    from mpugui.core.journal.store import FINAL_STATES, Journal
 
     journal = Journal(paths.journal_path())
     handed_over = False

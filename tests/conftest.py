@@ -21,7 +21,7 @@ from moto.server import ThreadedMotoServer
 
 from mpugui.core.accounts import Account, AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint
-from mpugui.core.journal import Journal
+from mpugui.core.journal.store import Journal
 from mpugui.core.units import MiB
 
 

@@ -9,8 +9,8 @@ import math
 
 import pytest
 
-from mpugui.engine.adaptive import AdaptiveConcurrency, Inputs, Tuning, inputs_from
-from mpugui.engine.snapshot import EngineSnapshot, PartSnapshot, TransferSnapshot
+from mpugui.core.transfer.adaptive import AdaptiveConcurrency, Inputs, Tuning, inputs_from
+from mpugui.core.transfer.snapshot import EngineSnapshot, PartSnapshot, TransferSnapshot
 
 MB = 1_000_000
 MiB = 1024 * 1024
@@ -149,8 +149,8 @@ def test_part_bodies_feed_the_shared_byte_meter_without_copying() -> None:
     import io
     import threading
 
-    from mpugui.core.bandwidth import RateLimiter
-    from mpugui.core.body import PartBody
+    from mpugui.core.transfer.bandwidth import RateLimiter
+    from mpugui.core.transfer.body import PartBody
 
     meter = RateLimiter(0)
     data = memoryview(bytes(range(256)) * 1024)
@@ -224,7 +224,7 @@ def test_unacked_bytes_reads_this_process_send_queues() -> None:
 
     if not sys.platform.startswith("linux"):
         pytest.skip("/proc/net/tcp is Linux only")
-    from mpugui.engine.adaptive import unacked_bytes
+    from mpugui.core.transfer.adaptive import unacked_bytes
 
     before = unacked_bytes()
     assert before is not None

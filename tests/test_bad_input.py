@@ -20,7 +20,7 @@ import pytest
 
 from mpugui.core import paths
 from mpugui.core.accounts import KEYS, Account, AccountStore
-from mpugui.core.plan import MAX_OBJECT_SIZE
+from mpugui.core.transfer.plan import MAX_OBJECT_SIZE
 from mpugui.core.units import MiB
 from tests.clirun import cli_env, json_lines, run_cli, transfers, without_root_powers
 from tests.conftest import make_file
@@ -327,7 +327,7 @@ def fill(disk: Path) -> Path:
 
 def test_journal_disk_full_mid_upload(qtbot, proxy, s3, bucket, tmp_path, tiny_disk) -> None:
     from mpugui.core.endpoint import ClientFactory, Endpoint
-    from mpugui.core.journal import DONE, FAILED, Journal
+    from mpugui.core.journal.store import DONE, FAILED, Journal
     from mpugui.engine.engine import EngineSettings, TransferEngine, UploadRequest
 
     path = tiny_disk / "journal.sqlite3"

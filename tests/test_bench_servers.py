@@ -13,7 +13,7 @@ import time
 import boto3
 from botocore.config import Config
 
-from mpugui.core.checksums import multipart_etag
+from mpugui.core.transfer.checksums import multipart_etag
 from tests.bench.sink import SinkServer
 from tests.bench.wan import ProxyThread, Shape
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from mpugui.core import checksums
 from mpugui.core.endpoint import Endpoint
-from mpugui.core.journal import Journal, JournalError, PartRecord, TransferRecord
-from mpugui.core.plan import (
+from mpugui.core.journal.store import Journal, JournalError, PartRecord, TransferRecord
+from mpugui.core.sources import collect, identity
+from mpugui.core.transfer import checksums
+from mpugui.core.transfer.plan import (
     MAX_OBJECT_SIZE,
     MAX_PART_SIZE,
     MAX_PARTS,
@@ -24,7 +25,6 @@ from mpugui.core.plan import (
     PlanError,
     make_plan,
 )
-from mpugui.core.sources import collect, identity
 from mpugui.core.units import GiB, MiB, TiB, parse_age, parse_rate, parse_size
 
 

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from mpugui.core.accounts import KEYS, Account, AccountStore
-from mpugui.core.journal import CANCELLED, DONE, FAILED, PAUSED
+from mpugui.core.journal.store import CANCELLED, DONE, FAILED, PAUSED
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from tests.conftest import make_file
@@ -160,7 +160,7 @@ def test_restore_brings_back_unfinished_transfers_paused(qtbot, engine_factory, 
 
 def test_a_tapered_upload_resumes_into_the_same_cut(qtbot, engine_factory, s3, bucket,
                                                      endpoint, journal, tmp_path: Path) -> None:
-    """The final parts shrink (core/plan.py); after a restart the journal's
+    """The final parts shrink (core/transfer/plan.py); after a restart the journal's
     taper rebuilds that cut, so the parts already sent are kept."""
     src = make_file(tmp_path / "t.bin", 23 * MiB + 5, seed=9)
     first = engine_factory(part_size=8 * MiB, bandwidth_limit=8 * MiB, concurrency=2)

@@ -12,7 +12,7 @@ import pytest
 
 from mpugui.core import endpoint as endpoint_mod
 from mpugui.core.endpoint import Endpoint
-from mpugui.core.journal import DONE, FAILED
+from mpugui.core.journal.store import DONE, FAILED
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from tests.conftest import make_file

@@ -295,11 +295,11 @@ def test_part_sizes_that_cannot_fit_are_refused(tmp_path, parts, size, message):
 
 
 def test_an_upload_of_ours_with_smaller_final_parts_is_adopted_in_its_own_cut(tmp_path):
-    """Our plans end in smaller parts (core/plan.py); when the journal is
+    """Our plans end in smaller parts (core/transfer/plan.py); when the journal is
     gone, the uploads browser recognises that cut rather than refusing it."""
     import hashlib
 
-    from mpugui.core.plan import TAPER_V1, make_plan
+    from mpugui.core.transfer.plan import TAPER_V1, make_plan
 
     size = 600 * MiB + 17
     path = tmp_path / "ours.bin"

@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 from mpugui.core import paths
-from mpugui.core.journal import Journal
+from mpugui.core.journal.store import Journal
 from mpugui.core.units import MiB
 from tests.clirun import ROOT, cli_env, run_cli, start_cli, transfers
 from tests.conftest import make_file
@@ -22,7 +22,7 @@ WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
     from mpugui.core.endpoint import Endpoint
-    from mpugui.core.journal import Journal, PartRecord, TransferRecord
+    from mpugui.core.journal.store import Journal, PartRecord, TransferRecord
 
     journal = Journal(Path(sys.argv[1]))
     n = 0

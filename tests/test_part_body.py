@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from mpugui.core import body as body_mod
-from mpugui.core.body import CHUNK_SECONDS, MAX_CHUNK, MIN_CHUNK, PartBody
 from mpugui.core.errors import Interrupted
+from mpugui.core.transfer import body as body_mod
+from mpugui.core.transfer.body import CHUNK_SECONDS, MAX_CHUNK, MIN_CHUNK, PartBody
 
 MiB = 1024 * 1024
 

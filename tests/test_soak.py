@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from mpugui.core.endpoint import ClientFactory, Endpoint
-from mpugui.core.journal import DONE, FAILED
+from mpugui.core.journal.store import DONE, FAILED
 from mpugui.core.units import MiB
 from mpugui.engine.engine import EngineSettings, TransferEngine, UploadRequest
 from tests.conftest import make_file

@@ -13,10 +13,10 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QLineEdit
 
 from mpugui.core.accounts import Account, AccountStore
-from mpugui.core.checksums import DEFAULT_ALGORITHM
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.paths import state_dir
 from mpugui.core.sources import collect
+from mpugui.core.transfer.checksums import DEFAULT_ALGORITHM
 from mpugui.core.units import MiB
 from mpugui.ui.account_dialog import AccountsDialog
 from mpugui.ui.destination_dialog import (

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
+from mpugui.core.transfer.snapshot import EngineSnapshot, PartSnapshot, TransferSnapshot
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
-from mpugui.engine.snapshot import EngineSnapshot, PartSnapshot, TransferSnapshot
 from mpugui.ui.log_dock import LogModel
 from mpugui.ui.messages import MessageBridge
 from mpugui.ui.parts_model import PartsModel

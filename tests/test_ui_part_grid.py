@@ -11,8 +11,8 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication
 
+from mpugui.core.transfer.snapshot import PartSnapshot, TransferSnapshot
 from mpugui.core.units import MiB
-from mpugui.engine.snapshot import PartSnapshot, TransferSnapshot
 from mpugui.ui.part_grid import MARGIN, MIN_CELL, PartGrid
 from mpugui.ui.part_panel import PartPanel
 from mpugui.ui.progress_delegate import state_color

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from mpugui.core.accounts import Account, AccountStore
 from mpugui.core.endpoint import ClientFactory
-from mpugui.core.journal import PAUSED, TransferRecord
+from mpugui.core.journal.store import PAUSED, TransferRecord
 from mpugui.core.units import MiB
 from mpugui.ui.uploads_browser import UploadsBrowser
 from mpugui.ui.uploads_models import BYTES, JOURNAL, PARTS, UPLOAD_ID

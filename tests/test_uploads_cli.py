@@ -16,7 +16,7 @@ import pytest
 
 from mpugui import cli
 from mpugui.core import paths
-from mpugui.core.journal import CANCELLED, DONE, PAUSED, Journal, TransferRecord
+from mpugui.core.journal.store import CANCELLED, DONE, PAUSED, Journal, TransferRecord
 from mpugui.core.units import MiB
 from tests.conftest import make_file
 from tests.test_inventory import remaining_ids, start_upload

@@ -18,8 +18,8 @@ import botocore.session
 from botocore.config import Config
 
 from mpugui.core import secrets
-from mpugui.core.body import MAX_CHUNK
 from mpugui.core.errors import MpuguiError
+from mpugui.core.transfer.body import MAX_CHUNK
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def make_session(endpoint: Endpoint) -> boto3.session.Session:
     return new_session(profile_name=endpoint.profile, region_name=endpoint.region)
 
 
-POOL_FLOOR = 64  # >= the engine's adaptive concurrency ceiling (engine/adaptive.py MAXIMUM)
+POOL_FLOOR = 64  # >= the engine's adaptive concurrency ceiling (core/transfer/adaptive.py MAXIMUM)
 
 
 def client_config(endpoint: Endpoint, max_pool_connections: int = 10,

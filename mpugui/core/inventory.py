@@ -24,11 +24,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mpugui.core import multipart
-from mpugui.core.checksums import clean_etag, is_md5_etag
 from mpugui.core.endpoint import Endpoint
 from mpugui.core.errors import MpuguiError, describe, error_code
-from mpugui.core.journal import PAUSED, Journal, TransferRecord
-from mpugui.core.plan import (
+from mpugui.core.journal.store import PAUSED, Journal, TransferRecord
+from mpugui.core.sources import identity
+from mpugui.core.transfer.checksums import clean_etag, is_md5_etag
+from mpugui.core.transfer.plan import (
     DEFAULT_PART_SIZE,
     MIN_PART_SIZE,
     TAPER_V1,
@@ -36,7 +37,6 @@ from mpugui.core.plan import (
     PlanError,
     make_plan,
 )
-from mpugui.core.sources import identity
 from mpugui.core.units import GiB, format_bytes
 
 try:

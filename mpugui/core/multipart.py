@@ -13,9 +13,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mpugui.core.checksums import Algorithm, clean_etag, md5_hex, multipart_etag
 from mpugui.core.errors import MpuguiError, error_code
-from mpugui.core.journal import PartRecord, TransferRecord
+from mpugui.core.journal.store import PartRecord, TransferRecord
+from mpugui.core.transfer.checksums import Algorithm, clean_etag, md5_hex, multipart_etag
 
 log = logging.getLogger("mpugui.s3")
 

@@ -21,15 +21,6 @@ from botocore.exceptions import ClientError
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from mpugui.core import multipart as s3
-from mpugui.core.bandwidth import RateLimiter
-from mpugui.core.body import BufferPool, PartBody, PartBuffer, limit_malloc_arenas, read_range
-from mpugui.core.checksums import (
-    DEFAULT_ALGORITHM,
-    algorithm,
-    clean_etag,
-    is_md5_etag,
-    md5_hex,
-)
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.errors import (
     Interrupted,
@@ -38,7 +29,7 @@ from mpugui.core.errors import (
     describe,
     is_transient,
 )
-from mpugui.core.journal import (
+from mpugui.core.journal.store import (
     ACTIVE_STATES,
     CANCELLED,
     DONE,
@@ -53,19 +44,34 @@ from mpugui.core.journal import (
     PartRecord,
     TransferRecord,
 )
-from mpugui.core.plan import DEFAULT_PART_SIZE, DEFAULT_THRESHOLD, TAPER_V1, make_plan
 from mpugui.core.sources import check_unchanged, identity
-from mpugui.engine import recovery
-from mpugui.engine.adaptive import MAXIMUM, MEMORY_BUDGET, AdaptiveConcurrency, inputs_from
-from mpugui.engine.scheduler import ABORT, COMPLETE, PART, PREPARE, PUT, Job, Scheduler
-from mpugui.engine.snapshot import DONE as PART_DONE
-from mpugui.engine.snapshot import FAILED as PART_FAILED
-from mpugui.engine.snapshot import PENDING, EngineSnapshot
-from mpugui.engine.transfer import PartProgress, Transfer, now
+from mpugui.core.transfer import recovery
+from mpugui.core.transfer.adaptive import MAXIMUM, MEMORY_BUDGET, AdaptiveConcurrency, inputs_from
+from mpugui.core.transfer.bandwidth import RateLimiter
+from mpugui.core.transfer.body import (
+    BufferPool,
+    PartBody,
+    PartBuffer,
+    limit_malloc_arenas,
+    read_range,
+)
+from mpugui.core.transfer.checksums import (
+    DEFAULT_ALGORITHM,
+    algorithm,
+    clean_etag,
+    is_md5_etag,
+    md5_hex,
+)
+from mpugui.core.transfer.plan import DEFAULT_PART_SIZE, DEFAULT_THRESHOLD, TAPER_V1, make_plan
+from mpugui.core.transfer.progress import PartProgress, Transfer, now
+from mpugui.core.transfer.scheduler import ABORT, COMPLETE, PART, PREPARE, PUT, Job, Scheduler
+from mpugui.core.transfer.snapshot import DONE as PART_DONE
+from mpugui.core.transfer.snapshot import FAILED as PART_FAILED
+from mpugui.core.transfer.snapshot import PENDING, EngineSnapshot
 
 log = logging.getLogger("mpugui.engine")
 
-DEFAULT_CONCURRENCY = 0  # 0: found while running (engine/adaptive.py); a number pins it
+DEFAULT_CONCURRENCY = 0  # 0: found while running (core/transfer/adaptive.py); a number pins it
 
 
 def default_read_lanes() -> int:
@@ -448,7 +454,7 @@ class TransferEngine(QObject):
             t.preparing = False
 
     def _reconcile(self, t: Transfer, client: Any) -> bool:
-        """Mark the parts the server already holds (engine/recovery.py decides
+        """Mark the parts the server already holds (core/transfer/recovery.py decides
         which); True when the upload turns out to be completed already."""
         try:
             kept = recovery.parts_to_keep(self.journal, t, client)

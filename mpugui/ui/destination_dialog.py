@@ -46,11 +46,11 @@ from PySide6.QtWidgets import (
 )
 
 from mpugui.core.accounts import AccountStore
-from mpugui.core.checksums import ALGORITHMS, DEFAULT_ALGORITHM
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.errors import MpuguiError, describe, error_code
-from mpugui.core.plan import MAX_PART_SIZE, MIN_PART_SIZE
 from mpugui.core.sources import Walk, collect, join_key, key_problem
+from mpugui.core.transfer.checksums import ALGORITHMS, DEFAULT_ALGORITHM
+from mpugui.core.transfer.plan import MAX_PART_SIZE, MIN_PART_SIZE
 from mpugui.core.units import MiB, format_bytes, parse_size
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.account_dialog import BAD_COLOR, WARN_COLOR, warning_label

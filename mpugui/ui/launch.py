@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, warm_up
 from mpugui.core.errors import MpuguiError
-from mpugui.core.journal import Journal
+from mpugui.core.journal.store import Journal
 from mpugui.core.logsetup import setup_logging
 from mpugui.core.paths import journal_path
 from mpugui.engine.engine import EngineSettings, TransferEngine

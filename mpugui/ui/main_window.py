@@ -32,9 +32,9 @@ from PySide6.QtWidgets import (
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory
 from mpugui.core.errors import MpuguiError
-from mpugui.core.journal import Journal
+from mpugui.core.journal.store import Journal
+from mpugui.core.transfer.snapshot import EngineSnapshot
 from mpugui.engine.engine import TransferEngine, UploadRequest
-from mpugui.engine.snapshot import EngineSnapshot
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui import icons
 from mpugui.ui import settings as cfg

@@ -25,7 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
 
-from mpugui.engine.snapshot import PartSnapshot, TransferSnapshot
+from mpugui.core.transfer.snapshot import PartSnapshot, TransferSnapshot
 from mpugui.ui.parts_model import part_tooltip
 from mpugui.ui.progress_delegate import state_color, track_color
 

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mpugui.engine.snapshot import TransferSnapshot
+from mpugui.core.transfer.snapshot import TransferSnapshot
 from mpugui.ui.part_grid import PartGrid, PartLegend
 from mpugui.ui.parts_model import COLUMNS, STATE, PartsModel
 from mpugui.ui.queue_model import state_label

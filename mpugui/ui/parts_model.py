@@ -7,8 +7,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt
 
+from mpugui.core.transfer.snapshot import PartSnapshot, TransferSnapshot
 from mpugui.core.units import format_bytes, format_rate
-from mpugui.engine.snapshot import PartSnapshot, TransferSnapshot
 from mpugui.ui import icons
 from mpugui.ui.progress_delegate import FRACTION_ROLE, STATE_ROLE, state_hex
 from mpugui.ui.table_model import TableModel

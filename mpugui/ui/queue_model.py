@@ -17,8 +17,8 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from mpugui.core.transfer.snapshot import EngineSnapshot, TransferSnapshot
 from mpugui.core.units import format_bytes, format_duration, format_rate
-from mpugui.engine.snapshot import EngineSnapshot, TransferSnapshot
 from mpugui.ui import icons
 from mpugui.ui.progress_delegate import FRACTION_ROLE, STATE_ROLE, state_color, state_hex
 from mpugui.ui.table_model import TableModel

@@ -9,8 +9,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QWidget
 
+from mpugui.core.transfer.snapshot import EngineSnapshot
 from mpugui.core.units import MiB, format_rate
-from mpugui.engine.snapshot import EngineSnapshot
 from mpugui.ui.progress_delegate import state_color
 
 

@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 from mpugui.core import inventory as inv
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint
-from mpugui.core.journal import FINAL_STATES, Journal, TransferRecord
+from mpugui.core.journal.store import FINAL_STATES, Journal, TransferRecord
 from mpugui.core.units import format_bytes
 from mpugui.engine.engine import TransferEngine
 from mpugui.engine.tasks import TaskRunner

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 
 from mpugui.core import inventory as inv
 from mpugui.core.endpoint import Endpoint
-from mpugui.core.journal import FINAL_STATES
+from mpugui.core.journal.store import FINAL_STATES
 from mpugui.core.units import format_bytes
 from mpugui.ui import icons
 from mpugui.ui.messages import user_error

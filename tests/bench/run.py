@@ -32,8 +32,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mpugui.core.plan import DEFAULT_PART_SIZE
-from mpugui.engine.adaptive import START
+from mpugui.core.transfer.adaptive import START
+from mpugui.core.transfer.plan import DEFAULT_PART_SIZE
 from tests.bench.sink import SinkServer
 from tests.bench.wan import SHAPES, Shape
 

@@ -13,11 +13,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mpugui.core import multipart as s3
-from mpugui.core.body import PartBuffer, read_range
-from mpugui.core.checksums import clean_etag, is_md5_etag, multipart_etag
 from mpugui.core.errors import MpuguiError, error_code
-from mpugui.core.journal import Journal, PartRecord, TransferRecord
-from mpugui.engine.transfer import Transfer
+from mpugui.core.journal.store import Journal, PartRecord, TransferRecord
+from mpugui.core.transfer.body import PartBuffer, read_range
+from mpugui.core.transfer.checksums import clean_etag, is_md5_etag, multipart_etag
+from mpugui.core.transfer.progress import Transfer
 
 log = logging.getLogger("mpugui.engine")
 

@@ -12,18 +12,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from mpugui.core.body import PartBody
-from mpugui.core.checksums import Algorithm, algorithm
-from mpugui.core.journal import DONE, QUEUED, PartRecord, TransferRecord
-from mpugui.core.plan import Plan
+from mpugui.core.journal.store import DONE, QUEUED, PartRecord, TransferRecord
 from mpugui.core.sources import Identity
-from mpugui.engine.snapshot import (
+from mpugui.core.transfer.body import PartBody
+from mpugui.core.transfer.checksums import Algorithm, algorithm
+from mpugui.core.transfer.plan import Plan
+from mpugui.core.transfer.snapshot import (
     DONE as PART_DONE,
 )
-from mpugui.engine.snapshot import (
+from mpugui.core.transfer.snapshot import (
     FAILED as PART_FAILED,
 )
-from mpugui.engine.snapshot import (
+from mpugui.core.transfer.snapshot import (
     PENDING,
     UPLOADING,
     PartSnapshot,

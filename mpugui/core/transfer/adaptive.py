@@ -35,9 +35,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mpugui.engine.snapshot import PENDING, UPLOADING, EngineSnapshot
+from mpugui.core.transfer.snapshot import PENDING, UPLOADING, EngineSnapshot
 
-log = logging.getLogger("mpugui.engine.adaptive")
+log = logging.getLogger("mpugui.core.transfer.adaptive")
 
 # 6, then 9: a link that 5 connections already fill (20 MB/s each, 100 MB/s)
 # never sees more than 9 busy, inside 1.5 x its need + 2.

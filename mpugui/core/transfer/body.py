@@ -12,8 +12,8 @@ import sys
 import threading
 import time
 
-from mpugui.core.bandwidth import RateLimiter
 from mpugui.core.errors import Interrupted, SourceChanged
+from mpugui.core.transfer.bandwidth import RateLimiter
 
 
 class PartBuffer:

@@ -19,7 +19,7 @@ from pathlib import Path
 from mpugui.core.endpoint import Endpoint
 from mpugui.core.errors import MpuguiError
 from mpugui.core.paths import private_file
-from mpugui.core.plan import DEFAULT_PART_SIZE, Plan, make_plan
+from mpugui.core.transfer.plan import DEFAULT_PART_SIZE, Plan, make_plan
 
 SCHEMA_VERSION = 2  # 2: transfers.taper
 
@@ -84,7 +84,7 @@ class TransferRecord:
     part_size: int
     multipart: bool
     checksum: str
-    taper: int = 0  # the plan's taper (core/plan.py): resume rebuilds the same parts
+    taper: int = 0  # the plan's taper (core/transfer/plan.py): resume rebuilds the same parts
     storage_class: str | None = None
     content_type: str | None = None
     no_overwrite: bool = False

@@ -12,9 +12,9 @@ import collections
 import threading
 from dataclasses import dataclass
 
-from mpugui.core.journal import ASSEMBLING, QUEUED, UPLOADING
-from mpugui.engine.snapshot import UPLOADING as PART_UPLOADING
-from mpugui.engine.transfer import PartProgress, Transfer, now
+from mpugui.core.journal.store import ASSEMBLING, QUEUED, UPLOADING
+from mpugui.core.transfer.progress import PartProgress, Transfer, now
+from mpugui.core.transfer.snapshot import UPLOADING as PART_UPLOADING
 
 PREPARE, PART, PUT, COMPLETE, ABORT = "prepare", "part", "put", "complete", "abort"
 
