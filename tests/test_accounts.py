@@ -190,7 +190,7 @@ def test_secret_goes_to_keyring_only_and_works_end_to_end(
 
     def finished() -> bool:
         return any(t.id == tid and t.state == "done"
-                   for t in engine.current_snapshot().transfers)
+                   for t in engine.current_snapshot().table.values())
 
     qtbot.waitUntil(finished, timeout=30000)
 

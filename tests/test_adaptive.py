@@ -9,8 +9,7 @@ import math
 
 import pytest
 
-from mpugui.core.transfer.adaptive import AdaptiveConcurrency, Inputs, Tuning, inputs_from
-from mpugui.core.transfer.snapshot import EngineSnapshot, PartSnapshot, TransferSnapshot
+from mpugui.core.transfer.adaptive import AdaptiveConcurrency, Inputs, Tuning
 
 MB = 1_000_000
 MiB = 1024 * 1024
@@ -129,20 +128,28 @@ def test_bounded_by_the_user_maximum_and_by_memory() -> None:
     assert max(levels) == 8  # 8 parts x 32 MiB in memory at most
 
 
-def test_inputs_are_read_off_the_engine_snapshot() -> None:
-    def part(n: int, state: str, sent: int) -> PartSnapshot:
-        return PartSnapshot(n, 0, 100, state, sent, 1, 0.0, None, None, None)
+def test_demand_counts_parts_running_or_waiting_but_not_paused_ones() -> None:
+    from mpugui.core.endpoint import Endpoint
+    from mpugui.core.journal.store import PAUSED, QUEUED, TransferRecord
+    from mpugui.core.transfer.progress import Transfer
+    from mpugui.core.transfer.scheduler import Scheduler
 
-    parts = (part(1, "done", 100), part(2, "uploading", 40), part(3, "pending", 0),
-             part(4, "pending", 0))
-    t = TransferSnapshot(1, "f", "/f", "b", "k", 400, 140, 0.0, None, "uploading", "", 1, 4,
-                         100, 100, "u", "crc32c", None, 2, 130, parts)
-    paused = TransferSnapshot(2, "g", "/g", "b", "g", 400, 0, 0.0, None, "paused", "", 0, 1,
-                              200, 200, "u", "crc32c", None, 0, 0, (part(1, "pending", 0),))
-    snap = EngineSnapshot((t, paused), 0.0, 1, 0, 0, 6, 0, 0.0)
-    got = inputs_from(snap, moved=1234)
-    # a paused transfer's pending part is not demand, nor is its part size
-    assert got == Inputs(moved=1234, demand=3, errors=2, part_size=100)
+    def transfer(tid: int, state: str) -> Transfer:
+        rec = TransferRecord(f"/f{tid}", "b", f"k{tid}", Endpoint(), 4 * 5 * MiB, 0, "",
+                             5 * MiB, True, "crc32c", state=state, position=tid, id=tid)
+        t = Transfer(rec, rec.plan(), {})
+        t.prepared = True
+        return t
+
+    sched = Scheduler(limit=2)
+    running, paused = transfer(1, QUEUED), transfer(2, PAUSED)
+    sched.offer(running)
+    sched.offer(paused)  # not runnable: never offered
+    job = sched.next_job()
+    assert job is not None and job.part is not None and job.part.number == 1
+    # one part running, three waiting; the paused transfer's four parts are no demand
+    assert sched.demand(cap=64) == 4
+    assert sched.demand(cap=3) == 3
 
 
 def test_part_bodies_feed_the_shared_byte_meter_without_copying() -> None:

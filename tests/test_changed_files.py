@@ -121,7 +121,7 @@ def test_changed_file_stops_without_mixed_object(qtbot, engine, proxy, s3, bucke
         # Start over: the file as it is now goes up whole.
         engine.cancel([tid], restart=True)
         qtbot.waitUntil(lambda: tid not in engine.transfer_ids() and bool(engine.transfer_ids())
-                        and engine.current_snapshot().transfers[0].state == DONE,
+                        and next(iter(engine.current_snapshot().table.values())).state == DONE,
                         timeout=30000)
         assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == src.read_bytes()
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

@@ -233,18 +233,24 @@ def test_bandwidth_limit_changes_while_running(qtbot, engine_factory, bucket, en
     assert wait_state(qtbot, engine, tid, {DONE, FAILED}, timeout=30000) == DONE
 
 
-def test_idle_queue_reuses_its_snapshot_until_something_changes(qtbot, engine_factory, bucket,
-                                                               endpoint, tmp_path: Path) -> None:
-    """An idle queue costs one cheap pass per tick: the snapshot is reused
-    while nothing moves, and rebuilt as soon as something changes."""
+def test_idle_queue_publishes_nothing_until_something_changes(qtbot, engine_factory, bucket,
+                                                             endpoint, tmp_path: Path) -> None:
+    """A tick costs what changed: an idle queue publishes nothing, and a
+    removal publishes just that id."""
     engine = engine_factory()
     ids = [engine.add(UploadRequest(str(make_file(tmp_path / f"i{n}", 10, seed=n)), bucket,
                                     f"i{n}", endpoint)) for n in range(3)]
     for tid in ids:
         wait_state(qtbot, engine, tid, {DONE})
-    first = engine.current_snapshot()
-    assert engine.current_snapshot().transfers is first.transfers
+    engine.current_snapshot()
+    qtbot.wait(250)  # let the last changes go out
+    published: list = []
+    engine.snapshot.connect(published.append)
+    qtbot.wait(350)  # a few ticks of an idle queue
+    assert published == []
     engine.remove([ids[0]])
-    after = engine.current_snapshot()
-    assert after.transfers is not first.transfers
-    assert [t.id for t in after.transfers] == ids[1:]
+    qtbot.waitUntil(lambda: bool(published), timeout=5000)
+    (snap,) = published
+    assert snap.removed == (ids[0],) and snap.changed == ()
+    assert [e.state for e in snap.events] == ["removed"]
+    assert list(snap.table) == ids[1:] and snap.done == 2

@@ -35,8 +35,11 @@ WRITER = textwrap.dedent("""
         print(f"T {tid}", flush=True)
         for number in range(1, 120):
             journal.record_part(tid, PartRecord(number, 8 << 20, f'"etag-{n}-{number}"', "c"))
-            journal.update(tid, state="uploading", error=None)
-            print(f"P {tid} {number}", flush=True)
+            # Grouped commits: a write is reported committed once a commit that
+            # includes it has returned (wait=True), as the engine does for upload ids.
+            journal.update(tid, state="uploading", error=None, wait=number % 3 == 0)
+            if number % 3 == 0:
+                print(f"P {tid} {number}", flush=True)
             if number % 40 == 0:  # checkpoints too, so a kill can land in one
                 journal._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         n += 1

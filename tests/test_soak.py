@@ -87,23 +87,23 @@ def test_soak_mixed_sizes_every_fault(qtbot, engine, proxy, s3, bucket, tmp_path
 
     def settled() -> bool:
         snap = engine.current_snapshot()
-        return not engine.busy() and all(t.state in (DONE, FAILED) for t in snap.transfers)
+        return not engine.busy() and all(t.state in (DONE, FAILED) for t in snap.table.values())
 
     qtbot.waitUntil(settled, timeout=240000)
     snap = engine.current_snapshot()
-    failed = {t.key: t for t in snap.transfers if t.state == FAILED}
+    failed = {t.key: t for t in snap.table.values() if t.state == FAILED}
     # The only failures are the lost uploads, each with a sentence that says
     # what to do; "Start over" then uploads them.
     assert set(failed) == lose, {k: t.detail for k, t in failed.items()}
     for t in failed.values():
         assert "no longer exists on the server" in t.detail and "start over" in t.detail
-    first_run = {t.id: t for t in snap.transfers}
+    first_run = {t.id: t for t in snap.table.values()}
     engine.cancel([t.id for t in failed.values()], restart=True)
     qtbot.waitUntil(lambda: settled() and len(engine.transfer_ids()) == len(files)
                     and not set(engine.transfer_ids()) & {t.id for t in failed.values()},
                     timeout=120000)
     snap = engine.current_snapshot()
-    assert Counter(t.state for t in snap.transfers) == {DONE: len(files)}
+    assert Counter(t.state for t in snap.table.values()) == {DONE: len(files)}
 
     # Every object equals its file; nothing else is in the bucket.
     listed = s3.list_objects_v2(Bucket=bucket, MaxKeys=1000)

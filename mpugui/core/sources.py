@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +25,32 @@ class Identity:
 
 def identity(path: str) -> Identity:
     with open(path, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise SourceChanged(f"'{path}' is not a regular file.")
-        h = hashlib.blake2b(digest_size=16)
-        size = st.st_size
-        for offset in sorted({0, max(0, size // 2 - _SAMPLE // 2), max(0, size - _SAMPLE)}):
-            h.update(os.pread(f.fileno(), _SAMPLE, offset))
-        return Identity(size, st.st_mtime_ns, h.hexdigest())
+        return identity_of(f.fileno(), path)
+
+
+def identity_of(fd: int, path: str, data: memoryview | bytes | None = None) -> Identity:
+    """The identity of the open file `fd`; `data`, when given, is its whole
+    content already read (a small file's sample is hashed from it, not read
+    again)."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise SourceChanged(f"'{path}' is not a regular file.")
+    h = hashlib.blake2b(digest_size=16)
+    size = st.st_size
+    for offset in sorted({0, max(0, size // 2 - _SAMPLE // 2), max(0, size - _SAMPLE)}):
+        h.update(data[offset:offset + _SAMPLE] if data is not None and len(data) == size
+                 else os.pread(fd, _SAMPLE, offset))
+    return Identity(size, st.st_mtime_ns, h.hexdigest())
+
+
+def describe_change(path: str, expected: Identity, now: Identity) -> None:
+    """Raise SourceChanged with a sentence when `now` is not `expected`."""
+    if now.size != expected.size:
+        raise SourceChanged(
+            f"'{path}' changed size since the upload started "
+            f"({expected.size:,} → {now.size:,} bytes).")
+    if now.mtime_ns != expected.mtime_ns or now.sample != expected.sample:
+        raise SourceChanged(f"'{path}' was modified since the upload started.")
 
 
 def check_unchanged(path: str, expected: Identity) -> None:
@@ -43,12 +62,7 @@ def check_unchanged(path: str, expected: Identity) -> None:
             f"'{path}' has been deleted or moved since the upload started.") from None
     except PermissionError:
         raise SourceChanged(f"'{path}' can no longer be read (permission denied).") from None
-    if now.size != expected.size:
-        raise SourceChanged(
-            f"'{path}' changed size since the upload started "
-            f"({expected.size:,} → {now.size:,} bytes).")
-    if now.mtime_ns != expected.mtime_ns or now.sample != expected.sample:
-        raise SourceChanged(f"'{path}' was modified since the upload started.")
+    describe_change(path, expected, now)
 
 
 @dataclass(frozen=True)
@@ -104,52 +118,69 @@ def join_key(prefix: str, name: str) -> str:
     return prefix if prefix.endswith("/") and not name else prefix.rstrip("/") + "/" + name
 
 
+@dataclass(frozen=True)
+class Problem:
+    text: str  # one sentence: why an entry cannot be uploaded
+
+
 def collect(sources: list[str], dest_key: str, *, keep_folder_name: bool = False) -> Walk:
-    """Files to upload and their keys, following `aws s3 cp`:
+    """Everything walk() yields, as lists."""
+    walk = Walk([], [])
+    for item in walk_sources(sources, dest_key, keep_folder_name=keep_folder_name):
+        if isinstance(item, Problem):
+            walk.problems.append(item.text)
+        else:
+            walk.files.append(item)
+    return walk
+
+
+def walk_sources(sources: list[str], dest_key: str, *,
+                 keep_folder_name: bool = False) -> Iterator[SourceFile | Problem]:
+    """Files to upload and their keys, lazily (a caller can start uploading
+    before a big folder is walked), following `aws s3 cp`:
 
     - one file to a key not ending in '/' -> exactly that key;
     - files to a prefix (ending in '/', empty, or several sources) -> prefix + name;
     - a folder -> prefix + its contents' relative paths (with keep_folder_name,
       as a GUI drop does, the folder's own name comes first).
-    Folders are walked recursively; a symlinked folder already seen (a loop)
-    is not entered again.
+    Folders are walked recursively, in sorted order (a resumed walk meets the
+    files in the same order); a symlinked folder already seen (a loop) is not
+    entered again.
     """
-    walk = Walk([], [])
     as_prefix = dest_key == "" or dest_key.endswith("/") or len(sources) > 1
     for raw in sources:
         src = os.fspath(raw)
         if os.path.isdir(src):
             base = join_key(dest_key, os.path.basename(os.path.normpath(src))) \
                 if keep_folder_name else dest_key
-            _walk_dir(src, base, walk)
+            yield from _walk_dir(src, base)
             continue
         problem = _file_problem(src)
         if problem:
-            walk.problems.append(problem)
+            yield Problem(problem)
             continue
         key = join_key(dest_key, os.path.basename(src)) if as_prefix else dest_key
-        _add(walk, src, key)
-    return walk
+        yield _entry(src, key)
 
 
-def _add(walk: Walk, path: str, key: str) -> None:
+def _entry(path: str, key: str) -> SourceFile | Problem:
     problem = key_problem(key)
-    if problem:
-        walk.problems.append(problem)
-    else:
-        walk.files.append(SourceFile(path, key))
+    return Problem(problem) if problem else SourceFile(path, key)
 
 
-def _walk_dir(root: str, prefix: str, walk: Walk) -> None:
+def _walk_dir(root: str, prefix: str) -> Iterator[SourceFile | Problem]:
     seen: set[tuple[int, int]] = set()
+    errors: list[Problem] = []
 
     def on_error(exc: OSError) -> None:
-        walk.problems.append(f"'{exc.filename}' cannot be read ({exc.strerror}).")
+        errors.append(Problem(f"'{exc.filename}' cannot be read ({exc.strerror})."))
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=True):
+        yield from errors
+        errors.clear()
         st = os.stat(dirpath)
         if (st.st_dev, st.st_ino) in seen:
-            walk.problems.append(f"'{dirpath}' loops back to a folder already walked; skipped.")
+            yield Problem(f"'{dirpath}' loops back to a folder already walked; skipped.")
             dirnames[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
@@ -159,7 +190,8 @@ def _walk_dir(root: str, prefix: str, walk: Walk) -> None:
             path = os.path.join(dirpath, name)
             problem = _file_problem(path)
             if problem:
-                walk.problems.append(problem)
+                yield Problem(problem)
                 continue
             rel = name if rel_dir == "." else Path(rel_dir, name).as_posix()
-            _add(walk, path, join_key(prefix, rel))
+            yield _entry(path, join_key(prefix, rel))
+    yield from errors

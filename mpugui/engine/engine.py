@@ -1,20 +1,28 @@
 """The transfer engine: a QObject that owns the queue, hands jobs to worker
 QThreads and publishes one progress snapshot per tick.
 
-Workers never emit per-chunk signals: they bump counters that the tick reads.
-State changes (a transfer done, failed, paused) are emitted as they happen and
-reach the GUI thread through queued connections.
+Every event costs what changed, not what exists: work waits in the
+scheduler's ready heaps (nothing is searched), a state change goes through
+one transition (`_move`) that journals it (grouped commits) and records an
+event, and the tick snapshots only the transfers that changed or are
+sending, at most REFRESH_LIMIT of them per tick so a 100,000-file restore
+never freezes the window. Workers never emit per-chunk signals: they bump
+counters that the tick reads; state changes reach the consumers as the
+tick's events, in the order they happened.
 """
 
 from __future__ import annotations
 
-import bisect
+import collections
+import itertools
 import logging
 import mimetypes
 import os
 import random
 import threading
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -27,10 +35,12 @@ from mpugui.core.errors import (
     MpuguiError,
     SourceChanged,
     describe,
+    error_code,
     is_transient,
 )
 from mpugui.core.journal.store import (
     ACTIVE_STATES,
+    ASSEMBLING,
     CANCELLED,
     DONE,
     FAILED,
@@ -40,13 +50,12 @@ from mpugui.core.journal.store import (
     UPLOADING,
     VERIFYING,
     Journal,
-    JournalError,
     PartRecord,
     TransferRecord,
 )
-from mpugui.core.sources import check_unchanged, identity
+from mpugui.core.sources import check_unchanged, describe_change, identity, identity_of
 from mpugui.core.transfer import recovery
-from mpugui.core.transfer.adaptive import MAXIMUM, MEMORY_BUDGET, AdaptiveConcurrency, inputs_from
+from mpugui.core.transfer.adaptive import MAXIMUM, MEMORY_BUDGET, AdaptiveConcurrency, Inputs
 from mpugui.core.transfer.bandwidth import RateLimiter
 from mpugui.core.transfer.body import (
     BufferPool,
@@ -63,15 +72,40 @@ from mpugui.core.transfer.checksums import (
     md5_hex,
 )
 from mpugui.core.transfer.plan import DEFAULT_PART_SIZE, DEFAULT_THRESHOLD, TAPER_V1, make_plan
-from mpugui.core.transfer.progress import PartProgress, Transfer, now
-from mpugui.core.transfer.scheduler import ABORT, COMPLETE, PART, PREPARE, PUT, Job, Scheduler
+from mpugui.core.transfer.progress import Transfer, now
+from mpugui.core.transfer.scheduler import (
+    ABORT,
+    COMPLETE,
+    PART,
+    PREPARE,
+    PUT,
+    PUT_LIMIT,
+    Job,
+    Scheduler,
+)
 from mpugui.core.transfer.snapshot import DONE as PART_DONE
 from mpugui.core.transfer.snapshot import FAILED as PART_FAILED
-from mpugui.core.transfer.snapshot import PENDING, EngineSnapshot
+from mpugui.core.transfer.snapshot import PENDING, EngineSnapshot, StateEvent, TransferSnapshot
 
 log = logging.getLogger("mpugui.engine")
 
 DEFAULT_CONCURRENCY = 0  # 0: found while running (core/transfer/adaptive.py); a number pins it
+# Transfers snapshotted per tick at most: 100,000 restored at once reach the
+# window over a few ticks of ~30 ms each instead of one frozen second.
+REFRESH_LIMIT = 3000
+
+# Which state may follow which; anything else is a race the transition refuses.
+_NEXT: dict[str, frozenset[str]] = {
+    QUEUED: frozenset({UPLOADING, PAUSED, FAILED, CANCELLED, DONE}),
+    UPLOADING: frozenset({PAUSED, FAILED, ASSEMBLING, DONE, CANCELLED, QUEUED}),
+    ASSEMBLING: frozenset({VERIFYING, UPLOADING, FAILED, DONE, CANCELLED}),
+    VERIFYING: frozenset({DONE, FAILED, UPLOADING}),
+    PAUSED: frozenset({QUEUED, CANCELLED, FAILED, DONE}),
+    FAILED: frozenset({QUEUED, CANCELLED, DONE}),
+    CANCELLED: frozenset({QUEUED}),
+    DONE: frozenset(),
+}
+_RUNNING = frozenset({QUEUED, *ACTIVE_STATES})
 
 
 def default_read_lanes() -> int:
@@ -90,6 +124,7 @@ class EngineSettings:
     concurrency: int = DEFAULT_CONCURRENCY
     max_concurrency: int = MAXIMUM  # adaptive concurrency's ceiling (a user maximum)
     memory_budget: int = MEMORY_BUDGET  # adaptive: part buffers in flight at most, bytes
+    put_concurrency: int = PUT_LIMIT  # small files (one PutObject each) in flight at once
     checksum: str = DEFAULT_ALGORITHM
     bandwidth_limit: int = 0  # bytes/s, 0 = unlimited
     part_retries: int = 3  # our retries of a part after botocore's own
@@ -111,6 +146,29 @@ class UploadRequest:
     content_type: str | None = None
 
 
+@dataclass
+class _Totals:
+    """Sums over the published snapshots, kept as snapshots replace each other."""
+
+    counts: collections.Counter[str] = field(default_factory=collections.Counter)
+    total_bytes: int = 0
+    done_bytes: int = 0
+    retries: int = 0
+    wire_bytes: int = 0
+    speed: float = 0.0
+
+    def apply(self, old: TransferSnapshot | None, new: TransferSnapshot | None) -> None:
+        for snap, sign in ((old, -1), (new, 1)):
+            if snap is None:
+                continue
+            self.counts[snap.state] += sign
+            self.total_bytes += sign * snap.size
+            self.done_bytes += sign * snap.done_bytes
+            self.retries += sign * snap.retries
+            self.wire_bytes += sign * snap.wire_bytes
+            self.speed += sign * snap.speed
+
+
 class _WorkerThread(QThread):
     """A thread that runs the engine's worker loop; no logic of its own."""
 
@@ -125,9 +183,10 @@ class _WorkerThread(QThread):
 
 class TransferEngine(QObject):
     snapshot = Signal(object)  # EngineSnapshot, once per tick while anything changes
-    state_changed = Signal(int, str)  # transfer id, new state
+    state_changed = Signal(int, str)  # transfer id, new state: once per change, in order
     message = Signal(str, str)  # level name, sentence
     idle = Signal()  # nothing queued or running any more
+    _threads_wanted = Signal()  # from any thread: start workers on the engine's thread
 
     def __init__(self, journal: Journal, clients: ClientFactory | None = None,
                  settings: EngineSettings | None = None, parent: QObject | None = None) -> None:
@@ -141,37 +200,63 @@ class TransferEngine(QObject):
             self._adaptive = AdaptiveConcurrency(self.settings.max_concurrency,
                                                  self.settings.memory_budget)
         self._sched = Scheduler(self._adaptive.level if self._adaptive is not None
-                                else self.settings.concurrency)
+                                else self.settings.concurrency,
+                                put_limit=max(1, self.settings.put_concurrency))
         self._lock = self._sched.lock
         self._threads: list[_WorkerThread] = []
         self._buffers = BufferPool()  # part buffers: memory follows the parts in flight
         self._read_lanes = threading.BoundedSemaphore(max(1, self.settings.read_lanes))
         limit_malloc_arenas()  # before the workers start: see body.py
-        self._by_id: dict[int, Transfer] = {}
+        self._by_id: dict[int, Transfer] = {}  # in queue order
         self._maybe_created: set[int] = set()  # restored; Create may have been sent
-        self._last_emitted: tuple = ()
-        self._last_transfers: tuple = ()
-        self._last_snap: EngineSnapshot | None = None
-        self._last_stamp: tuple = ()
-        self._structure = 0  # bumped when transfers are added or removed
-        self._busy_at_snapshot = False
+        self._live: collections.Counter[str] = collections.Counter()  # states, as of now
+        # What the next tick publishes (engine lock held to change these):
+        self._dirty: dict[Transfer, None] = {}  # changed since their last snapshot, in order
+        self._sending: set[Transfer] = set()  # bytes moving: snapshotted every tick
+        self._removed: list[int] = []
+        self._events: list[StateEvent] = []
+        self._changed: dict[int, TransferSnapshot] = {}
+        # What has been published:
+        self._table: dict[int, TransferSnapshot] = {}
+        self._totals = _Totals()
+        self._seq = 0
+        self._was_busy = False
+        self._threads_wanted.connect(self._ensure_threads)
         self._timer = QTimer(self)
         self._timer.setObjectName("mpugui-engine-tick")
         self._timer.setInterval(self.settings.tick_ms)
         self._timer.timeout.connect(self._tick)
         self._timer.start()
-        self._was_busy = False
 
-    # -- queue ------------------------------------------------------------------
+    # -- queue (any thread) -------------------------------------------------------
 
     def add(self, req: UploadRequest) -> int:
         """Plan and journal one file; raises MpuguiError with a sentence."""
-        try:
-            ident = identity(req.source)
-        except MpuguiError:
-            raise
-        except OSError as exc:
-            raise MpuguiError(describe(exc)) from exc
+        ids, problems = self.add_many([req])
+        if problems:
+            raise MpuguiError(problems[0][1])
+        return ids[0]
+
+    def add_many(self, requests: Sequence[UploadRequest]
+                 ) -> tuple[list[int], list[tuple[UploadRequest, str]]]:
+        """Plan and journal files in one transaction; returns their ids and,
+        for each file that cannot be queued, the request and a sentence.
+        Safe from any thread (a folder is added from the thread walking it)."""
+        records: list[tuple[TransferRecord, Any]] = []
+        problems: list[tuple[UploadRequest, str]] = []
+        for req in requests:
+            try:
+                records.append(self._plan(req))
+            except (MpuguiError, ValueError) as exc:
+                problems.append((req, str(exc)))
+            except OSError as exc:
+                problems.append((req, describe(exc)))
+        ids = self.journal.add_many([rec for rec, _ in records])
+        self._insert([Transfer(rec, plan, {}, self._mark_dirty) for rec, plan in records])
+        return ids, problems
+
+    def _plan(self, req: UploadRequest) -> tuple[TransferRecord, Any]:
+        ident = identity(req.source)
         plan = make_plan(ident.size, req.part_size or self.settings.part_size,
                          self.settings.threshold,
                          taper=0 if req.endpoint.needs_equal_parts() else TAPER_V1)
@@ -183,126 +268,167 @@ class TransferEngine(QObject):
             checksum=algorithm(req.checksum or self.settings.checksum).name,
             storage_class=req.storage_class, content_type=content_type,
             no_overwrite=req.no_overwrite, state=QUEUED)
-        self.journal.add(rec)
-        self._insert(Transfer(rec, plan, {}))
-        return rec.id
+        return rec, plan
 
-    def restore(self, ids: list[int] | None = None, auto_resume: bool = False) -> list[int]:
-        """Load transfers from the journal. Ones that were running when the
-        app stopped or crashed come back paused, or queued with auto_resume."""
-        loaded = []
-        for rec in self.journal.transfers():
-            if rec.id in self._by_id or (ids is not None and rec.id not in ids):
-                continue
-            t = Transfer(rec, rec.plan(), self.journal.parts(rec.id))
+    def restore(self, ids: Iterable[int] | None = None, auto_resume: bool = False) -> list[int]:
+        """Load transfers from the journal, in a few statements whatever their
+        number. Ones that were running when the app stopped or crashed come
+        back paused, or queued with auto_resume. Safe from any thread."""
+        wanted = None if ids is None else set(ids)
+        if not auto_resume:
+            self.journal.set_state_where(_RUNNING, PAUSED, wanted)
+        records = [r for r in self.journal.transfers()
+                   if (wanted is None or r.id in wanted) and r.id not in self._by_id]
+        parts = self.journal.all_parts() if any(r.multipart for r in records) else {}
+        loaded: list[Transfer] = []
+        for rec in records:
             if rec.multipart and rec.upload_id is None and rec.state != QUEUED:
                 # Its Create may have reached the server just before a crash
                 # (the state is journaled before Create): look for that upload.
                 self._maybe_created.add(rec.id)
-            if rec.state in ACTIVE_STATES or rec.state == QUEUED:
-                t.state = QUEUED if auto_resume else PAUSED
-                if not auto_resume:
-                    self.journal.update(rec.id, state=PAUSED)
-            self._insert(t)
-            loaded.append(rec.id)
-        return loaded
+            if auto_resume and rec.state in _RUNNING:
+                rec.state = QUEUED
+            loaded.append(Transfer(rec, rec.plan(), parts.get(rec.id, {}), self._mark_dirty))
+        if auto_resume:
+            self.journal.set_state_where(_RUNNING, QUEUED, wanted)
+        for i in range(0, len(loaded), 5000):  # the lock is never held for long
+            self._insert(loaded[i:i + 5000], new=False)
+        return [t.id for t in loaded]
 
-    def _insert(self, t: Transfer) -> None:
+    def _insert(self, transfers: list[Transfer], new: bool = True) -> None:
+        """Into the queue; `new` transfers (not restored ones) say so as an event."""
+        if not transfers:
+            return
         with self._lock:
-            self._by_id[t.id] = t
-            # New transfers get the highest position, so this is an append;
-            # a full sort per add made adding 10,000 files quadratic.
-            bisect.insort(self._sched.transfers, t, key=lambda x: (x.rec.position, x.id))
-            self._structure += 1
+            for t in transfers:
+                self._by_id[t.id] = t
+                self._live[t.state] += 1
+                self._dirty[t] = None
+                if new:
+                    self._events.append(StateEvent(t.id, t.state, t.detail))
+                self._sched.offer(t)
             self._was_busy = True
-        self._ensure_threads()
-        self._sched.wake()
-        self.state_changed.emit(t.id, t.state)
+        self._threads_wanted.emit()
 
     def transfer_ids(self) -> list[int]:
         with self._lock:
-            return [t.id for t in self._sched.transfers]
+            return list(self._by_id)
 
     def record(self, transfer_id: int) -> TransferRecord:
         return self._by_id[transfer_id].rec
 
-    # -- user actions -------------------------------------------------------------
+    def has(self, transfer_id: int) -> bool:
+        return transfer_id in self._by_id
 
-    def pause(self, ids: list[int]) -> None:
-        for t in self._pick(ids):
-            with self._lock:
+    # -- the one state transition (engine lock held) ----------------------------------
+
+    def _move(self, t: Transfer, state: str, detail: str = "",
+              only_from: Iterable[str] | None = None, **journal: object) -> bool:
+        """Change `t`'s state if the event fits its current one: journal the
+        change (grouped commit) and record the event. False when it does not
+        fit (a pause won the race with a finishing worker, say)."""
+        old = t.state
+        if only_from is not None and old not in only_from:
+            return False
+        if state == old and not journal and detail == t.detail:
+            return True
+        if state != old and state not in _NEXT[old]:
+            log.debug("Refused %s -> %s for %s", old, state, t.rec.uri)
+            return False
+        t.set_state(state, detail)
+        self._live[old] -= 1
+        self._live[state] += 1
+        if state in (FAILED, PAUSED) or state != old:
+            journal.setdefault("error", detail or None)
+        self.journal.update(t.id, state=state, **journal)
+        if state != old:
+            self._events.append(StateEvent(t.id, state, detail))
+        return True
+
+    def _mark_dirty(self, t: Transfer) -> None:
+        self._dirty[t] = None
+
+    # -- user actions (engine thread) ---------------------------------------------
+
+    def pause(self, ids: Iterable[int]) -> None:
+        with self._lock:
+            for t in self._pick(ids):
                 if t.state not in (QUEUED, UPLOADING) or t.cancelling:
                     continue
                 t.cancel.set()
                 t.prepared = False
-                t.set_state(PAUSED)
-            self.journal.update(t.id, state=PAUSED)
-            self._changed(t)
+                self._move(t, PAUSED)
+                if not t.inflight:
+                    t.close_file()
 
-    def resume(self, ids: list[int]) -> None:
+    def resume(self, ids: Iterable[int]) -> None:
         """Resume paused or failed transfers from their finished parts."""
-        for t in self._pick(ids):
-            with self._lock:
+        with self._lock:
+            for t in self._pick(ids):
                 if t.state not in (PAUSED, FAILED) or t.cancelling or t.aborting:
                     continue
                 t.cancel = threading.Event()
                 t.prepared = False
                 t.complete_failures = 0
                 for part in t.parts:
-                    if part.state == PART_FAILED:
-                        t.mark_part(part, PENDING)
-                    part.failures, part.not_before, part.error = 0, 0.0, None
-                t.set_state(QUEUED)
+                    part.failures, part.error = 0, None
+                t.reset_pending()
                 t.rec.error = None
-            self.journal.update(t.id, state=QUEUED, error=None)
-            self._changed(t)
-        self._was_busy = True
-        self._ensure_threads()
-        self._sched.wake()
+                self._move(t, QUEUED)
+                self._sched.offer(t)
+            self._was_busy = True
+        self._threads_wanted.emit()
 
     retry = resume
 
-    def cancel(self, ids: list[int], restart: bool = False) -> None:
+    def cancel(self, ids: Iterable[int], restart: bool = False) -> None:
         """Stop and abort the upload on the server, leaving no part behind.
         With restart, the file is queued again from scratch afterwards."""
-        for t in self._pick(ids):
-            with self._lock:
+        finished = []
+        with self._lock:
+            for t in self._pick(ids):
                 if t.state in FINAL_STATES or t.cancelling or t.aborting:
                     continue
                 t.cancel.set()
                 t.restart_after_abort = restart
                 if t.rec.upload_id is None and t.inflight == 0:
-                    finish_now = True
+                    finished.append(t)
                 else:
-                    finish_now = False
                     t.cancelling = True
                     t.changed()
-            if finish_now:
-                self._cancelled(t)
-        self._was_busy = True
-        self._ensure_threads()
-        self._sched.wake()
+                    if t.inflight == 0:
+                        self._sched.abort(t)
+            self._was_busy = True
+        for t in finished:
+            self._cancelled(t)
+        self._threads_wanted.emit()
 
-    def remove(self, ids: list[int]) -> list[int]:
+    def remove(self, ids: Iterable[int]) -> list[int]:
         """Forget finished, cancelled, paused or failed transfers. A paused or
         failed upload stays on the server (the uploads browser finds it)."""
         removed = []
-        for t in self._pick(ids):
-            with self._lock:
+        with self._lock:
+            for t in self._pick(ids):
                 # A cancelled transfer's only job in flight can be the abort job
                 # that is finishing it (cancel with restart removes it from there).
                 busy = t.inflight and t.state != CANCELLED
-                if t.state in ACTIVE_STATES or t.state == QUEUED or busy or t.cancelling \
-                        or t.aborting:
+                if t.state in _RUNNING or busy or t.cancelling or t.aborting:
                     continue
-                self._sched.transfers.remove(t)
                 del self._by_id[t.id]
-                self._structure += 1
+                self._live[t.state] -= 1
+                self._dirty.pop(t, None)
+                self._sending.discard(t)
+                self._removed.append(t.id)
+                self._events.append(StateEvent(t.id, "removed", ""))
                 t.close_file()
-            self.journal.remove(t.id)
-            removed.append(t.id)
-            self.state_changed.emit(t.id, "removed")
+                removed.append(t.id)
+        self.journal.remove_many(removed)
         return removed
+
+    def remove_finished(self) -> list[int]:
+        with self._lock:
+            ids = [i for i, t in self._by_id.items() if t.state in FINAL_STATES]
+        return self.remove(ids)
 
     def pause_all(self) -> None:
         self.pause(self.transfer_ids())
@@ -334,7 +460,11 @@ class TransferEngine(QObject):
 
     def busy(self) -> bool:
         with self._lock:
-            return any(map(_moving, self._sched.transfers))
+            return self._busy()
+
+    def _busy(self) -> bool:
+        live = self._live
+        return self._sched.has_work() or any(live[s] for s in _RUNNING)
 
     def shutdown(self) -> None:
         """Stop every worker. Running transfers keep their journal state, so
@@ -342,24 +472,26 @@ class TransferEngine(QObject):
         self._timer.stop()
         with self._lock:
             self._sched.stopping = True
-            for t in self._sched.transfers:
-                t.cancel.set()
+            for t in self._by_id.values():
+                if t.inflight:
+                    t.cancel.set()
             self._lock.notify_all()
         for th in self._threads:
             th.wait()
         self._threads.clear()
         with self._lock:
-            for t in self._sched.transfers:
+            for t in self._by_id.values():
                 t.close_file()
 
-    def _pick(self, ids: list[int]) -> list[Transfer]:
-        with self._lock:
-            return [self._by_id[i] for i in ids if i in self._by_id]
+    def _pick(self, ids: Iterable[int]) -> list[Transfer]:
+        by_id = self._by_id
+        return [by_id[i] for i in ids if i in by_id]
 
     # -- workers ----------------------------------------------------------------
 
     def _ensure_threads(self) -> None:
-        want = self._sched.limit + 1  # one spare for aborts, which skip the limit
+        # one spare for aborts, which skip the limit
+        want = self._sched.limit + self._sched.put_limit + 1
         while len(self._threads) < want and not self._sched.stopping:
             th = _WorkerThread(self, len(self._threads))
             self._threads.append(th)
@@ -382,14 +514,17 @@ class TransferEngine(QObject):
                 self._sched.job_done(job)
                 self._settle(job.transfer)
             if buffer.capacity:
-                self._buffers.give(buffer, self._sched.limit, 2 * self.settings.part_size)
+                self._buffers.give(buffer, self._sched.limit + self._sched.put_limit,
+                                   2 * self.settings.part_size)
 
     def _run(self, job: Job, buffer: PartBuffer) -> None:
         if job.kind == PREPARE:
             self._prepare(job.transfer)
-        elif job.kind in (PART, PUT):
+        elif job.kind == PART:
             assert job.part is not None
-            self._send(job.transfer, job.part, buffer)
+            self._send_part(job.transfer, job.part, buffer)
+        elif job.kind == PUT:
+            self._put(job.transfer, buffer)
         elif job.kind == COMPLETE:
             self._complete(job.transfer)
         elif job.kind == ABORT:
@@ -403,59 +538,60 @@ class TransferEngine(QObject):
             endpoint = endpoint.with_(checksum_when_required=True)
         return self.clients.client(endpoint)
 
+    # -- job steps (worker threads) ---------------------------------------------------
+
     def _prepare(self, t: Transfer) -> None:
-        try:
-            rec = t.rec
-            check_unchanged(rec.source, t.identity)
-            if t.fd is None:
-                t.fd = os.open(rec.source, os.O_RDONLY)
-            client = self._client(t)
-            if rec.upload_id is None:
-                if rec.no_overwrite and s3.head_object(client, rec.bucket, rec.key) is not None:
-                    raise MpuguiError(f"{rec.uri} already exists and the transfer is set "
-                                      "not to overwrite it.")
-                if rec.multipart and not t.cancel.is_set():
-                    # Journaled before Create: after a crash between the server
-                    # creating the upload and its answer, restore knows to look.
-                    self.journal.update(t.id, state=UPLOADING)
-                    upload_id, retried = None, 0
-                    if t.id in self._maybe_created:
-                        strays = recovery.stray_uploads(self.journal, rec, client)
-                        upload_id = strays[0] if strays else None
-                        if upload_id:
-                            log.info("Adopted upload %s of %s, created before a crash",
-                                     upload_id, rec.uri)
-                    if upload_id is None:
-                        upload_id, retried = s3.create_upload(client, rec, t.algo)
-                    self._maybe_created.discard(t.id)
-                    # Journaled before any part leaves: a crash now leaves no orphan
-                    # the journal does not know.
-                    self.journal.update(t.id, upload_id=upload_id, state=UPLOADING)
-                    with self._lock:
-                        rec.upload_id = upload_id
-                        t.changed()
-                    if retried:
-                        # An earlier attempt may have created an upload whose
-                        # answer was lost: abort it, or it stays billed, unseen.
-                        for stray in recovery.stray_uploads(self.journal, rec, client):
-                            log.info("Aborting upload %s of %s left by a retried Create",
-                                     stray, rec.uri)
-                            s3.abort_until_empty(client, rec.bucket, rec.key, stray)
-            elif self._reconcile(t, client):
-                return  # it was completed before a crash; now recorded as done
+        """Create the multipart upload (or reconcile a resumed one with the
+        server) so that its parts can go."""
+        rec = t.rec
+        if t.fd is None:
+            t.fd = _open(rec.source, t)
+        describe_change(rec.source, t.identity, identity_of(t.fd, rec.source))
+        client = self._client(t)
+        if rec.upload_id is None:
+            if rec.no_overwrite and s3.head_object(client, rec.bucket, rec.key) is not None:
+                raise MpuguiError(f"{rec.uri} already exists and the transfer is set "
+                                  "not to overwrite it.")
             with self._lock:
-                if not t.cancel.is_set():
-                    t.prepared = True
-                    t.set_state(UPLOADING)
-            if not t.cancel.is_set():
-                self.journal.update(t.id, state=UPLOADING)
-            self._changed(t)
-        finally:
-            t.preparing = False
+                if not self._move(t, UPLOADING, only_from=(QUEUED, UPLOADING)):
+                    return  # paused or cancelled meanwhile
+            # On disk before Create: after a crash between the server creating
+            # the upload and its answer, restore knows to look for it.
+            self.journal.flush()
+            upload_id, retried = None, 0
+            if t.id in self._maybe_created:
+                strays = recovery.stray_uploads(self.journal, rec, client)
+                upload_id = strays[0] if strays else None
+                if upload_id:
+                    log.info("Adopted upload %s of %s, created before a crash",
+                             upload_id, rec.uri)
+            if upload_id is None:
+                upload_id, retried = s3.create_upload(client, rec, t.algo)
+            self._maybe_created.discard(t.id)
+            with self._lock:
+                rec.upload_id = upload_id
+                self.journal.update(t.id, upload_id=upload_id)
+                t.changed()
+            # On disk before any part leaves: a crash now leaves no orphan the
+            # journal does not know.
+            self.journal.flush()
+            if retried:
+                # An earlier attempt may have created an upload whose answer
+                # was lost: abort it, or it stays billed, unseen.
+                for stray in recovery.stray_uploads(self.journal, rec, client):
+                    log.info("Aborting upload %s of %s left by a retried Create",
+                             stray, rec.uri)
+                    s3.abort_until_empty(client, rec.bucket, rec.key, stray)
+        elif self._reconcile(t, client):
+            return  # it was completed before a crash; now recorded as done
+        with self._lock:
+            if not t.cancel.is_set() and self._move(t, UPLOADING,
+                                                    only_from=(QUEUED, UPLOADING)):
+                t.prepared = True  # the scheduler offers its parts when this job ends
 
     def _reconcile(self, t: Transfer, client: Any) -> bool:
-        """Mark the parts the server already holds (core/transfer/recovery.py decides
-        which); True when the upload turns out to be completed already."""
+        """Mark the parts the server already holds (core/transfer/recovery.py
+        decides which); True when the upload turns out to be completed already."""
         try:
             kept = recovery.parts_to_keep(self.journal, t, client)
         except recovery.UploadGone:
@@ -477,68 +613,107 @@ class TransferEngine(QObject):
                  t.parts_done(), len(t.parts))
         return False
 
-    def _send(self, t: Transfer, part: PartProgress, buffer: PartBuffer) -> None:
+    def _begin_body(self, t: Transfer, part: Any, data: memoryview) -> PartBody:
+        body = PartBody(data, t.cancel, self.limiter)
+        with self._lock:
+            part.body, part.started, part.error = body, now(), None
+            part.attempts += 1
+            part.snap = None
+            t.changed()
+        return body
+
+    def _send_part(self, t: Transfer, part: Any, buffer: PartBuffer) -> None:
         rec = t.rec
         if t.fd is None:
             raise MpuguiError(f"'{rec.source}' is not open.")
         with self._read_lanes:
             data = read_range(t.fd, part.offset, part.size, buffer, rec.source)
             checksum = t.algo.value(data)
-        body = PartBody(data, t.cancel, self.limiter)
-        with self._lock:
-            part.body, part.started, part.error = body, now(), None
-            part.attempts += 1
-            part.touch()
+        body = self._begin_body(t, part, data)
         retries = 0
         try:
-            if t.plan.multipart:
-                etag, retries = s3.upload_part(self._client(t), rec, part.number, body,
-                                               checksum, t.algo)
-            else:
-                check_unchanged(rec.source, t.identity)
-                etag, retries = s3.put_object(self._client(t), rec, body, checksum, t.algo)
+            etag, retries = s3.upload_part(self._client(t), rec, part.number, body,
+                                           checksum, t.algo)
         finally:
             with self._lock:
                 t.wire_bytes += body.total
         if t.algo.name == "md5" and is_md5_etag(etag) and clean_etag(etag) != md5_hex(data):
             raise MpuguiError(f"Part {part.number} of {rec.uri} was stored with a different "
                               "MD5 than was sent.")
-        if t.plan.multipart:
+        with self._lock:
             self.journal.record_part(t.id, PartRecord(part.number, part.size, etag, checksum))
+            part.etag, part.checksum, part.body = etag, checksum, None
+            part.attempts += retries
+            t.retries += retries
+            t.mark_part(part, PART_DONE)
+
+    def _put(self, t: Transfer, buffer: PartBuffer) -> None:
+        """A small file: one PutObject, read and checked from one open."""
+        rec = t.rec
+        part = t.parts[0]
+        with self._lock:
+            if not self._move(t, UPLOADING, only_from=(QUEUED,)):
+                t.mark_part(part, PENDING)
+                return  # paused or cancelled before it started
+        fd = _open(rec.source, t)
+        try:
+            data = read_range(fd, 0, rec.size, buffer, rec.source) if rec.size else \
+                memoryview(b"")
+            describe_change(rec.source, t.identity, identity_of(fd, rec.source, data))
+        finally:
+            os.close(fd)
+        checksum = t.algo.value(data)
+        body = self._begin_body(t, part, data)
+        try:
+            etag, retries = s3.put_object(self._client(t), rec, body, checksum, t.algo)
+        finally:
+            with self._lock:
+                t.wire_bytes += body.total
+        verification = "size"
+        if t.algo.name == "md5" and is_md5_etag(etag):
+            if clean_etag(etag) != md5_hex(data):
+                raise MpuguiError(f"{rec.uri} was stored with a different MD5 than was sent.")
+            verification = "size + MD5"
         with self._lock:
             part.etag, part.checksum, part.body = etag, checksum, None
             part.attempts += retries
             t.retries += retries
             t.mark_part(part, PART_DONE)
-        if not t.plan.multipart:
-            verification = "size"
-            if t.algo.name == "md5" and is_md5_etag(etag):
-                verification = "size + MD5"
-            self._finish(t, etag, f"{verification} (PutObject {t.algo.name})")
+        self._finish(t, etag, f"{verification} (PutObject {t.algo.name})")
 
     def _complete(self, t: Transfer) -> None:
         rec = t.rec
+        with self._lock:
+            if not self._move(t, ASSEMBLING, only_from=(UPLOADING,)):
+                return
         check_unchanged(rec.source, t.identity)
         parts = t.done_records()
         client = self._client(t)
         etag = s3.complete(client, rec, parts, t.algo)
         with self._lock:
-            t.set_state(VERIFYING)
-        self.journal.update(t.id, state=VERIFYING, final_etag=etag)
-        self._changed(t)
+            self._move(t, VERIFYING, final_etag=etag)
         verification = s3.verify(client, rec, parts, t.algo, etag)
         self._finish(t, etag, verification)
 
     def _finish(self, t: Transfer, etag: str, verification: str) -> None:
-        self.journal.update(t.id, state=DONE, final_etag=etag, verification=verification,
-                            error=None)
         with self._lock:
+            # The object is stored: done wins over a pause or cancel that came
+            # while its last request was on the wire.
+            cancelled_late = t.cancelling
+            t.cancelling = False
             t.rec.final_etag, t.rec.verification = etag, verification
-            t.set_state(DONE)
+            for part in t.parts:
+                if part.state != PART_DONE:
+                    t.mark_part(part, PART_DONE)
+            self._move(t, DONE, final_etag=etag, verification=verification)
             t.close_file()
         log.info("Uploaded %s → %s (%s)", t.rec.source, t.rec.uri, verification)
-        self.message.emit("info", f"Uploaded {os.path.basename(t.rec.source)} to {t.rec.uri}.")
-        self._changed(t)
+        if cancelled_late:
+            self.message.emit("warning", f"{t.rec.uri} was complete before the cancel "
+                                         "reached it; it stays uploaded.")
+        elif t.plan.multipart:  # per small file this would flood the log view
+            self.message.emit("info",
+                              f"Uploaded {os.path.basename(t.rec.source)} to {t.rec.uri}.")
 
     def _abort(self, t: Transfer) -> None:
         rec = t.rec
@@ -550,30 +725,41 @@ class TransferEngine(QObject):
             log.warning("Abort of %s failed", rec.uri, exc_info=True)
             with self._lock:
                 t.aborting = False
-                t.set_state(FAILED, f"Cancel failed; the upload is still on the server: "
-                                    f"{sentence}")
-            self.journal.update(t.id, state=FAILED, error=t.detail)
-            self._changed(t)
+                self._move(t, FAILED, f"Cancel failed; the upload is still on the server: "
+                                      f"{sentence}")
+            self.message.emit("error", f"{os.path.basename(rec.source)}: {t.detail}")
             return
         self._cancelled(t)
 
     def _cancelled(self, t: Transfer) -> None:
         self.journal.forget_parts(t.id)
-        self.journal.update(t.id, state=CANCELLED, error=None)
         with self._lock:
             t.aborting = t.cancelling = False
             t.reset_parts()
-            t.set_state(CANCELLED)
+            self._move(t, CANCELLED)
             t.close_file()
             restart = t.restart_after_abort
         self.message.emit("info", f"Cancelled {t.rec.uri}; nothing of it is left on the server.")
-        self._changed(t)
         if restart:
+            self.restart(t.id)
+
+    def restart(self, transfer_id: int) -> int | None:
+        """Queue a cancelled transfer's file again from scratch (a new upload)."""
+        with self._lock:
+            t = self._by_id.get(transfer_id)
+            if t is None or t.state != CANCELLED:
+                return None
             rec = t.rec
-            self.remove([t.id])
-            self.add(UploadRequest(rec.source, rec.bucket, rec.key, rec.endpoint,
-                                   rec.part_size or None, rec.checksum, rec.storage_class,
-                                   rec.no_overwrite, rec.content_type))
+        try:
+            new_id = self.add(UploadRequest(rec.source, rec.bucket, rec.key, rec.endpoint,
+                                            rec.part_size or None, rec.checksum,
+                                            rec.storage_class, rec.no_overwrite,
+                                            rec.content_type))
+        except MpuguiError as exc:
+            self.message.emit("error", str(exc))
+            return None
+        self.remove([transfer_id])
+        return new_id
 
     # -- failures -----------------------------------------------------------------
 
@@ -589,6 +775,9 @@ class TransferEngine(QObject):
         if isinstance(exc, ClientError):
             retries = int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
         sentence = describe(exc, bucket=t.rec.bucket, op=_OPS.get(job.kind, "this operation"))
+        if job.kind == PUT and t.rec.no_overwrite and error_code(exc) == "PreconditionFailed":
+            sentence = (f"{t.rec.uri} already exists and the transfer is set not to "
+                        "overwrite it.")
         if isinstance(exc, SourceChanged):
             # Say what became of the upload: kept (resumable once the file is
             # back as it was) or never stored (small files check before sending).
@@ -607,9 +796,10 @@ class TransferEngine(QObject):
                 part.failures += 1
                 part.error = sentence
                 if transient and part.failures <= self.settings.part_retries:
-                    part.not_before = now() + self._backoff(part.failures)
                     t.retries += 1
-                    t.mark_part(part, PENDING)
+                    t.mark_part(part, PENDING, now() + self._backoff(part.failures))
+                    if job.kind == PUT:
+                        self._sched.offer_at(t, part.not_before)
                     log.info("Part %d of %s will be retried (%d of %d)", part.number,
                              t.rec.uri, part.failures, self.settings.part_retries)
                     return
@@ -618,23 +808,16 @@ class TransferEngine(QObject):
                 t.complete_failures += 1
                 if t.complete_failures <= self.settings.part_retries:
                     t.not_before = now() + self._backoff(t.complete_failures)
-                    t.set_state(UPLOADING)
+                    self._move(t, UPLOADING, only_from=(ASSEMBLING, VERIFYING))
                     return
             if t.state == FAILED:
                 return  # another part already failed it
             t.cancel.set()  # stop the other parts of this transfer
             t.prepared = False
-            t.set_state(FAILED, sentence)
             t.rec.error = sentence  # as journaled; the CLI's --json lines report it
-        try:
-            self.journal.update(t.id, state=FAILED, error=sentence)
-        except JournalError:
-            # The journal itself failed (disk full, locked): the transfer stays
-            # failed in memory with that sentence; the journal keeps its last
-            # committed state, from which a restart resumes.
-            log.warning("Could not journal the failure of %s", t.rec.uri, exc_info=True)
+            if not self._move(t, FAILED, sentence, only_from=_RUNNING):
+                return  # paused or cancelled meanwhile: that stands
         self.message.emit("error", f"{os.path.basename(t.rec.source)}: {sentence}")
-        self._changed(t)
 
     def _backoff(self, failures: int) -> float:
         base = self.settings.retry_base * (2 ** (failures - 1))
@@ -646,58 +829,93 @@ class TransferEngine(QObject):
                 t.close_file()
             t.changed()
 
-    def _changed(self, t: Transfer) -> None:
-        self.state_changed.emit(t.id, t.state)
+    # -- ticks (engine thread) ----------------------------------------------------------
 
-    # -- ticks ------------------------------------------------------------------
+    def _refresh(self, limit: int | None = REFRESH_LIMIT) -> None:
+        """Snapshot what changed (at most `limit` transfers) into the table and
+        the pending delta; engine lock held."""
+        t_now = now()
+        table, totals, changed = self._table, self._totals, self._changed
+        for tid in self._removed:
+            totals.apply(table.pop(tid, None), None)
+            changed.pop(tid, None)
+        todo = list(itertools.islice(self._dirty, limit))
+        for t in todo:
+            del self._dirty[t]
+        also = self._sending.difference(todo)
+        for t in itertools.chain(todo, also):
+            snap = t.snapshot(t_now)
+            old = table.get(t.id)
+            if snap is not old:
+                totals.apply(old, snap)
+                table[t.id] = changed[t.id] = snap
+            if t.uploading or snap.speed:
+                self._sending.add(t)
+            else:
+                self._sending.discard(t)
+        if not self._sending:
+            totals.speed = 0.0  # no drift left over from adding and taking floats
 
     def current_snapshot(self) -> EngineSnapshot:
+        """The latest state: the table as of now, nothing new published."""
         with self._lock:
-            t_now = now()
-            transfers = self._sched.transfers
-            # Nothing moving and nothing changed: reuse the last snapshot, so an
-            # idle queue of 10,000 transfers costs one cheap pass per tick.
-            stamp = (self._structure, sum(t.version for t in transfers), self._sched.limit,
-                     self.limiter.rate)
-            idle = not any(map(_moving, transfers))
-            self._busy_at_snapshot = not idle
-            last = self._last_snap
-            if idle and last is not None and stamp == self._last_stamp:
-                return replace(last, time=t_now)
-            snaps = tuple(t.snapshot(t_now) for t in transfers)
-            concurrency = self._sched.limit
-        snap = EngineSnapshot(
-            transfers=snaps, speed=sum(s.speed for s in snaps),
-            active=sum(1 for s in snaps if s.state in ACTIVE_STATES),
-            queued=sum(1 for s in snaps if s.state == QUEUED),
-            failed=sum(1 for s in snaps if s.state == FAILED),
-            concurrency=concurrency, bandwidth_limit=self.limiter.rate, time=t_now)
-        self._last_snap, self._last_stamp = snap, stamp
+            self._refresh()
+            return self._snapshot((), (), ())
+
+    def _snapshot(self, changed: tuple[TransferSnapshot, ...], removed: tuple[int, ...],
+                  events: tuple[StateEvent, ...]) -> EngineSnapshot:
+        totals = self._totals
+        return EngineSnapshot(
+            seq=self._seq, changed=changed, removed=removed, events=events,
+            table=MappingProxyType(self._table), counts=MappingProxyType(totals.counts),
+            total_bytes=totals.total_bytes, done_bytes=totals.done_bytes,
+            retries=totals.retries, wire_bytes=totals.wire_bytes,
+            speed=max(0.0, totals.speed), concurrency=self._sched.limit,
+            bandwidth_limit=self.limiter.rate, time=now())
+
+    def publish(self, everything: bool = False) -> EngineSnapshot | None:
+        """Emit what changed since the last tick (the tick calls this; the CLI
+        calls it with `everything` at the end, so no event is left unsaid)."""
+        with self._lock:
+            self._refresh(None if everything else REFRESH_LIMIT)
+            changed = tuple(sorted(self._changed.values(), key=lambda s: s.id))
+            removed, events = tuple(self._removed), tuple(self._events)
+            self._changed, self._removed, self._events = {}, [], []
+            if not (changed or removed or events or self._totals.speed):
+                return None
+            self._seq += 1
+            snap = self._snapshot(changed, removed, events)
+        self.snapshot.emit(snap)
+        for ev in events:
+            self.state_changed.emit(ev.id, ev.state)
         return snap
 
     def _tick(self) -> None:
-        snap = self.current_snapshot()
         if self._adaptive is not None:
-            n = self._adaptive.update(snap.time, inputs_from(snap, self.limiter.moved))
+            with self._lock:
+                demand = self._sched.demand(2 * self.settings.max_concurrency)
+                part_size = max((t.plan.largest_part for t in self._sending
+                                 if t.plan.multipart), default=0)
+                inputs = Inputs(self.limiter.moved, demand, self._totals.retries, part_size)
+            n = self._adaptive.update(now(), inputs)
             if n != self._sched.limit:
                 self._set_limit(n)
-        if snap.transfers is not self._last_transfers:  # a reused snapshot changed nothing
-            self._last_transfers = snap.transfers
-            key = tuple((s.id, s.state, s.done_bytes, s.detail, s.parts_done)
-                        for s in snap.transfers)
-            if key != self._last_emitted or snap.speed:
-                self._last_emitted = key
-                self.snapshot.emit(snap)
-        busy = self._busy_at_snapshot  # busy() as of this snapshot, without a second pass
+        self.publish()
+        with self._lock:
+            busy = self._busy() or bool(self._dirty)
         if self._was_busy and not busy:
             self.idle.emit()
         self._was_busy = busy
 
 
-def _moving(t: Transfer) -> bool:
-    """Whether a transfer has work queued or running (the engine is busy)."""
-    return bool(t.inflight or t.cancelling or t.aborting or t.state in ACTIVE_STATES
-                or t.state == QUEUED)
+def _open(path: str, t: Transfer) -> int:
+    """Open the source; a file gone or unreadable since it was planned is
+    said as such (SourceChanged), not as a bare OS error."""
+    try:
+        return os.open(path, os.O_RDONLY)
+    except OSError:
+        check_unchanged(path, t.identity)
+        raise
 
 
 _OPS = {PREPARE: "s3:PutObject (CreateMultipartUpload)", PART: "s3:PutObject (UploadPart)",

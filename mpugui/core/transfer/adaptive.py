@@ -35,8 +35,6 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mpugui.core.transfer.snapshot import PENDING, UPLOADING, EngineSnapshot
-
 log = logging.getLogger("mpugui.core.transfer.adaptive")
 
 # 6, then 9: a link that 5 connections already fill (20 MB/s each, 100 MB/s)
@@ -248,18 +246,3 @@ def unacked_bytes() -> int | None:
         return total
     except (OSError, ValueError):
         return None
-
-
-def inputs_from(snap: EngineSnapshot, moved: int) -> Inputs:
-    """The controller's inputs: `moved` from the engine's byte meter (the
-    shared RateLimiter), the rest read off the tick's snapshot."""
-    demand = errors = part_size = 0
-    for t in snap.transfers:
-        errors += t.retries
-        running = t.state in ("queued", "uploading")
-        if running:
-            part_size = max(part_size, t.part_size)
-        for p in t.parts:
-            if p.state == UPLOADING or (running and p.state == PENDING):
-                demand += 1
-    return Inputs(moved, demand, errors, part_size)

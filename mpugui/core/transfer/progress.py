@@ -2,17 +2,22 @@
 
 Everything here is changed under the engine's lock, except `PartBody.sent`,
 which the uploading worker bumps as bytes go out and the tick only reads.
+Every query the scheduler and the tick make is O(1) or O(parts uploading):
+pending parts wait in a heap, parts in flight in a dict, finished ones are
+counted, so a 10,000-part file costs no scan per part.
 """
 
 from __future__ import annotations
 
 import collections
+import heapq
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from mpugui.core.journal.store import DONE, QUEUED, PartRecord, TransferRecord
+from mpugui.core.journal.store import DONE, QUEUED, UPLOADING, PartRecord, TransferRecord
 from mpugui.core.sources import Identity
 from mpugui.core.transfer.body import PartBody
 from mpugui.core.transfer.checksums import Algorithm, algorithm
@@ -21,17 +26,16 @@ from mpugui.core.transfer.snapshot import (
     DONE as PART_DONE,
 )
 from mpugui.core.transfer.snapshot import (
-    FAILED as PART_FAILED,
-)
-from mpugui.core.transfer.snapshot import (
     PENDING,
-    UPLOADING,
     PartSnapshot,
     TransferSnapshot,
 )
+from mpugui.core.transfer.snapshot import (
+    UPLOADING as PART_UPLOADING,
+)
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class PartProgress:
     number: int
     offset: int
@@ -45,7 +49,7 @@ class PartProgress:
     started: float = 0.0
     error: str | None = None
     body: PartBody | None = None
-    _snap: PartSnapshot | None = field(default=None, repr=False)
+    snap: PartSnapshot | None = None
 
     @property
     def sent(self) -> int:
@@ -55,22 +59,56 @@ class PartProgress:
         return body.sent if body is not None else 0
 
     def snapshot(self, now: float) -> PartSnapshot:
-        if self.state != UPLOADING and self._snap is not None:
-            return self._snap
+        if self.state != PART_UPLOADING and self.snap is not None:
+            return self.snap
         sent = self.sent
-        speed = sent / (now - self.started) if self.state == UPLOADING and now > self.started \
-            else 0.0
+        speed = sent / (now - self.started) if self.state == PART_UPLOADING and \
+            now > self.started else 0.0
         snap = PartSnapshot(self.number, self.offset, self.size, self.state, sent,
                             self.attempts, speed, self.etag, self.checksum, self.error)
-        self._snap = snap
+        self.snap = snap
         return snap
 
-    def touch(self) -> None:
-        self._snap = None
+
+def _ignore(_t: Transfer) -> None:
+    pass
 
 
 class Transfer:
-    def __init__(self, rec: TransferRecord, plan: Plan, parts: dict[int, PartRecord]) -> None:
+    __slots__ = (
+        "_done_bytes",
+        "_done_count",
+        "_on_change",
+        "_parts_snap",
+        "_pending",
+        "_samples",
+        "_snap",
+        "_snap_version",
+        "aborting",
+        "algo",
+        "cancel",
+        "cancelling",
+        "complete_failures",
+        "detail",
+        "fd",
+        "identity",
+        "inflight",
+        "not_before",
+        "parts",
+        "plan",
+        "prepared",
+        "queued_in",
+        "rec",
+        "restart_after_abort",
+        "retries",
+        "state",
+        "uploading",
+        "version",
+        "wire_bytes",
+    )
+
+    def __init__(self, rec: TransferRecord, plan: Plan, parts: dict[int, PartRecord],
+                 on_change: Callable[[Transfer], None] = _ignore) -> None:
         self.rec = rec
         self.plan = plan
         self.algo: Algorithm = algorithm(rec.checksum)
@@ -80,7 +118,6 @@ class Transfer:
         self.cancel = threading.Event()
         self.cancelling = False
         self.prepared = False  # reconciled with the server since the last start
-        self.preparing = False
         self.aborting = False
         self.restart_after_abort = False
         self.inflight = 0
@@ -90,18 +127,26 @@ class Transfer:
         self.complete_failures = 0
         self.not_before = 0.0
         self.version = 0
+        self.queued_in = 0  # the scheduler's: which ready queue holds it (0: none)
+        self._on_change = on_change
         if plan.multipart:
             self.parts = [PartProgress(p.number, p.offset, p.size) for p in plan.parts()]
         else:  # one PutObject, shown as a single part
             self.parts = [PartProgress(1, 0, rec.size)]
+        final = rec.state == DONE
         for number, done in parts.items():
             if 1 <= number <= len(self.parts):
                 part = self.parts[number - 1]
                 part.state, part.etag, part.checksum = PART_DONE, done.etag, done.checksum
-        if rec.state == DONE:
+        if final:
             for part in self.parts:
                 part.state = PART_DONE
-        self._done_bytes = sum(p.size for p in self.parts if p.state == PART_DONE)
+        self.uploading: dict[int, PartProgress] = {}
+        self._pending: list[tuple[float, int]] = [
+            (0.0, p.number) for p in self.parts if p.state != PART_DONE]  # sorted: a heap
+        done_parts = [p for p in self.parts if p.state == PART_DONE]
+        self._done_count = len(done_parts)
+        self._done_bytes = sum(p.size for p in done_parts)
         self._samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=40)
         self._snap: TransferSnapshot | None = None
         self._snap_version = -1
@@ -113,6 +158,7 @@ class Transfer:
 
     def changed(self) -> None:
         self.version += 1
+        self._on_change(self)
 
     def set_state(self, state: str, detail: str = "") -> None:
         self.state, self.detail = state, detail
@@ -120,30 +166,62 @@ class Transfer:
 
     # -- parts bookkeeping (engine lock held) ---------------------------------
 
-    def mark_part(self, part: PartProgress, state: str) -> None:
-        if part.state == PART_DONE and state != PART_DONE:
+    def mark_part(self, part: PartProgress, state: str, not_before: float = 0.0) -> None:
+        old = part.state
+        if old == state and state != PENDING:
+            return
+        if old == PART_DONE:
+            self._done_count -= 1
             self._done_bytes -= part.size
-        elif part.state != PART_DONE and state == PART_DONE:
+        elif old == PART_UPLOADING:
+            self.uploading.pop(part.number, None)
+        if state == PART_DONE:
+            self._done_count += 1
             self._done_bytes += part.size
+        elif state == PART_UPLOADING:
+            self.uploading[part.number] = part
+        elif state == PENDING:
+            # (again) on the heap; an older entry of the same part goes stale
+            part.not_before = not_before
+            heapq.heappush(self._pending, (not_before, part.number))
         part.state = state
-        part.touch()
+        part.snap = None
+        self.changed()
+
+    def reset_pending(self) -> None:
+        """Every part not done is pending now (resume, restart, reconcile)."""
+        for part in self.parts:
+            if part.state != PART_DONE and part.state != PART_UPLOADING:
+                part.state, part.not_before, part.snap = PENDING, 0.0, None
+        self._pending = [(0.0, p.number) for p in self.parts if p.state == PENDING]
         self.changed()
 
     def pending_part(self, now: float) -> PartProgress | None:
-        for part in self.parts:
-            if part.state in (PENDING, PART_FAILED) and part.not_before <= now:
-                return part
+        """The lowest-numbered part due now, taken off the heap."""
+        heap = self._pending
+        while heap:
+            not_before, number = heap[0]
+            part = self.parts[number - 1]
+            if part.state != PENDING or part.not_before != not_before:
+                heapq.heappop(heap)  # stale: sent, or pushed again with a new time
+                continue
+            if not_before > now:
+                return None
+            heapq.heappop(heap)
+            return part
         return None
 
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
     def next_wakeup(self) -> float | None:
-        times = [p.not_before for p in self.parts if p.state in (PENDING, PART_FAILED)]
-        return min(times) if times else None
+        return self._pending[0][0] if self._pending else None
 
     def all_parts_done(self) -> bool:
-        return all(p.state == PART_DONE for p in self.parts)
+        return self._done_count == len(self.parts)
 
     def parts_done(self) -> int:
-        return sum(1 for p in self.parts if p.state == PART_DONE)
+        return self._done_count
 
     def done_records(self) -> list[PartRecord]:
         return [PartRecord(p.number, p.size, p.etag or "", p.checksum)
@@ -151,9 +229,14 @@ class Transfer:
 
     def reset_parts(self) -> None:
         for part in self.parts:
-            self.mark_part(part, PENDING)
+            part.state, part.snap = PENDING, None
             part.etag = part.checksum = part.error = None
             part.failures = part.attempts = 0
+            part.not_before = 0.0
+        self.uploading.clear()
+        self._done_count = self._done_bytes = 0
+        self._pending = [(0.0, p.number) for p in self.parts]
+        self.changed()
 
     def close_file(self) -> None:
         if self.fd is not None:
@@ -165,38 +248,39 @@ class Transfer:
     # -- snapshots (engine lock held; called on the tick) ---------------------
 
     def done_bytes(self) -> int:
-        return self._done_bytes + sum(p.sent for p in self.parts if p.state == UPLOADING)
+        return self._done_bytes + sum(p.sent for p in self.uploading.values())
 
     def snapshot(self, now: float) -> TransferSnapshot:
-        uploading = [p for p in self.parts if p.state == UPLOADING]
+        uploading = self.uploading
         if self._snap is not None and self._snap_version == self.version and not uploading \
                 and not self._samples:
             return self._snap
         if len(self._parts_snap) != len(self.parts) or self._snap_version != self.version:
             self._parts_snap = [p.snapshot(now) for p in self.parts]
         else:
-            for p in uploading:
+            for p in uploading.values():
                 self._parts_snap[p.number - 1] = p.snapshot(now)
         done = self.done_bytes()
         speed = self._speed(now, done)
         remaining = self.rec.size - done
         eta = remaining / speed if speed > 0 else None
+        rec = self.rec
         self._snap = TransferSnapshot(
-            id=self.id, name=os.path.basename(self.rec.source), source=self.rec.source,
-            bucket=self.rec.bucket, key=self.rec.key, size=self.rec.size, done_bytes=done,
+            id=rec.id, name=os.path.basename(rec.source), source=rec.source,
+            bucket=rec.bucket, key=rec.key, size=rec.size, done_bytes=done,
             speed=speed, eta=eta, state=self.state,
             detail="cancelling…" if self.cancelling else self.detail,
-            parts_done=self.parts_done(), parts_total=len(self.parts),
-            part_size=self.plan.largest_part or self.rec.size,
-            smallest_part=self.plan.smallest_part or self.rec.size, upload_id=self.rec.upload_id,
-            checksum=self.rec.checksum, verification=self.rec.verification,
+            parts_done=self._done_count, parts_total=len(self.parts),
+            part_size=self.plan.largest_part or rec.size,
+            smallest_part=self.plan.smallest_part or rec.size, upload_id=rec.upload_id,
+            checksum=rec.checksum, verification=rec.verification,
             retries=self.retries, wire_bytes=self.wire_bytes, parts=tuple(self._parts_snap))
         self._snap_version = self.version
         return self._snap
 
     def _speed(self, now: float, done: int) -> float:
         """Bytes per second over the last few seconds; 0 when not moving."""
-        if self.state not in ("uploading", QUEUED) or self.cancel.is_set():
+        if self.state not in (UPLOADING, QUEUED) or self.cancel.is_set():
             self._samples.clear()
             return 0.0
         self._samples.append((now, done))
@@ -204,6 +288,14 @@ class Transfer:
             self._samples.popleft()
         (t0, b0), (t1, b1) = self._samples[0], self._samples[-1]
         return max(0.0, (b1 - b0) / (t1 - t0)) if t1 > t0 else 0.0
+
+    def is_moving(self) -> bool:
+        """Work queued or running (the engine is busy while any transfer is)."""
+        return bool(self.inflight or self.cancelling or self.aborting
+                    or self.state in _MOVING_STATES)
+
+
+_MOVING_STATES = frozenset({QUEUED, UPLOADING, "assembling", "verifying"})
 
 
 def now() -> float:
