@@ -118,7 +118,7 @@ def common_prefix(keys: Iterable[str]) -> str:
 
 
 def existing_objects(client: Any, bucket: str, keys: Sequence[str],
-                     prefix: str = "") -> dict[str, RemoteObject]:
+                     prefix: str = "") -> Found:
     """The objects that exist among `keys` in `bucket`.
 
     Up to HEAD_LIMIT keys: a HeadObject each. More: ListObjectsV2 over the
