@@ -21,6 +21,7 @@ from mpugui.core.units import MiB
 from mpugui.ui.account_dialog import AccountsDialog
 from mpugui.ui.destination_dialog import (
     DEFAULT_ACCOUNT,
+    SKIP_EXISTING_TIP,
     Destination,
     DestinationDialog,
     KeyPreviewModel,
@@ -98,7 +99,7 @@ def test_lists_buckets_shows_keys_and_emits_destination(qtbot, store, runner, s3
     assert dest == Destination(
         endpoint=store.get("Local moto").endpoint(), bucket=bucket, prefix="backups/2024/",
         storage_class="STANDARD_IA", checksum="sha256", no_overwrite=True,
-        part_size=32 * MiB, concurrency=6)
+        part_size=32 * MiB, concurrency=6, skip_existing=True)  # a folder: on
     assert dest.uri() == f"s3://{bucket}/backups/2024/"
     assert not dialog.isVisible()
 
@@ -160,6 +161,41 @@ def test_choice_is_remembered_per_account(qtbot, store, runner, moto_url, bucket
     settings = QSettings(str(ini), QSettings.Format.IniFormat)
     assert settings.value("destinations/last_account") == "Local moto"
     assert settings.value("destinations/Local%20moto/prefix") == "photos/"
+
+
+def test_skip_existing_defaults_and_is_remembered(qtbot, store, runner, bucket,
+                                                  sources) -> None:
+    folder, single = sources[0], sources[1]
+    # A folder: ticked; the tooltip says how files are compared.
+    dialog = open_destination(qtbot, store, runner, [folder])
+    assert dialog.skip_check.isChecked()
+    assert dialog.skip_check.text().replace("&", "") == \
+        "Skip files already in the bucket (same size and content)"
+    assert dialog.skip_check.toolTip() == SKIP_EXISTING_TIP
+    assert "same size" in SKIP_EXISTING_TIP and "ETag" in SKIP_EXISTING_TIP
+    dialog.bucket_combo.setCurrentText(bucket)
+    assert dialog.destination().skip_existing is True
+    dialog.skip_check.setChecked(False)
+    assert dialog.destination().skip_existing is False
+    with qtbot.waitSignal(dialog.accepted_destination, timeout=5000):
+        dialog.try_accept()
+
+    # A single file: unticked the first time, whatever the folder drop chose.
+    files = open_destination(qtbot, store, runner, [single])
+    assert not files.skip_check.isChecked()
+    files.skip_check.setChecked(True)  # the user turns it on...
+    with qtbot.waitSignal(files.accepted_destination, timeout=5000) as got:
+        qtbot.mouseClick(files.upload_button, Qt.MouseButton.LeftButton)
+    assert got.args[0].skip_existing is True
+
+    # ...so the next drop of files starts ticked; a folder drop is ticked anyway.
+    again = open_destination(qtbot, store, runner, [single])
+    assert again.skip_check.isChecked()
+    again.skip_check.setChecked(False)
+    with qtbot.waitSignal(again.accepted_destination, timeout=5000):
+        again.try_accept()
+    assert not open_destination(qtbot, store, runner, [single]).skip_check.isChecked()
+    assert open_destination(qtbot, store, runner, [folder, single]).skip_check.isChecked()
 
 
 def test_listbuckets_denied_falls_back_to_typing(qtbot, runner, denying_s3,  # noqa: F811

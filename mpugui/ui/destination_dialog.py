@@ -1,9 +1,10 @@
 """The destination dialog: where dropped files go, and how.
 
 Account, bucket (listed off the GUI thread, typed by hand when ListBuckets is
-denied), prefix, storage class, checksum, overwrite policy, part size and
-concurrency. The key names are shown before anything starts. The last
-choice is remembered per account in QSettings — never a secret.
+denied), prefix, storage class, checksum, overwrite policy, whether to skip
+files already in the bucket, part size and concurrency. The key names are
+shown before anything starts. The last choice is remembered per account in
+QSettings — never a secret.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QFormLayout,
@@ -79,6 +81,12 @@ CHECKSUM_LABELS = {
 }
 PART_SIZES = [8 * MiB, 16 * MiB, 32 * MiB, 64 * MiB, 128 * MiB, 256 * MiB, 512 * MiB,
               1024 * MiB]
+SKIP_EXISTING_TIP = (
+    "Before uploading, the destination is looked up once (the prefix is listed, or "
+    "each key asked when there are only a few files). A file is skipped when an object "
+    "with its key has the same size and the same content: the ETag this app recorded "
+    "when it uploaded the file, or the file's MD5 or multipart ETag computed here. "
+    "Files that cannot be compared this way are uploaded.")
 _BUCKET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$")
 
 
@@ -92,6 +100,9 @@ class Destination:
     no_overwrite: bool
     part_size: int | None  # None: planned automatically
     concurrency: int | None  # None: the engine's setting
+    # Skip files whose object already exists with the same size and content
+    # (mpugui.core.transfer.existing decides).
+    skip_existing: bool = False
 
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
@@ -263,6 +274,9 @@ class DestinationDialog(QDialog):
         super().__init__(parent)
         self.accounts, self.runner, self.clients = accounts, runner, clients
         self.paths = [os.fspath(p) for p in paths]
+        # A folder drop skips what is already there unless unticked; a drop of
+        # files only starts as the last drop of files only was accepted.
+        self.has_folder = any(os.path.isdir(p) for p in self.paths)
         self.setWindowTitle("Upload to S3 — mpugui")
         self.setWindowIcon(icon("add-file"))
         self.setModal(False)
@@ -346,6 +360,11 @@ class DestinationDialog(QDialog):
         exists_label = QLabel("If the key exists:")
         exists_label.setBuddy(self.overwrite_radio)
         form.addRow(exists_label, exists_row)
+
+        self.skip_check = QCheckBox("Skip files already &in the bucket (same size and content)")
+        self.skip_check.setToolTip(SKIP_EXISTING_TIP)
+        self.skip_check.setChecked(self.has_folder)
+        form.addRow("", self.skip_check)
 
         advanced = QGroupBox("Advanced")
         adv = QFormLayout(advanced)
@@ -659,7 +678,8 @@ class DestinationDialog(QDialog):
             storage_class=self.storage_combo.currentData(),
             checksum=self.checksum_combo.currentData(),
             no_overwrite=self.keep_radio.isChecked(),
-            part_size=self.part_size(), concurrency=concurrency)
+            part_size=self.part_size(), concurrency=concurrency,
+            skip_existing=self.skip_check.isChecked())
 
     def try_accept(self) -> None:
         try:
@@ -688,6 +708,8 @@ class DestinationDialog(QDialog):
         s.setValue("no_overwrite", dest.no_overwrite)
         s.setValue("part_size", dest.part_size or 0)
         s.setValue("concurrency", dest.concurrency or 0)
+        if not self.has_folder:  # folders start ticked whatever was chosen
+            s.setValue("skip_existing_files", dest.skip_existing)
         s.endGroup()
         s.sync()
 
@@ -701,6 +723,7 @@ class DestinationDialog(QDialog):
         no_overwrite = str(s.value("no_overwrite", "false")).lower() in ("true", "1")
         part_size = _int(s.value("part_size", 0))
         concurrency = _int(s.value("concurrency", 0))
+        skip_files = str(s.value("skip_existing_files", "false")).lower() in ("true", "1")
         s.endGroup()
         self.bucket_combo.setEditText(bucket)
         self.prefix_edit.setText(prefix)
@@ -715,6 +738,7 @@ class DestinationDialog(QDialog):
         else:
             self.part_combo.setEditText(format_bytes(part_size).replace(".0 ", " "))
         self.concurrency_spin.setValue(min(concurrency, self.concurrency_spin.maximum()))
+        self.skip_check.setChecked(self.has_folder or skip_files)
 
     # ---------------------------------------------------------------- closing
     def done(self, result: int) -> None:
