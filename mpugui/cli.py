@@ -8,7 +8,6 @@ resume with `mpugui resume`); 4 the journal or settings cannot be used.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
 import os
@@ -23,11 +22,12 @@ from mpugui.core import paths
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint, validate_endpoint_url
 from mpugui.core.errors import MpuguiError
-from mpugui.core.journal.store import CANCELLED, DONE, FAILED, PAUSED, Journal, JournalError
+from mpugui.core.journal.store import CANCELLED, DONE, FAILED, Journal, JournalError
 from mpugui.core.logsetup import setup_logging
 from mpugui.core.s3uri import parse_s3_uri
-from mpugui.core.sources import collect
 from mpugui.core.transfer.checksums import ALGORITHMS, DEFAULT_ALGORITHM
+from mpugui.core.transfer.existing import skipped_sentence
+from mpugui.core.transfer.feeder import Feeder, FeedRequest, resume_walks
 from mpugui.core.transfer.plan import DEFAULT_PART_SIZE, PlanError
 from mpugui.core.units import format_bytes, format_duration, format_rate, parse_rate, parse_size
 
@@ -99,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--storage-class", help="e.g. STANDARD_IA, GLACIER_IR")
     up.add_argument("--no-overwrite", action="store_true",
                     help="fail instead of replacing an existing object (If-None-Match: *)")
+    skip = up.add_mutually_exclusive_group()
+    skip.add_argument("--skip-existing", dest="skip_existing", action="store_true",
+                      default=None,
+                      help="skip files already at the destination with the same size and "
+                           "content (default for folders)")
+    skip.add_argument("--no-skip-existing", dest="skip_existing", action="store_false",
+                      help="upload every file, also those already there (default for files)")
     up.add_argument("--bwlimit", type=RATE, default=0,
                     help="bandwidth limit for all parts together, e.g. 10MB/s")
     up.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -181,27 +188,27 @@ def main(argv: list[str]) -> int:
 
 
 def _transfers(journal: Journal, args: argparse.Namespace) -> int:
-    rows = []
-    for rec in journal.transfers():
-        parts = journal.parts(rec.id)
-        total = rec.plan().part_count if rec.multipart else 1
-        done = total if rec.state == DONE else len(parts)
-        rows.append({"id": rec.id, "source": rec.source, "destination": rec.uri,
-                     "size": rec.size, "state": rec.state, "parts_done": done,
-                     "parts_total": total, "upload_id": rec.upload_id, "error": rec.error,
-                     "endpoint": rec.endpoint.label()})
-    if args.json:
-        for row in rows:
-            print(json.dumps(row))
-        return EXIT_OK
-    if not rows:
+    counts = journal.part_counts()
+    out = sys.stdout
+    records = journal.transfers()
+    if not records and not args.json:
         print("No transfers in the journal.")
-    for r in rows:
-        line = (f"{r['id']:>5}  {r['state']:<10} {r['parts_done']:>5}/{r['parts_total']:<5} "
-                f"{format_bytes(r['size']):>10}  {r['source']} → {r['destination']}")
-        if r["error"]:
-            line += f"\n       {r['error']}"
-        print(line)
+    for rec in records:
+        total = rec.plan().part_count if rec.multipart else 1
+        done = total if rec.state == DONE else counts.get(rec.id, 0)
+        if args.json:
+            out.write(json.dumps({
+                "id": rec.id, "source": rec.source, "destination": rec.uri, "size": rec.size,
+                "state": rec.state, "parts_done": done, "parts_total": total,
+                "upload_id": rec.upload_id, "error": rec.error,
+                "verification": rec.verification, "endpoint": rec.endpoint.label()}) + "\n")
+            continue
+        line = (f"{rec.id:>5}  {rec.state:<10} {done:>5}/{total:<5} "
+                f"{format_bytes(rec.size):>10}  {rec.source} → {rec.uri}")
+        if rec.error:
+            line += f"\n       {rec.error}"
+        out.write(line + "\n")
+    out.flush()
     return EXIT_OK
 
 
@@ -209,7 +216,7 @@ def _run_engine(journal: Journal, args: argparse.Namespace) -> int:
     # Qt is imported here so `mpugui transfers` and `--help` stay quick.
     from PySide6.QtCore import QCoreApplication
 
-    from mpugui.engine.engine import EngineSettings, TransferEngine, UploadRequest
+    from mpugui.engine.engine import EngineSettings, TransferEngine
 
     app = QCoreApplication.instance() or QCoreApplication(["mpugui"])
     settings = EngineSettings(bandwidth_limit=getattr(args, "bwlimit", 0) or 0)
@@ -218,107 +225,123 @@ def _run_engine(journal: Journal, args: argparse.Namespace) -> int:
             raise MpuguiError("--concurrency must be at least 1.")
         settings.concurrency = args.concurrency
     engine = TransferEngine(journal, ClientFactory(settings.concurrency + 4), settings)
-    out = Reporter(sys.stdout, args.json)
-    # Connected before any transfer starts: a transfer that fails at once
-    # still reports its state (a queued signal only reaches connected slots).
-    on_state = functools.partial(out.state, engine)
-    engine.snapshot.connect(out.progress)
-    engine.state_changed.connect(on_state)
-    skipped = False
-    ids: list[int] = []
+    out = Reporter(sys.stdout, args.json, engine)
+    # Connected before any transfer starts: the first tick's events reach it.
+    engine.snapshot.connect(out.on_snapshot)
+    feeders: list[Feeder] = []
+    interrupted = False
     try:
         if args.command == "upload":
-            ids, skipped = _queue_uploads(engine, args, out, UploadRequest)
+            feeders = [_start_upload(engine, journal, args)]
         else:
-            wanted = None if getattr(args, "all", False) else args.ids
             if args.command == "resume" and not args.all and not args.ids:
                 raise MpuguiError("Name transfer IDs to resume, or use --all.")
+            wanted = None if getattr(args, "all", False) else args.ids
             unfinished = {r.id for r in journal.transfers() if r.state not in (DONE, CANCELLED)}
             if wanted is not None:
                 unknown = [i for i in wanted if i not in unfinished]
                 if unknown:
                     raise MpuguiError(f"No unfinished transfer with id {unknown[0]} is in "
                                       "the journal (see: mpugui transfers).")
-            ids = engine.restore(sorted(unfinished if wanted is None else set(wanted)))
+            ids = engine.restore(unfinished if wanted is None else wanted)
             if args.command == "cancel":
                 engine.cancel(ids)
             elif args.restart:
                 engine.cancel(ids, restart=True)
             else:
                 engine.resume(ids)
-        if not ids and not engine.busy():
-            out.line("Nothing to do.")
-            return EXIT_USAGE if skipped else EXIT_OK
-        interrupted = _wait(app, engine, out)
+                if wanted is None:  # folders an interrupted upload had not walked
+                    feeders = resume_walks(engine, journal, engine.clients.client)
+            if not ids and not feeders:
+                out.line("Nothing to do.")
+                return EXIT_OK
+        interrupted = _wait(app, engine, feeders, out)
     finally:
-        snapshot = engine.current_snapshot()
         engine.shutdown()
-        app.processEvents()  # deliver the last state changes to the reporter
-        engine.state_changed.disconnect(on_state)
-        engine.snapshot.disconnect(out.progress)
+        final = engine.publish(everything=True) or engine.current_snapshot()
+        engine.snapshot.disconnect(out.on_snapshot)
         journal.close()
-    out.summary(snapshot)
+    out.summary(final, feeders)
     if interrupted:
         return EXIT_INTERRUPTED
-    if any(t.state == FAILED for t in snapshot.transfers):
+    if final.failed:
         return EXIT_FAILED
-    return EXIT_USAGE if skipped else EXIT_OK
+    if any(f.counts.problems for f in feeders):
+        return EXIT_USAGE
+    return EXIT_OK
 
 
-def _queue_uploads(engine: Any, args: argparse.Namespace, out: Reporter,
-                   request: Callable[..., Any]) -> tuple[list[int], bool]:
+def _start_upload(engine: Any, journal: Journal, args: argparse.Namespace) -> Feeder:
     *sources, dest = args.paths
     if not sources:
         raise MpuguiError("Give at least one file or folder and an s3:// destination.")
     bucket, key = parse_s3_uri(dest)
     endpoint = endpoint_from_args(args)
-    walk = collect(sources, key)
-    for problem in walk.problems:
-        out.problem(problem)
-    ids = []
-    for f in walk.files:
-        try:
-            ids.append(engine.add(request(
-                f.path, bucket, f.key, endpoint, part_size=args.part_size,
-                checksum=args.checksum, storage_class=args.storage_class,
-                no_overwrite=args.no_overwrite)))
-        except (MpuguiError, PlanError, ValueError) as exc:
-            out.problem(f"{f.path}: {exc}")
-            walk.problems.append(str(exc))
-    return ids, bool(walk.problems)
+    skip = args.skip_existing
+    if skip is None:  # the default: on for folders, as `aws s3 sync` and rclone do
+        skip = any(os.path.isdir(s) for s in sources)
+    request = FeedRequest(sources, bucket, key, endpoint, part_size=args.part_size,
+                          checksum=args.checksum, storage_class=args.storage_class,
+                          no_overwrite=args.no_overwrite, skip_existing=skip)
+    return Feeder(engine, journal, request, engine.clients.client).start()
 
 
-def _wait(app: Any, engine: Any, out: Reporter) -> bool:
-    """Run the event loop until the engine is idle; True when interrupted."""
+def _wait(app: Any, engine: Any, feeders: list[Feeder], out: Reporter) -> bool:
+    """Run the event loop until every feeder has walked its sources and the
+    engine is idle; True when interrupted (then everything is paused, and
+    walks not finished stay journaled for `mpugui resume --all`)."""
+    from PySide6.QtCore import QTimer
+
     state = {"interrupted": False}
 
     def stop(signum: int, _frame: object) -> None:
         if not state["interrupted"]:
             state["interrupted"] = True
             out.line(f"{signal.Signals(signum).name}: pausing; resume with `mpugui resume --all`.")
+            for f in feeders:
+                f.stop()
+            for f in feeders:
+                f.join(5)
             engine.pause_all()
         app.quit()
 
+    def check() -> None:
+        for f in feeders:
+            for problem in f.take_problems():
+                out.problem(problem)
+        if all(f.finished for f in feeders) and not engine.busy():
+            app.quit()
+
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    engine.idle.connect(app.quit)
+    timer = QTimer()
+    timer.setObjectName("mpugui-cli-wait")
+    timer.setInterval(50)
+    timer.timeout.connect(check)
+    timer.start()
     try:
-        if engine.busy():
-            app.exec()
+        app.exec()
     finally:
+        timer.stop()
+        check_problems = [p for f in feeders for p in f.take_problems()]
+        for problem in check_problems:
+            out.problem(problem)
         for s, handler in old.items():
             signal.signal(s, handler)
     return state["interrupted"]
 
 
 class Reporter:
-    """Progress on a terminal (one redrawn line), plain lines in a pipe, or
-    one JSON object per line with --json."""
+    """What a run says: on a terminal one live line (files, bytes, rate,
+    ETA); in a pipe one line per finished file and totals every few seconds;
+    with --json one object per line: each state change once, a progress
+    line per tick, a summary at the end."""
 
-    def __init__(self, stream: TextIO, as_json: bool) -> None:
+    def __init__(self, stream: TextIO, as_json: bool, engine: Any) -> None:
         self.stream = stream
         self.json = as_json
+        self.engine = engine
         self.tty = stream.isatty() and not as_json
-        self._last_plain = 0.0
+        self._last_plain = time.monotonic()
 
     def _emit(self, obj: dict[str, Any]) -> None:
         self.stream.write(json.dumps(obj) + "\n")
@@ -338,57 +361,69 @@ class Reporter:
             self._clear()
             print(f"mpugui: {text}", file=sys.stderr, flush=True)
 
-    def state(self, engine: Any, transfer_id: int, state: str) -> None:
-        if state == "removed":
-            return
-        rec = engine.record(transfer_id)
-        if self.json:
-            self._emit({"event": "state", "id": transfer_id, "state": state,
-                        "source": rec.source, "destination": rec.uri,
-                        "upload_id": rec.upload_id, "error": rec.error if state == FAILED
-                        else None})
-        elif state in (DONE, FAILED, CANCELLED, PAUSED):
-            self._clear()
-            detail = ""
-            t = engine.current_snapshot().by_id(transfer_id)
-            if t is not None and t.detail:
-                detail = f": {t.detail}"
-            print(f"{state:<9} {rec.source} → {rec.uri}{detail}", file=self.stream, flush=True)
+    def on_snapshot(self, snap: Any) -> None:
+        for ev in snap.events:
+            self._state(ev)
+        self._progress(snap)
 
-    def progress(self, snap: Any) -> None:
-        done = sum(t.done_bytes for t in snap.transfers)
-        total = sum(t.size for t in snap.transfers)
-        if self.json:
-            for t in snap.transfers:
-                if t.state in ("uploading", "assembling", "verifying"):
-                    self._emit({"event": "progress", "id": t.id, "bytes": t.done_bytes,
-                                "size": t.size, "parts_done": t.parts_done,
-                                "parts_total": t.parts_total, "speed": round(t.speed)})
+    def _state(self, ev: Any) -> None:
+        if ev.state == "removed" or not self.engine.has(ev.id):
             return
-        eta = (total - done) / snap.speed if snap.speed else None
-        text = (f"{format_bytes(done)} / {format_bytes(total)}  {format_rate(snap.speed)}  "
-                f"ETA {format_duration(eta)}  active {snap.active}, queued {snap.queued}")
+        rec = self.engine.record(ev.id)
+        if self.json:
+            self.stream.write(json.dumps({
+                "event": "state", "id": ev.id, "state": ev.state, "source": rec.source,
+                "destination": rec.uri, "upload_id": rec.upload_id,
+                "error": ev.detail or None if ev.state == FAILED else None}) + "\n")
+        elif ev.state in (DONE, FAILED, CANCELLED):
+            self._clear()
+            detail = f": {ev.detail}" if ev.detail else ""
+            self.stream.write(f"{ev.state:<9} {rec.source} → {rec.uri}{detail}\n")
+
+    def _progress(self, snap: Any) -> None:
+        if self.json:
+            active = [t for t in snap.changed if t.state in ("uploading", "assembling",
+                                                              "verifying")]
+            self._emit({"event": "progress", "files_done": snap.done,
+                        "files_total": snap.total, "bytes": snap.done_bytes,
+                        "size": snap.total_bytes, "speed": round(snap.speed),
+                        "transfers": [{"id": t.id, "bytes": t.done_bytes, "size": t.size,
+                                       "parts_done": t.parts_done,
+                                       "parts_total": t.parts_total, "speed": round(t.speed)}
+                                      for t in active]})
+            return
+        eta = (snap.total_bytes - snap.done_bytes) / snap.speed if snap.speed else None
+        text = (f"{snap.done:,}/{snap.total:,} files  {format_bytes(snap.done_bytes)} / "
+                f"{format_bytes(snap.total_bytes)}  {format_rate(snap.speed)}  "
+                f"ETA {format_duration(eta)}")
         if self.tty:
-            frac = done / total if total else 1.0
+            frac = snap.done_bytes / snap.total_bytes if snap.total_bytes else \
+                (snap.done / snap.total if snap.total else 1.0)
             bar = "█" * int(frac * 30) + "░" * (30 - int(frac * 30))
             self.stream.write(f"\r{bar} {frac:6.1%}  {text}\x1b[K")
-            self.stream.flush()
         elif time.monotonic() - self._last_plain >= 5:
             self._last_plain = time.monotonic()
-            print(text, file=self.stream, flush=True)
+            self.stream.write(text + "\n")
+        self.stream.flush()
 
-    def summary(self, snap: Any) -> None:
-        counts: dict[str, int] = {}
-        for t in snap.transfers:
-            counts[t.state] = counts.get(t.state, 0) + 1
+    def summary(self, snap: Any, feeders: list[Feeder]) -> None:
+        counts = {s: n for s, n in snap.counts.items() if n}
+        skipped = sum(f.counts.skipped for f in feeders)
+        walked = sum(f.counts.walked for f in feeders)
+        notes = [f.note for f in feeders if f.note]
         if self.json:
-            self._emit({"event": "summary", "states": counts,
-                        "retries": sum(t.retries for t in snap.transfers),
-                        "wire_bytes": sum(t.wire_bytes for t in snap.transfers)})
-        else:
-            self._clear()
-            text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing"
-            print(f"Transfers: {text}.", file=self.stream, flush=True)
+            self._emit({"event": "summary", "states": counts, "skipped": skipped,
+                        "retries": snap.retries, "wire_bytes": snap.wire_bytes})
+            for note in notes:
+                self._emit({"event": "message", "text": note})
+            return
+        self._clear()
+        for note in notes:
+            print(note, file=self.stream)
+        if skipped:
+            print(f"{skipped_sentence(skipped, walked)}.", file=self.stream)
+        text = ", ".join(f"{n:,} {s}" for s, n in sorted(counts.items())) or "nothing"
+        print(f"Transfers: {text}.", file=self.stream, flush=True)
 
     def _clear(self) -> None:
         if self.tty:

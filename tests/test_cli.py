@@ -85,7 +85,8 @@ def test_sigkill_mid_upload_then_resume_all(s3, bucket, moto_url, tmp_path: Path
         stdout=subprocess.PIPE, text=True, env=cli_env(), cwd=ROOT)
     assert proc.stdout is not None
     for line in proc.stdout:
-        if '"progress"' in line and json.loads(line)["parts_done"] >= 3:
+        if '"progress"' in line and any(t["parts_done"] >= 3
+                                         for t in json.loads(line)["transfers"]):
             break
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)

@@ -102,7 +102,9 @@ def test_sigkill_then_resume_all(case: Case, proxy: FaultProxy, s3, bucket: str,
     done = run_cli("resume", "--all", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     summary = json_lines(done.stdout)[-1]
-    assert summary["event"] == "summary" and summary["states"] == {"done": len(files)}
+    # every unfinished transfer finished (small files run beside big ones, so
+    # some may have been done before the kill)
+    assert summary["event"] == "summary" and set(summary["states"]) == {"done"}
     assert all(t["state"] == "done" for t in transfers())
 
     for f in files:

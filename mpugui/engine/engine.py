@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from mpugui.core import multipart as s3
-from mpugui.core.endpoint import ClientFactory, Endpoint
+from mpugui.core.endpoint import ClientFactory
 from mpugui.core.errors import (
     Interrupted,
     MpuguiError,
@@ -73,6 +73,7 @@ from mpugui.core.transfer.checksums import (
 )
 from mpugui.core.transfer.plan import DEFAULT_PART_SIZE, DEFAULT_THRESHOLD, TAPER_V1, make_plan
 from mpugui.core.transfer.progress import Transfer, now
+from mpugui.core.transfer.request import UploadRequest
 from mpugui.core.transfer.scheduler import (
     ABORT,
     COMPLETE,
@@ -131,19 +132,6 @@ class EngineSettings:
     retry_base: float = 1.0  # seconds; doubled per failure, with jitter
     tick_ms: int = 100
     read_lanes: int = field(default_factory=default_read_lanes)
-
-
-@dataclass
-class UploadRequest:
-    source: str
-    bucket: str
-    key: str
-    endpoint: Endpoint = field(default_factory=Endpoint)
-    part_size: int | None = None
-    checksum: str | None = None
-    storage_class: str | None = None
-    no_overwrite: bool = False
-    content_type: str | None = None
 
 
 @dataclass
@@ -652,7 +640,8 @@ class TransferEngine(QObject):
         rec = t.rec
         part = t.parts[0]
         with self._lock:
-            if not self._move(t, UPLOADING, only_from=(QUEUED,)):
+            # (already uploading when this is a retry)
+            if not self._move(t, UPLOADING, only_from=(QUEUED, UPLOADING)):
                 t.mark_part(part, PENDING)
                 return  # paused or cancelled before it started
         fd = _open(rec.source, t)
@@ -686,6 +675,9 @@ class TransferEngine(QObject):
         with self._lock:
             if not self._move(t, ASSEMBLING, only_from=(UPLOADING,)):
                 return
+        # Every part on disk in the journal before the object is assembled (a
+        # journal that cannot be written fails the transfer here, resumable).
+        self.journal.flush()
         check_unchanged(rec.source, t.identity)
         parts = t.done_records()
         client = self._client(t)
@@ -843,7 +835,10 @@ class TransferEngine(QObject):
         for t in todo:
             del self._dirty[t]
         also = self._sending.difference(todo)
+        by_id = self._by_id
         for t in itertools.chain(todo, also):
+            if by_id.get(t.id) is not t:
+                continue  # removed (a worker finishing with it marked it once more)
             snap = t.snapshot(t_now)
             old = table.get(t.id)
             if snap is not old:

@@ -274,7 +274,11 @@ class Journal:
                 try:
                     self._commit_pending()
                 except JournalError:
-                    pass  # kept in _failure; waiting callers raise it
+                    failed = True  # kept in _failure; callers raise it
+                else:
+                    failed = False
+            if failed:
+                time.sleep(0.5)  # a full disk: try again, not in a busy loop
 
     def _commit_pending(self) -> None:
         """Write every pending change in one transaction (connection lock held)."""
@@ -301,6 +305,12 @@ class Journal:
             except sqlite3.Error as exc:
                 error = self._error(exc)
                 with self._pending_lock:
+                    # Kept for the next commit (newer values win): when space
+                    # comes back, nothing queued meanwhile is lost.
+                    for transfer_id, values in updates.items():
+                        self._updates[transfer_id] = {**values,
+                                                      **self._updates.get(transfer_id, {})}
+                    self._parts = {**parts, **self._parts}
                     self._failure = error
                     self._pending_lock.notify_all()
                 raise error from exc
@@ -402,9 +412,13 @@ class Journal:
     # -- parts ---------------------------------------------------------------
 
     def record_part(self, transfer_id: int, part: PartRecord) -> None:
+        """Queue a finished part; raises the last commit's JournalError while
+        commits fail (a full disk), so the part's upload fails with it."""
         with self._pending_lock:
             self._parts[(transfer_id, part.number)] = part
             self._queue(False)
+            if self._failure is not None:
+                raise self._failure
 
     def forget_parts(self, transfer_id: int, numbers: list[int] | None = None) -> None:
         self.flush()

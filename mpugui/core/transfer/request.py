@@ -1,0 +1,20 @@
+"""What the caller asks for one file: source, destination and how."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mpugui.core.endpoint import Endpoint
+
+
+@dataclass
+class UploadRequest:
+    source: str
+    bucket: str
+    key: str
+    endpoint: Endpoint = field(default_factory=Endpoint)
+    part_size: int | None = None
+    checksum: str | None = None
+    storage_class: str | None = None
+    no_overwrite: bool = False
+    content_type: str | None = None
