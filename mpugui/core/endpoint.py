@@ -179,6 +179,7 @@ class ClientFactory:
         self._read_timeout = read_timeout  # tests shorten it to provoke timeouts
         self._lock = threading.Lock()
         self._clients: dict[Endpoint, Any] = {}
+        self._credentials: dict[Endpoint, Any] = {}
 
     def client(self, endpoint: Endpoint) -> Any:
         with self._lock:
@@ -196,7 +197,20 @@ class ClientFactory:
             )
             _widen_send_blocks(client)
             self._clients[endpoint] = client
+            self._credentials[endpoint] = session.get_credentials()
             return client
+
+    def credentials(self, endpoint: Endpoint) -> Any:
+        """The frozen credentials the endpoint's client signs with now (a
+        refreshing source refreshes here), or None when there are none."""
+        self.client(endpoint)
+        with self._lock:
+            creds = self._credentials.get(endpoint)
+        return creds.get_frozen_credentials() if creds is not None else None
+
+    @property
+    def read_timeout(self) -> float:
+        return self._read_timeout
 
     def forget(self, endpoint: Endpoint) -> None:
         with self._lock:

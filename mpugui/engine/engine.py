@@ -14,6 +14,7 @@ tick's events, in the order they happened.
 from __future__ import annotations
 
 import collections
+import hashlib
 import itertools
 import logging
 import mimetypes
@@ -29,6 +30,7 @@ from botocore.exceptions import ClientError
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from mpugui.core import multipart as s3
+from mpugui.core import smallput
 from mpugui.core.endpoint import ClientFactory
 from mpugui.core.errors import (
     Interrupted,
@@ -192,6 +194,7 @@ class TransferEngine(QObject):
                                 put_limit=max(1, self.settings.put_concurrency))
         self._lock = self._sched.lock
         self._threads: list[_WorkerThread] = []
+        self._small = smallput.SmallPut(read_timeout=self.clients.read_timeout)
         self._buffers = BufferPool()  # part buffers: memory follows the parts in flight
         self._read_lanes = threading.BoundedSemaphore(max(1, self.settings.read_lanes))
         limit_malloc_arenas()  # before the workers start: see body.py
@@ -654,7 +657,7 @@ class TransferEngine(QObject):
         checksum = t.algo.value(data)
         body = self._begin_body(t, part, data)
         try:
-            etag, retries = s3.put_object(self._client(t), rec, body, checksum, t.algo)
+            etag, retries = self._put_object(t, body, data, checksum)
         finally:
             with self._lock:
                 t.wire_bytes += body.total
@@ -669,6 +672,39 @@ class TransferEngine(QObject):
             t.retries += retries
             t.mark_part(part, PART_DONE)
         self._finish(t, etag, f"{verification} (PutObject {t.algo.name})")
+
+    def _put_object(self, t: Transfer, body: PartBody, data: memoryview,
+                    checksum: str | None) -> tuple[str, int]:
+        """PutObject through the small-file path (core/smallput.py) when the
+        route allows, else botocore; returns (ETag, retries)."""
+        rec = t.rec
+        client = self._client(t)
+        route = self._small.route(client, rec.endpoint, rec.bucket) \
+            if rec.size <= smallput.MAX_SIZE else None
+        creds = self.clients.credentials(rec.endpoint) if route is not None else None
+        if route is None or creds is None:
+            return s3.put_object(client, rec, body, checksum, t.algo)
+        headers: dict[str, str] = {}
+        if rec.storage_class:
+            headers["x-amz-storage-class"] = rec.storage_class
+        if rec.content_type:
+            headers["Content-Type"] = rec.content_type
+        if rec.no_overwrite:
+            headers["If-None-Match"] = "*"
+        if checksum and t.algo.name == "md5":
+            headers["Content-MD5"] = checksum
+        elif checksum and t.algo.s3_name:
+            headers[f"x-amz-checksum-{t.algo.s3_name.lower()}"] = checksum
+        payload = hashlib.sha256(data).hexdigest() if route.sign_payload else None
+        try:
+            return self._small.put(route, creds, rec.endpoint, rec.key, body, rec.size,
+                                   headers, payload), 0
+        except smallput.NotForThisRoute:
+            log.info("Small files to %s go through botocore from now on", rec.bucket,
+                     exc_info=True)
+            self._small.give_up(rec.endpoint, rec.bucket)
+            body.seek(0)
+            return s3.put_object(client, rec, body, checksum, t.algo)
 
     def _complete(self, t: Transfer) -> None:
         rec = t.rec
