@@ -1,7 +1,16 @@
-"""Immutable progress snapshots, published once per tick to the UI and CLI."""
+"""Immutable progress snapshots, published once per tick to the UI and CLI.
+
+A tick publishes what changed, not what exists: `EngineSnapshot.changed`
+holds the transfers whose snapshot is new since the previous tick, `removed`
+the ids that left the queue, `events` every state change in the order it
+happened, and the totals are kept by the engine as transfers change. A
+consumer that missed a tick (its `seq` is not the next one) rebuilds from
+`table`, the engine's latest snapshot of every transfer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mpugui.core.units import format_bytes
@@ -65,18 +74,53 @@ class TransferSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class StateEvent:
+    id: int
+    state: str  # the state entered ("removed" when the transfer left the queue)
+    detail: str  # the sentence that came with it (a failure's reason)
+
+
+@dataclass(frozen=True, slots=True)
 class EngineSnapshot:
-    transfers: tuple[TransferSnapshot, ...]
+    seq: int  # 1, 2, 3 ... per published tick; a gap means a consumer missed one
+    changed: tuple[TransferSnapshot, ...]  # new or changed since the previous tick, by id
+    removed: tuple[int, ...]
+    events: tuple[StateEvent, ...]  # every state change since the previous tick, in order
+    # The engine's latest snapshot of every transfer, by id in queue order.
+    # Owned and updated by the engine on its thread: read it there, don't keep it.
+    table: Mapping[int, TransferSnapshot]
+    counts: Mapping[str, int]  # transfers per state
+    total_bytes: int
+    done_bytes: int
+    retries: int
+    wire_bytes: int
     speed: float
-    active: int
-    queued: int
-    failed: int
     concurrency: int
     bandwidth_limit: int
     time: float
 
     def by_id(self, transfer_id: int) -> TransferSnapshot | None:
-        for t in self.transfers:
-            if t.id == transfer_id:
-                return t
-        return None
+        return self.table.get(transfer_id)
+
+    def count(self, *states: str) -> int:
+        return sum(self.counts.get(s, 0) for s in states)
+
+    @property
+    def total(self) -> int:
+        return len(self.table)
+
+    @property
+    def active(self) -> int:
+        return self.count("uploading", "assembling", "verifying")
+
+    @property
+    def queued(self) -> int:
+        return self.count("queued")
+
+    @property
+    def failed(self) -> int:
+        return self.count("failed")
+
+    @property
+    def done(self) -> int:
+        return self.count("done")
