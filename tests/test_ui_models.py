@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -46,11 +48,51 @@ def transfer(i: int, state: str = "queued", done: int = 0, speed: float = 0.0,
         verification=None, retries=0, wire_bytes=done, parts=part_snaps)
 
 
-def engine_snapshot(transfers: list[TransferSnapshot]) -> EngineSnapshot:
-    return EngineSnapshot(tuple(transfers), sum(t.speed for t in transfers),
-                          sum(t.state == "uploading" for t in transfers),
-                          sum(t.state == "queued" for t in transfers),
-                          sum(t.state == "failed" for t in transfers), 8, 0, time.monotonic())
+class Feed:
+    """Plays the engine's side of the snapshot API: a table of the latest
+    snapshot per transfer (queue order) and one tick per call, carrying only
+    what changed."""
+
+    def __init__(self) -> None:
+        self.table: dict[int, TransferSnapshot] = {}
+        self.seq = 0
+
+    def tick(self, changed: Iterable[TransferSnapshot] = (), removed: Iterable[int] = (),
+             missed: bool = False) -> EngineSnapshot:
+        """The next tick; with `missed`, one tick is skipped (the consumer
+        never saw it, so it has to rebuild from the table)."""
+        changed, removed = sorted(changed, key=lambda t: t.id), tuple(removed)
+        for tid in removed:
+            self.table.pop(tid, None)
+        for t in changed:
+            self.table[t.id] = t
+        self.seq += 2 if missed else 1
+        return self.current(changed, removed)
+
+    def current(self, changed: Iterable[TransferSnapshot] = (),
+                removed: tuple[int, ...] = ()) -> EngineSnapshot:
+        """As engine.current_snapshot(): the last seq, no deltas, the table."""
+        rows = self.table.values()
+        return EngineSnapshot(
+            seq=self.seq, changed=tuple(changed), removed=removed, events=(),
+            table=self.table, counts=dict(Counter(t.state for t in rows)),
+            total_bytes=sum(t.size for t in rows), done_bytes=sum(t.done_bytes for t in rows),
+            retries=0, wire_bytes=0, speed=sum(t.speed for t in rows), concurrency=8,
+            bandwidth_limit=0, time=time.monotonic())
+
+    def set_rows(self, rows: list[TransferSnapshot]) -> EngineSnapshot:
+        """A tick that makes the table exactly `rows` (old-style full list)."""
+        keep = {t.id for t in rows}
+        changed = [t for t in rows if self.table.get(t.id) is not t]
+        return self.tick(changed, [tid for tid in self.table if tid not in keep])
+
+
+def transfers(n: int, start: int = 0, **kw) -> list[TransferSnapshot]:
+    return [transfer(i, **kw) for i in range(start, start + n)]
+
+
+def shown_ids(model) -> list[int]:
+    return [model.index(r, 0).data(ID_ROLE) for r in range(model.rowCount())]
 
 
 def queue_view(qtbot) -> tuple[QueueModel, QueueProxy, QueueView]:
@@ -90,7 +132,7 @@ def test_models_pass_qtmodeltester_with_real_engine_snapshots(
     assert "ETag" in parts.index(0, 0).data(Qt.ItemDataRole.ToolTipRole)
 
 
-def test_log_model_is_a_ring_buffer(qtmodeltester) -> None:
+def test_log_model_is_a_ring_buffer(qtbot, qtmodeltester) -> None:
     bridge = MessageBridge(capacity=10)
     model = LogModel(capacity=10)
     bridge.posted.connect(model.add)
@@ -104,13 +146,14 @@ def test_log_model_is_a_ring_buffer(qtmodeltester) -> None:
 
 def test_queue_model_rows_come_and_go_with_selection_kept(qtbot) -> None:
     model, proxy, view = queue_view(qtbot)
+    feed = Feed()
     rows = [transfer(i) for i in range(6)]
-    model.update(engine_snapshot(rows))
+    model.update(feed.set_rows(rows))
     view.selectRow(proxy.mapFromSource(model.index(model.row_of(4), 0)).row())
     # 1 and 2 removed, 3 changed, 7 added
     rows = [rows[0], dataclasses.replace(rows[3], state="uploading"), rows[4], rows[5],
             transfer(7)]
-    model.update(engine_snapshot(rows))
+    model.update(feed.set_rows(rows))
     assert [model.index(r, 0).data(ID_ROLE) for r in range(model.rowCount())] == [0, 3, 4, 5, 7]
     selected = [i.data(ID_ROLE) for i in view.selectionModel().selectedRows()]
     assert selected == [4]
@@ -119,15 +162,16 @@ def test_queue_model_rows_come_and_go_with_selection_kept(qtbot) -> None:
 
 def test_one_datachanged_per_tick_for_a_block_of_active_rows(qtbot) -> None:
     model = QueueModel()
+    feed = Feed()
     rows = [transfer(i) for i in range(1000)]
-    model.update(engine_snapshot(rows))
+    model.update(feed.set_rows(rows))
     emitted: list[tuple[int, int]] = []
     model.dataChanged.connect(lambda a, b, _roles=(): emitted.append((a.row(), b.row())))
     for i in range(100, 116):  # 16 transfers uploading side by side, as the engine runs them
         rows[i] = transfer(i, "uploading", done=MiB, speed=1e6)
-    model.update(engine_snapshot(rows))
+    model.update(feed.set_rows(rows))
     assert emitted == [(100, 115)]
-    model.update(engine_snapshot(rows))  # nothing moved: no signal at all
+    model.update(feed.set_rows(rows))  # nothing moved: no signal at all
     assert emitted == [(100, 115)]
 
 
@@ -136,9 +180,10 @@ def test_ten_thousand_rows_update_quickly(qtbot) -> None:
     view.setup_columns()
     view.resize(1000, 600)
     view.show()
+    feed = Feed()
     rows = [transfer(i, "uploading" if i % 500 == 0 else "queued") for i in range(10_000)]
     started = time.perf_counter()
-    model.update(engine_snapshot(rows))
+    model.update(feed.set_rows(rows))
     view.sortByColumn(SPEED, Qt.SortOrder.DescendingOrder)  # re-sorted on every tick
     qtbot.wait(1)
     insert_s = time.perf_counter() - started
@@ -151,9 +196,10 @@ def test_ten_thousand_rows_update_quickly(qtbot) -> None:
         # 20 transfers move per tick, spread across the list
         for i in range(0, 10_000, 500):
             rows[i] = transfer(i, "uploading", done=tick * MiB // 4, speed=tick * 100_000.0 + i)
+        snap = feed.set_rows(rows)
         started = time.perf_counter()
         emitted.clear()
-        model.update(engine_snapshot(rows))
+        model.update(snap)
         view.viewport().repaint()
         ticks.append(time.perf_counter() - started)
         if tick > 1:
@@ -171,18 +217,19 @@ def test_ten_thousand_rows_update_quickly(qtbot) -> None:
 
 def test_sorting_keeps_selection_and_follows_changes(qtbot, qtmodeltester) -> None:
     model, proxy, view = queue_view(qtbot)
+    feed = Feed()
     rows = [transfer(i, "uploading", speed=float(s)) for i, s in enumerate((5, 1, 9, 3))]
-    model.update(engine_snapshot(rows))
+    model.update(feed.set_rows(rows))
     view.sortByColumn(SPEED, Qt.SortOrder.DescendingOrder)
     order = [proxy.index(r, 0).data(ID_ROLE) for r in range(4)]
     assert order == [2, 0, 3, 1]
     view.selectRow(order.index(3))  # select transfer 3
     rows[1] = transfer(1, "uploading", speed=100.0)  # now the fastest
-    model.update(engine_snapshot(rows))
+    model.update(feed.set_rows(rows))
     assert [proxy.index(r, 0).data(ID_ROLE) for r in range(4)] == [1, 2, 0, 3]
     assert [i.data(ID_ROLE) for i in view.selectionModel().selectedRows()] == [3]
     rows.append(transfer(7, "uploading", speed=4.0))  # a new row lands in its place
-    model.update(engine_snapshot(rows))
+    model.update(feed.set_rows(rows))
     assert [proxy.index(r, 0).data(ID_ROLE) for r in range(5)] == [1, 2, 0, 7, 3]
     proxy.set_filter_text("file-00007")
     assert proxy.rowCount() == 1 and proxy.index(0, 0).data(ID_ROLE) == 7
