@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QIdentityProxyModel,
     QModelIndex,
     QObject,
@@ -305,19 +306,24 @@ class QueueModel(TableModel):
         """One layout change around `change()`, which may reorder, drop and
         add rows: persistent indexes (selection, current row) follow their
         transfer by id, or become invalid when it is no longer shown."""
-        self.layoutAboutToBeChanged.emit()
+        # The vertical-sort hint lets the selection model keep one persistent
+        # index per selected row rather than one per selected cell.
+        _layout_signal(self.layoutAboutToBeChanged).emit([], _SORT_HINT)
         persistent = self.persistentIndexList()
         old_rows = self._rows
         ids = [old_rows[i.row()].id for i in persistent]
         change()
-        by_id, row_for, index = self._by_id, self._row_for, self.index
-        moved = []
-        for i, tid in zip(persistent, ids, strict=True):
-            t = by_id.get(tid)
-            r = row_for(t) if t is not None else None
-            moved.append(index(r, i.column()) if r is not None else QModelIndex())
+        cell = self.createIndex
+        if len(persistent) > 1000:  # Ctrl+A: one map beats a bisect per index
+            row_of = {t.id: r for r, t in enumerate(self._rows)}
+            rows = [row_of.get(tid) for tid in ids]
+        else:
+            by_id, row_for = self._by_id, self._row_for
+            rows = [row_for(by_id[tid]) if tid in by_id else None for tid in ids]
+        moved = [cell(r, i.column()) if r is not None else QModelIndex()
+                 for i, r in zip(persistent, rows, strict=True)]
         self.changePersistentIndexList(persistent, moved)
-        self.layoutChanged.emit()
+        _layout_signal(self.layoutChanged).emit([], _SORT_HINT)
 
     # -- keys ---------------------------------------------------------------------
 
@@ -520,6 +526,15 @@ class QueueProxy(QIdentityProxyModel):
         source = self.sourceModel()
         if isinstance(source, QueueModel):
             source.set_filter(text)
+
+
+_SORT_HINT = QAbstractItemModel.LayoutChangeHint.VerticalSortHint
+
+
+def _layout_signal(signal: Any) -> Any:
+    """layoutAboutToBeChanged/layoutChanged with their (parents, hint)
+    arguments: PySide's plain emit() only takes none."""
+    return signal["QList<QPersistentModelIndex>", QAbstractItemModel.LayoutChangeHint]
 
 
 def _first(pair: tuple[Any, Any]) -> Any:
