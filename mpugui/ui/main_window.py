@@ -33,7 +33,7 @@ from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory
 from mpugui.core.errors import MpuguiError
 from mpugui.core.journal.store import Journal
-from mpugui.core.transfer.snapshot import EngineSnapshot
+from mpugui.core.transfer.snapshot import EngineSnapshot, TransferSnapshot
 from mpugui.engine.engine import TransferEngine, UploadRequest
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui import icons
@@ -45,7 +45,7 @@ from mpugui.ui.messages import AlertPresenter, MessageBridge
 from mpugui.ui.notifier import Notifier
 from mpugui.ui.part_panel import PartPanel
 from mpugui.ui.progress_delegate import forget_palette, is_dark
-from mpugui.ui.queue_model import ID_ROLE, STATE_ROLE, QueueModel, QueueProxy
+from mpugui.ui.queue_model import ID_ROLE, QueueModel, QueueProxy
 from mpugui.ui.queue_view import QueueView, local_paths
 from mpugui.ui.status_bar import StatusPanel
 
@@ -297,16 +297,12 @@ class MainWindow(QMainWindow):
     # -- engine -> view ---------------------------------------------------------
 
     def _on_snapshot(self, snap: EngineSnapshot) -> None:
+        """One engine tick: what changed goes to the model; the counts and
+        totals the engine keeps go to the status bar and the actions."""
         self.model.update(snap)
-        self.status.update_from(snap if snap.transfers else None)
-        running = paused = False
-        for t in snap.transfers:
-            if t.state in ("queued", "uploading"):
-                running = True
-            elif t.state in ("paused", "failed"):
-                paused = True
-            if running and paused:
-                break
+        self.status.update_from(snap if any(snap.counts.values()) else None)
+        running = snap.count("queued", "uploading") > 0
+        paused = snap.count("paused", "failed") > 0
         if (running, paused) != (self._any_running, self._any_paused):
             self._any_running, self._any_paused = running, paused
             self._update_actions()
@@ -325,12 +321,34 @@ class MainWindow(QMainWindow):
 
     # -- selection and actions --------------------------------------------------
 
+    def _selected_runs(self) -> list[tuple[int, int]]:
+        """The selected rows of the model as ascending (first, last) runs,
+        read from the selection's ranges: Ctrl+A over 100,000 rows is one
+        range, not 100,000 QModelIndex objects."""
+        selection = self.proxy.mapSelectionToSource(self.queue.selectionModel().selection())
+        last_col = self.model.columnCount() - 1
+        spans = sorted((r.top(), r.bottom()) for r in selection
+                       if r.left() == 0 and r.right() == last_col)  # whole rows only
+        runs: list[tuple[int, int]] = []
+        for top, bottom in spans:
+            if runs and top <= runs[-1][1] + 1:
+                runs[-1] = (runs[-1][0], max(runs[-1][1], bottom))
+            else:
+                runs.append((top, bottom))
+        return runs
+
+    def selected_transfers(self) -> list[TransferSnapshot]:
+        return [t for first, last in self._selected_runs()
+                for t in self.model.rows(first, last)]
+
     def selected_ids(self) -> list[int]:
-        rows = self.queue.selectionModel().selectedRows()
-        return [int(i.data(ID_ROLE)) for i in rows]
+        return [t.id for t in self.selected_transfers()]
 
     def selected_states(self) -> set[str]:
-        return {i.data(STATE_ROLE) for i in self.queue.selectionModel().selectedRows()}
+        runs = self._selected_runs()
+        if sum(last - first + 1 for first, last in runs) == self.model.rowCount():
+            return self.model.shown_states()  # all of them: kept by the model
+        return {t.state for first, last in runs for t in self.model.rows(first, last)}
 
     def _update_actions(self) -> None:
         if self._closed:
@@ -348,8 +366,7 @@ class MainWindow(QMainWindow):
         menu.popup(self.queue.viewport().mapToGlobal(pos))
 
     def confirm_cancel(self) -> None:
-        ids = [i for i, s in zip(self.selected_ids(), self._states_of_selection(), strict=True)
-               if s not in ("done", "cancelled")]
+        ids = [t.id for t in self.selected_transfers() if t.state not in ("done", "cancelled")]
         if not ids:
             return
         what = "this upload" if len(ids) == 1 else f"these {len(ids)} uploads"
@@ -373,15 +390,10 @@ class MainWindow(QMainWindow):
             self.engine.cancel(self._cancel_ids)
         self._cancel_ids = []
 
-    def _states_of_selection(self) -> list[str]:
-        return [i.data(STATE_ROLE) for i in self.queue.selectionModel().selectedRows()]
-
     def retry_selected(self) -> None:
-        ids, states = self.selected_ids(), self._states_of_selection()
-        self.engine.retry([i for i, s in zip(ids, states, strict=True) if s == "failed"])
-        for tid, state in zip(ids, states, strict=True):
-            if state != "cancelled":
-                continue
+        selected = self.selected_transfers()
+        self.engine.retry([t.id for t in selected if t.state == "failed"])
+        for tid in [t.id for t in selected if t.state == "cancelled"]:
             rec = self.engine.record(tid)  # a cancelled upload starts over
             try:
                 self.engine.add(UploadRequest(rec.source, rec.bucket, rec.key, rec.endpoint,
@@ -394,20 +406,19 @@ class MainWindow(QMainWindow):
             self.engine.remove([tid])
 
     def remove_selected(self) -> None:
-        states = self._states_of_selection()
-        removed = self.engine.remove(self.selected_ids())
-        if removed and {"paused", "failed"} & set(states):
+        selected = self.selected_transfers()
+        removed = self.engine.remove([t.id for t in selected])
+        if removed and {"paused", "failed"} & {t.state for t in selected}:
             self.statusBar().showMessage(
                 "Unfinished uploads removed from the list stay in the bucket; the "
                 "In-progress uploads tab finds them.", 10000)
 
     def remove_finished(self) -> None:
-        ids = [t.id for t in self.model.snapshots() if t.state in ("done", "cancelled")]
-        self.engine.remove(ids)
+        """Every done and cancelled transfer, in one engine call."""
+        self.engine.remove_finished()
 
     def copy_uris(self) -> None:
-        uris = [self.model.transfer(i).uri for i in self.selected_ids()  # type: ignore[union-attr]
-                if self.model.transfer(i) is not None]
+        uris = [t.uri for t in self.selected_transfers()]
         if uris:
             QGuiApplication.clipboard().setText("\n".join(uris))
             self.statusBar().showMessage(

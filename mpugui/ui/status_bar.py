@@ -128,12 +128,12 @@ class StatusPanel(QWidget):
             _set(self.counts, "No transfers")
             _set(self.speed, "")
             return
-        done = sum(1 for t in snap.transfers if t.state == "done")
+        # counts and totals the engine keeps: nothing here looks at every transfer
         bits = [f"{snap.active} active", f"{snap.queued} queued"]
         if snap.failed:
             color = state_color("failed", self.palette()).name()
             bits.append(f"<span style='color:{color}'>{snap.failed} failed</span>")
-        bits.append(f"{done} done")
+        bits.append(f"{snap.done} done")
         _set(self.counts, "  ·  ".join(bits))
         _set(self.speed, f"↑ {format_rate(snap.speed)}" if snap.speed > 0 else "↑ idle")
         self.graph.add(snap.speed)

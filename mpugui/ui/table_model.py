@@ -57,14 +57,16 @@ class TableModel(QAbstractTableModel):
         far-apart rows would make views and proxies look at every row between."""
         if not rows:
             return
-        last_col = len(self.columns) - 1
+        # createIndex, not index(): index() checks the bounds by calling the
+        # Python rowCount() and columnCount(), twice per signal
+        last_col, emit, cell = len(self.columns) - 1, self.dataChanged.emit, self.createIndex
         start = prev = rows[0]
         for row in rows[1:]:
             if merge_gap is not None and row - prev > merge_gap:
-                self.dataChanged.emit(self.index(start, 0), self.index(prev, last_col))
+                emit(cell(start, 0), cell(prev, last_col))
                 start = row
             prev = row
-        self.dataChanged.emit(self.index(start, 0), self.index(prev, last_col))
+        emit(cell(start, 0), cell(prev, last_col))
 
     def _announce_column(self, col: int) -> None:
         """Every row's cell in `col` changed (a setting or the clock moved)."""
