@@ -249,8 +249,9 @@ def test_adopt_verifies_then_the_engine_completes(qtbot, make_browser, s3, bucke
     assert [(p.number, p.attempts) for p in snap.parts] == [(1, 0), (2, 0), (3, 1)]
     assert s3.get_object(Bucket=bucket, Key="big.bin")["Body"].read() == path.read_bytes()
     assert uid not in remaining_ids(s3, bucket)
-    assert browser.model.index(browser.model.row_of(uid), JOURNAL).data() == \
-        f"#{transfer_id} (done)"  # the column follows the engine
+    # the column follows the engine (its state events arrive with the tick)
+    qtbot.waitUntil(lambda: browser.model.index(browser.model.row_of(uid), JOURNAL).data()
+                    == f"#{transfer_id} (done)", timeout=5000)
 
 
 def test_adopt_reports_a_tampered_file_part_by_part(qtbot, make_browser, s3, bucket, tmp_path):

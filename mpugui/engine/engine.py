@@ -61,6 +61,7 @@ from mpugui.core.transfer.adaptive import MAXIMUM, MEMORY_BUDGET, AdaptiveConcur
 from mpugui.core.transfer.bandwidth import RateLimiter
 from mpugui.core.transfer.body import (
     BufferPool,
+    Flag,
     PartBody,
     PartBuffer,
     limit_malloc_arenas,
@@ -358,7 +359,7 @@ class TransferEngine(QObject):
             for t in self._pick(ids):
                 if t.state not in (PAUSED, FAILED) or t.cancelling or t.aborting:
                     continue
-                t.cancel = threading.Event()
+                t.cancel = Flag()
                 t.prepared = False
                 t.complete_failures = 0
                 for part in t.parts:
@@ -735,7 +736,9 @@ class TransferEngine(QObject):
                     t.mark_part(part, PART_DONE)
             self._move(t, DONE, final_etag=etag, verification=verification)
             t.close_file()
-        log.info("Uploaded %s → %s (%s)", t.rec.source, t.rec.uri, verification)
+        # Per small file a line at INFO would cost more than its upload.
+        log.log(logging.INFO if t.plan.multipart else logging.DEBUG, "Uploaded %s → %s (%s)",
+                t.rec.source, t.rec.uri, verification)
         if cancelled_late:
             self.message.emit("warning", f"{t.rec.uri} was complete before the cancel "
                                          "reached it; it stays uploaded.")

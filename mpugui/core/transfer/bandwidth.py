@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 
 class RateLimiter:
@@ -40,7 +41,7 @@ class RateLimiter:
             self._tokens = 0.0
             self._stamp = self._clock()
 
-    def consume(self, n: int, cancel: threading.Event | None = None) -> None:
+    def consume(self, n: int, cancel: Any = None) -> None:  # an Event or a body.Flag
         while True:
             with self._lock:
                 if self._rate <= 0:

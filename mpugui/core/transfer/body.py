@@ -60,6 +60,33 @@ MAX_CHUNK = 1024 * 1024
 CHUNK_SECONDS = 0.2
 
 
+class Flag:
+    """A stop flag a body checks between chunks: threading.Event's is_set/set
+    without its Condition and lock (a queue holds 100,000 of these)."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to `timeout` (the bandwidth limiter's wait), waking within
+        ~20 ms of set(); True when set."""
+        end = time.monotonic() + timeout
+        while not self._set:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(0.02, left))
+        return self._set
+
+
 class PartBody(io.RawIOBase):
     """A read-only, seekable view of a part for botocore.
 
@@ -71,7 +98,7 @@ class PartBody(io.RawIOBase):
     connection.
     """
 
-    def __init__(self, data: memoryview, cancel: threading.Event,
+    def __init__(self, data: memoryview, cancel: Flag | threading.Event,
                  limiter: RateLimiter | None = None) -> None:
         super().__init__()
         self._data = data

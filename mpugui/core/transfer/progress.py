@@ -12,14 +12,13 @@ from __future__ import annotations
 import collections
 import heapq
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from mpugui.core.journal.store import DONE, QUEUED, UPLOADING, PartRecord, TransferRecord
 from mpugui.core.sources import Identity
-from mpugui.core.transfer.body import PartBody
+from mpugui.core.transfer.body import Flag, PartBody
 from mpugui.core.transfer.checksums import Algorithm, algorithm
 from mpugui.core.transfer.plan import Plan
 from mpugui.core.transfer.snapshot import (
@@ -115,7 +114,7 @@ class Transfer:
         self.identity = Identity(rec.size, rec.mtime_ns, rec.sample)
         self.state = rec.state
         self.detail = rec.error or ""
-        self.cancel = threading.Event()
+        self.cancel = Flag()
         self.cancelling = False
         self.prepared = False  # reconciled with the server since the last start
         self.aborting = False
