@@ -229,16 +229,17 @@ class TransferEngine(QObject):
             raise MpuguiError(problems[0][1])
         return ids[0]
 
-    def add_many(self, requests: Sequence[UploadRequest]
+    def add_many(self, requests: Sequence[UploadRequest], paused: bool = False
                  ) -> tuple[list[int], list[tuple[UploadRequest, str]]]:
         """Plan and journal files in one transaction; returns their ids and,
         for each file that cannot be queued, the request and a sentence.
-        Safe from any thread (a folder is added from the thread walking it)."""
+        Safe from any thread (a folder is added from the thread walking it).
+        With `paused` they wait for a resume."""
         records: list[tuple[TransferRecord, Any]] = []
         problems: list[tuple[UploadRequest, str]] = []
         for req in requests:
             try:
-                records.append(self._plan(req))
+                records.append(self._plan(req, PAUSED if paused else QUEUED))
             except (MpuguiError, ValueError) as exc:
                 problems.append((req, str(exc)))
             except OSError as exc:
@@ -247,7 +248,7 @@ class TransferEngine(QObject):
         self._insert([Transfer(rec, plan, {}, self._mark_dirty) for rec, plan in records])
         return ids, problems
 
-    def _plan(self, req: UploadRequest) -> tuple[TransferRecord, Any]:
+    def _plan(self, req: UploadRequest, state: str) -> tuple[TransferRecord, Any]:
         ident = identity(req.source)
         plan = make_plan(ident.size, req.part_size or self.settings.part_size,
                          self.settings.threshold,
@@ -259,7 +260,7 @@ class TransferEngine(QObject):
             part_size=plan.part_size, multipart=plan.multipart, taper=plan.taper,
             checksum=algorithm(req.checksum or self.settings.checksum).name,
             storage_class=req.storage_class, content_type=content_type,
-            no_overwrite=req.no_overwrite, state=QUEUED)
+            no_overwrite=req.no_overwrite, state=state)
         return rec, plan
 
     def restore(self, ids: Iterable[int] | None = None, auto_resume: bool = False) -> list[int]:

@@ -1,29 +1,29 @@
 """Turning dropped or chosen paths into queued transfers.
 
-The walk (folders, symlink loops, unreadable entries) runs on the task
-runner, off the GUI thread. The files then go to the engine in time-boxed
-batches on the GUI thread, so dropping 10,000 files never freezes the window.
+A Feeder (core/transfer/feeder.py) walks the paths on its own thread and
+hands the files to the engine in batches, so the first files upload within
+moments of the drop whatever the folder's size, and the GUI thread only
+reads counters: a 100,000-file drop never freezes the window.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import time
-from dataclasses import dataclass
 from typing import Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from mpugui.core.endpoint import Endpoint
-from mpugui.core.sources import Walk, collect
-from mpugui.engine.engine import TransferEngine, UploadRequest
-from mpugui.engine.tasks import TaskRunner
-from mpugui.ui.messages import Message, MessageBridge, user_error
+from mpugui.core.transfer.existing import skipped_sentence
+from mpugui.core.transfer.feeder import Feeder, FeedRequest
+from mpugui.engine.engine import TransferEngine
+from mpugui.ui.messages import Message, MessageBridge
 
 log = logging.getLogger("mpugui.ui.sources")
 
-SLICE_S = 0.02  # GUI-thread time per batch of engine.add calls
+POLL_MS = 200
+MAX_LISTED = 50  # problems listed in one alert's details
 
 
 class DestinationLike(Protocol):
@@ -39,26 +39,19 @@ class DestinationLike(Protocol):
     concurrency: int | None
 
 
-@dataclass
-class _Job:
-    remaining: int
-    added: int = 0
-
-
 class PathAdder(QObject):
-    added = Signal(int)  # files queued by one add_paths() call, once all are handed over
+    added = Signal(int)  # files queued by one add_paths() call, once its walk is over
     status = Signal(str, int)  # a status-bar line and its timeout in ms (0: until replaced)
 
-    def __init__(self, engine: TransferEngine, runner: TaskRunner, bridge: MessageBridge,
+    def __init__(self, engine: TransferEngine, bridge: MessageBridge,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.engine, self.runner, self.bridge = engine, runner, bridge
-        self._pending: collections.deque[tuple[UploadRequest, _Job]] = collections.deque()
-        self._stopped = False
+        self.engine, self.bridge = engine, bridge
+        self._feeders: list[tuple[Feeder, list[str]]] = []  # with the problems seen so far
         self._timer = QTimer(self)
-        self._timer.setObjectName("mpugui-add-batches")
-        self._timer.setInterval(0)
-        self._timer.timeout.connect(self._batch)
+        self._timer.setObjectName("mpugui-add-progress")
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._poll)
 
     def add_paths(self, paths: list[str], dest: DestinationLike) -> None:
         prefix = dest.prefix or ""
@@ -66,65 +59,68 @@ class PathAdder(QObject):
             prefix += "/"
         if dest.concurrency:
             self.engine.set_concurrency(dest.concurrency)
+        request = FeedRequest(
+            list(paths), dest.bucket, prefix, dest.endpoint, part_size=dest.part_size,
+            checksum=dest.checksum, storage_class=dest.storage_class,
+            no_overwrite=dest.no_overwrite,
+            skip_existing=bool(getattr(dest, "skip_existing", False)), keep_folder_name=True)
+        self.watch(Feeder(self.engine, self.engine.journal, request,
+                          self.engine.clients.client).start())
+
+    def watch(self, feeder: Feeder) -> None:
+        """Report a running feeder's progress (also one resumed at start)."""
+        self._feeders.append((feeder, []))
         self.status.emit("Looking through the dropped items…", 0)
-        paths = list(paths)
-
-        def walked(walk: Walk) -> None:
-            self._queue(walk, dest)
-
-        def failed(exc: BaseException) -> None:
-            self.bridge.report(exc, "Reading the dropped items failed")
-            self.added.emit(0)
-
-        self.runner.run(lambda: collect(paths, prefix, keep_folder_name=True), walked, failed)
+        self._timer.start()
 
     def busy(self) -> bool:
-        return bool(self._pending)
+        return any(not f.finished for f, _ in self._feeders)
 
     def stop(self) -> None:
-        self._stopped = True
+        """Stop walking (quitting): the walks stay journaled and go on at the next start."""
         self._timer.stop()
-        self._pending.clear()
+        for f, _ in self._feeders:
+            f.stop()
+        for f, _ in self._feeders:
+            f.join(2)
+        self._feeders.clear()
 
-    def _queue(self, walk: Walk, dest: DestinationLike) -> None:
-        if self._stopped:
-            return
-        for problem in walk.problems:
-            # logged for the file, posted for the log view (not twice)
-            log.warning("%s", problem, extra={"bridged": True})
-            self.bridge.post("warning", problem, source="sources")
-        if walk.problems:
-            n = len(walk.problems)
+    def _poll(self) -> None:
+        still = []
+        for feeder, problems in self._feeders:
+            for problem in feeder.take_problems():
+                # logged for the file, posted for the log view (not twice)
+                log.warning("%s", problem, extra={"bridged": True})
+                self.bridge.post("warning", problem, source="sources")
+                problems.append(problem)
+            c = feeder.counts
+            if not feeder.finished:
+                still.append((feeder, problems))
+                if c.walked:
+                    self.status.emit(f"Adding files… {c.added:,} queued"
+                                     + (f", {c.skipped:,} unchanged" if c.skipped else ""), 0)
+                continue
+            self._finished(feeder, problems)
+        self._feeders = still
+        if not still:
+            self._timer.stop()
+
+    def _finished(self, feeder: Feeder, problems: list[str]) -> None:
+        c = feeder.counts
+        if problems:
+            n = len(problems)
             sentence = (f"{n} of the dropped items cannot be uploaded and were skipped."
                         if n > 1 else
                         "One of the dropped items cannot be uploaded and was skipped.")
-            details = "\n".join(walk.problems[:50]) + ("\n…" if n > 50 else "")
+            details = "\n".join(problems[:MAX_LISTED]) + ("\n…" if n > MAX_LISTED else "")
             self.bridge.alert.emit(Message(time.time(), "warning", sentence, details, "sources"))
-        if not walk.files:
-            self.status.emit("", 0)
-            self.added.emit(0)
-            return
-        job = _Job(len(walk.files))
-        for f in walk.files:
-            self._pending.append((UploadRequest(
-                f.path, dest.bucket, f.key, dest.endpoint, part_size=dest.part_size,
-                checksum=dest.checksum, storage_class=dest.storage_class,
-                no_overwrite=dest.no_overwrite), job))
-        self.status.emit(f"Adding {len(walk.files):,} files…", 0)
-        self._timer.start()
-
-    def _batch(self) -> None:
-        deadline = time.monotonic() + SLICE_S
-        while self._pending and time.monotonic() < deadline:
-            req, job = self._pending.popleft()
-            try:
-                self.engine.add(req)
-                job.added += 1
-            except Exception as exc:  # one bad file never stops the others
-                self.bridge.post("error", f"{req.source}: {user_error(exc)}")
-            job.remaining -= 1
-            if job.remaining == 0:
-                self.status.emit(f"Added {job.added:,} files to the queue.", 5000)
-                self.added.emit(job.added)
-        if not self._pending:
-            self._timer.stop()
+        if feeder.note:
+            self.bridge.post("warning", feeder.note, source="sources")
+        if c.skipped:
+            text = f"Added {c.added:,} files to the queue; {skipped_sentence(c.skipped, c.walked)}."
+            if not c.added:
+                text = f"Nothing to upload: {skipped_sentence(c.skipped, c.walked)}."
+        else:
+            text = f"Added {c.added:,} files to the queue." if c.added else ""
+        self.status.emit(text, 8000)
+        self.added.emit(c.added)

@@ -11,6 +11,7 @@ import argparse
 import logging
 import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +26,7 @@ from mpugui.core.errors import MpuguiError
 from mpugui.core.journal.store import Journal
 from mpugui.core.logsetup import setup_logging
 from mpugui.core.paths import journal_path
+from mpugui.core.transfer.feeder import Feeder, resume_walks
 from mpugui.engine.engine import EngineSettings, TransferEngine
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui import icons
@@ -50,10 +52,16 @@ class Session:
     bridge: MessageBridge
     sandbox: Any = None
     handlers: list[logging.Handler] = field(default_factory=list)
+    restoring: threading.Thread | None = None  # reading the journal at start
+    walks: list[Feeder] = field(default_factory=list)  # folders resumed at start
 
     def close(self) -> None:
         """Close the window (which stops the engine and the runner), then
         the journal, the sandbox server and the log handlers."""
+        for feeder in self.walks:
+            feeder.stop()
+        if self.restoring is not None:
+            self.restoring.join()
         self.window.close()
         self.window.shutdown()
         self.journal.close()
@@ -113,12 +121,28 @@ def start_session(sandbox: bool = False, engine_settings: EngineSettings | None 
     # S3 calls of the window (listing, testing) get their own pool and client
     # connections, so they never wait behind part uploads.
     runner = TaskRunner(4)
-    restored = engine.restore(auto_resume=cfg.get(settings, cfg.AUTO_RESUME))
-    if restored:
-        log.info("Restored %d transfer(s) from the journal", len(restored))
     window = MainWindow(engine, journal, AccountStore(), runner, ClientFactory(8), bridge,
                         settings, sandbox=box)
-    return Session(window, engine, runner, journal, bridge, box, handlers)
+    session = Session(window, engine, runner, journal, bridge, box, handlers)
+    # The journal is read on a thread of its own: a window with 100,000
+    # transfers shows at once and its rows arrive over the next ticks.
+    session.restoring = threading.Thread(
+        target=_restore, args=(session, cfg.get(settings, cfg.AUTO_RESUME)),
+        name="mpugui-restore", daemon=True)
+    session.restoring.start()
+    return session
+
+
+def _restore(session: Session, auto_resume: bool) -> None:
+    try:
+        restored = session.engine.restore(auto_resume=auto_resume)
+        if restored:
+            log.info("Restored %d transfer(s) from the journal", len(restored))
+        for feeder in resume_walks(session.engine, session.journal,
+                                   session.engine.clients.client, paused=not auto_resume):
+            session.walks.append(feeder)
+    except Exception:  # the window stays usable; the log says what failed
+        log.exception("Reading the journal failed")
 
 
 def _prefer_sandbox(settings: QSettings, box: Any) -> None:

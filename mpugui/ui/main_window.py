@@ -31,10 +31,9 @@ from PySide6.QtWidgets import (
 
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory
-from mpugui.core.errors import MpuguiError
 from mpugui.core.journal.store import Journal
 from mpugui.core.transfer.snapshot import EngineSnapshot, TransferSnapshot
-from mpugui.engine.engine import TransferEngine, UploadRequest
+from mpugui.engine.engine import TransferEngine
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui import icons
 from mpugui.ui import settings as cfg
@@ -117,7 +116,7 @@ class MainWindow(QMainWindow):
         self.alerts = AlertPresenter(bridge, self)
         self.notifier = Notifier(self.model, self.statusBar(),
                                  lambda: self.acts["notify"].isChecked(), self)
-        self.adder = PathAdder(engine, runner, bridge, self)
+        self.adder = PathAdder(engine, bridge, self)
         self.adder.added.connect(self.paths_added)
         self.adder.status.connect(self._show_status)
         # state changes come in bursts (a 10,000-file drop): re-check the
@@ -394,16 +393,7 @@ class MainWindow(QMainWindow):
         selected = self.selected_transfers()
         self.engine.retry([t.id for t in selected if t.state == "failed"])
         for tid in [t.id for t in selected if t.state == "cancelled"]:
-            rec = self.engine.record(tid)  # a cancelled upload starts over
-            try:
-                self.engine.add(UploadRequest(rec.source, rec.bucket, rec.key, rec.endpoint,
-                                              rec.part_size or None, rec.checksum,
-                                              rec.storage_class, rec.no_overwrite,
-                                              rec.content_type))
-            except MpuguiError as exc:
-                self.bridge.post("error", str(exc))
-                continue
-            self.engine.remove([tid])
+            self.engine.restart(tid)  # a cancelled upload starts over (says why if not)
 
     def remove_selected(self) -> None:
         selected = self.selected_transfers()

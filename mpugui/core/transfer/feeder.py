@@ -36,7 +36,7 @@ LIST_PAGES = 100  # skip-existing lists at most this many pages of the destinati
 class Queue(Protocol):
     """What a feeder needs of the engine."""
 
-    def add_many(self, requests: Sequence[UploadRequest]
+    def add_many(self, requests: Sequence[UploadRequest], paused: bool = False
                  ) -> tuple[list[int], list[tuple[UploadRequest, str]]]: ...
 
 
@@ -86,8 +86,9 @@ class Feeder:
 
     def __init__(self, queue: Queue, journal: Journal, request: FeedRequest,
                  client: Callable[[Endpoint], Any] | None = None,
-                 walk_id: int | None = None) -> None:
+                 walk_id: int | None = None, paused: bool = False) -> None:
         self.queue, self.journal, self.request = queue, journal, request
+        self.paused = paused  # the files wait for a resume (a walk resumed at start)
         self._client = client
         self.walk_id = walk_id
         # Resuming a walk an earlier run did not finish: skip what it journaled.
@@ -178,7 +179,8 @@ class Feeder:
             files = self._changed_only(files, listing)
         if not files:
             return
-        ids, problems = self.queue.add_many([self.request.upload(f) for f in files])
+        ids, problems = self.queue.add_many([self.request.upload(f) for f in files],
+                                            paused=self.paused)
         self.counts.added += len(ids)
         for req, sentence in problems:
             self._problem(f"{req.source}: {sentence}")
@@ -223,9 +225,10 @@ class Feeder:
 
 
 def resume_walks(queue: Queue, journal: Journal,
-                 client: Callable[[Endpoint], Any] | None = None) -> list[Feeder]:
+                 client: Callable[[Endpoint], Any] | None = None,
+                 paused: bool = False) -> list[Feeder]:
     """Start a feeder for every walk an earlier run did not finish; each adds
-    only the files not journaled yet."""
+    only the files not journaled yet (paused ones with `paused`)."""
     feeders = []
     for walk_id, text in journal.walks():
         try:
@@ -234,5 +237,6 @@ def resume_walks(queue: Queue, journal: Journal,
             log.warning("Dropping an unreadable walk from the journal: %r", text)
             journal.finish_walk(walk_id)
             continue
-        feeders.append(Feeder(queue, journal, request, client, walk_id=walk_id).start())
+        feeders.append(Feeder(queue, journal, request, client, walk_id=walk_id,
+                              paused=paused).start())
     return feeders
