@@ -84,10 +84,12 @@ def test_sigkill_mid_upload_then_resume_all(s3, bucket, moto_url, tmp_path: Path
          "--bwlimit", "6MiB/s", "--json"],
         stdout=subprocess.PIPE, text=True, env=cli_env(), cwd=ROOT)
     assert proc.stdout is not None
+    reported = 0
     for line in proc.stdout:
-        if '"progress"' in line and any(t["parts_done"] >= 3
-                                         for t in json.loads(line)["transfers"]):
-            break
+        if '"progress"' in line:
+            reported = max([reported] + [t["parts_done"] for t in json.loads(line)["transfers"]])
+            if reported >= 3:
+                break
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     proc.stdout.close()
@@ -96,7 +98,9 @@ def test_sigkill_mid_upload_then_resume_all(s3, bucket, moto_url, tmp_path: Path
     (upload_id,) = db.execute("SELECT upload_id FROM transfers").fetchone()
     (journaled,) = db.execute("SELECT COUNT(*) FROM parts").fetchone()
     db.close()
-    assert upload_id and journaled >= 3
+    # Commits are grouped (30 ms): a part acknowledged just before the kill may
+    # not be journaled yet, but then resume finds it on the server.
+    assert upload_id and journaled >= reported - 1
 
     resumed = run_cli("resume", "--all", "--json")
     assert resumed.returncode == 0, resumed.stderr + resumed.stdout
@@ -104,9 +108,10 @@ def test_sigkill_mid_upload_then_resume_all(s3, bucket, moto_url, tmp_path: Path
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     states = [e for e in events(resumed.stdout) if e["event"] == "state"]
     assert states[-1]["upload_id"] == upload_id  # the same upload was completed
-    # Only parts not journaled at the kill went again: at most 9 - journaled.
+    # Only parts not done at the kill went again, journaled or not (ListParts
+    # and the part's MD5 keep one the journal missed).
     resent = events(resumed.stdout)[-1]["wire_bytes"]
-    assert resent <= (9 - journaled) * 5 * MiB
+    assert resent <= (9 - reported) * 5 * MiB
 
 
 def test_sigterm_pauses_and_exit_code_3(bucket, moto_url, tmp_path: Path) -> None:

@@ -41,6 +41,9 @@ log = logging.getLogger("mpugui.s3")
 MAX_SIZE = 1024 * 1024  # larger bodies: botocore (its cost is small next to the send)
 _UNSIGNED = "UNSIGNED-PAYLOAD"
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+# as botocore: every header is signed but these (and the signature itself)
+_UNSIGNED_HEADERS = frozenset({"expect", "transfer-encoding", "user-agent", "x-amzn-trace-id",
+                               "authorization"})
 
 
 class NotForThisRoute(Exception):
@@ -127,9 +130,8 @@ class Signer:
         if creds.token:
             headers["x-amz-security-token"] = creds.token
         signed = {"host": route.netloc}
-        signed.update((k.lower(), str(v).strip()) for k, v in headers.items()
-                      if k.lower().startswith("x-amz-") or k.lower() in ("content-md5",
-                                                                          "content-type"))
+        signed.update((k.lower(), " ".join(str(v).split())) for k, v in headers.items()
+                      if k.lower() not in _UNSIGNED_HEADERS)
         names = sorted(signed)
         canonical = "\n".join((method, path, "", *(f"{n}:{signed[n]}" for n in names), "",
                                ";".join(names), payload_hash))
@@ -200,8 +202,9 @@ class SmallPut:
                           dt.datetime.now(dt.timezone.utc))
         url = f"{route.scheme}://{route.netloc}{path}"
         for attempt in (1, 2):
-            conn, reused = self._connection(route, endpoint)
+            reused = False
             try:
+                conn, reused = self._connection(route, endpoint)
                 conn.request("PUT", path, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()

@@ -146,7 +146,9 @@ class Transfer:
         done_parts = [p for p in self.parts if p.state == PART_DONE]
         self._done_count = len(done_parts)
         self._done_bytes = sum(p.size for p in done_parts)
-        self._samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=40)
+        # made at the first speed sample: an empty deque is ~600 bytes, and a
+        # queue of 100,000 mostly waits
+        self._samples: collections.deque[tuple[float, int]] | None = None
         self._snap: TransferSnapshot | None = None
         self._snap_version = -1
         self._parts_snap: list[PartSnapshot] = []
@@ -280,12 +282,17 @@ class Transfer:
     def _speed(self, now: float, done: int) -> float:
         """Bytes per second over the last few seconds; 0 when not moving."""
         if self.state not in (UPLOADING, QUEUED) or self.cancel.is_set():
-            self._samples.clear()
+            self._samples = None
             return 0.0
-        self._samples.append((now, done))
-        while len(self._samples) > 2 and now - self._samples[0][0] > 3.0:
-            self._samples.popleft()
-        (t0, b0), (t1, b1) = self._samples[0], self._samples[-1]
+        samples = self._samples
+        if samples is None:
+            if not self.uploading:
+                return 0.0  # not started: no samples yet
+            samples = self._samples = collections.deque(maxlen=40)
+        samples.append((now, done))
+        while len(samples) > 2 and now - samples[0][0] > 3.0:
+            samples.popleft()
+        (t0, b0), (t1, b1) = samples[0], samples[-1]
         return max(0.0, (b1 - b0) / (t1 - t0)) if t1 > t0 else 0.0
 
     def is_moving(self) -> bool:
