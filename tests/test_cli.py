@@ -121,8 +121,8 @@ def test_sigterm_pauses_and_exit_code_3(bucket, moto_url, tmp_path: Path) -> Non
          "--endpoint-url", moto_url, "--part-size", "5MiB", "--bwlimit", "4MiB/s", "--json"],
         stdout=subprocess.PIPE, text=True, env=cli_env(), cwd=ROOT)
     assert proc.stdout is not None
-    for line in proc.stdout:
-        if '"progress"' in line:
+    for line in proc.stdout:  # progress comes from the start: wait for bytes to move
+        if '"progress"' in line and json.loads(line)["bytes"] > 0:
             break
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=20)

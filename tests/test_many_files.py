@@ -78,7 +78,7 @@ def test_plain_output_in_a_pipe_is_one_line_per_file(sink: SinkServer, tmp_path:
 
 
 def test_sigterm_during_the_walk_then_resume_all(sink: SinkServer, tmp_path: Path) -> None:
-    n = 30_000
+    n = 20_000
     src = empty_files(tmp_path / "src", n)
     proc = start_cli("upload", str(src), "s3://bench/w/", "--endpoint-url", sink.url,
                      "--json")
@@ -132,6 +132,8 @@ def test_pause_and_resume_all_on_thousands(qtbot, journal: Journal, sink: SinkSe
                                            tmp_path: Path) -> None:
     n = 4000
     src = empty_files(tmp_path / "src", n)
+    for f in src.rglob("f*"):  # a byte each: the bandwidth limit holds them in flight
+        f.write_bytes(b"x")
     endpoint = Endpoint(endpoint_url=sink.url)
     engine = TransferEngine(journal)
     try:

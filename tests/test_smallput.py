@@ -65,6 +65,7 @@ def test_puts_real_objects_from_many_threads(s3, bucket: str, moto_url: str) -> 
         th.start()
     for th in threads:
         th.join()
+    small.close()
     for key, data in bodies.items():
         got = s3.get_object(Bucket=bucket, Key=key)
         assert got["Body"].read() == data and got["ETag"] == etags[key]

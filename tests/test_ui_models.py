@@ -491,7 +491,8 @@ class FakeEngine(QObject):
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
-        return lambda *args: self.calls.append((name, args[0] if args else None))
+        return lambda *args: self.calls.append((name, *args) if len(args) > 1 else
+                                               (name, args[0] if args else None))
 
 
 def test_window_acts_on_a_select_all_of_twenty_thousand_rows(qtbot, journal) -> None:
@@ -515,7 +516,7 @@ def test_window_acts_on_a_select_all_of_twenty_thousand_rows(qtbot, journal) -> 
     assert window.selected_states() == {"queued", "uploading", "paused", "done", "failed"}
     assert window.selected_ids() == list(feed.table)
     window.acts["pause"].trigger()
-    assert engine.calls[-1] == ("pause", list(feed.table))
+    assert engine.calls[-1] == ("in_slices", "pause", list(feed.table))
     # two separate blocks, chosen as ranges
     sel = window.queue.selectionModel()
     sel.clearSelection()

@@ -165,6 +165,7 @@ class SmallPut:
         self._signer = Signer()
         self._timeouts = (connect_timeout, read_timeout)
         self._ssl: dict[tuple[bool, str | None], ssl.SSLContext] = {}
+        self._open: set[http.client.HTTPConnection] = set()  # every thread's, for close()
 
     def route(self, client: Any, endpoint: Endpoint, bucket: str) -> Route | None:
         """How to reach `bucket`, or None: use botocore (learnt once)."""
@@ -254,12 +255,23 @@ class SmallPut:
             conn.sock.settimeout(self._timeouts[1])
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conns[route.netloc + route.scheme] = conn
+        with self._lock:
+            self._open.add(conn)
         return conn, False
 
     def _drop(self, route: Route) -> None:
         conns = self._local.__dict__.get("conns", {})
         conn = conns.pop(route.netloc + route.scheme, None)
         if conn is not None:
+            conn.close()
+            with self._lock:
+                self._open.discard(conn)
+
+    def close(self) -> None:
+        """Close every kept-alive connection (the engine's workers have ended)."""
+        with self._lock:
+            conns, self._open = self._open, set()
+        for conn in conns:
             conn.close()
 
     def _context(self, endpoint: Endpoint) -> ssl.SSLContext:

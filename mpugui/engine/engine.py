@@ -97,6 +97,7 @@ DEFAULT_CONCURRENCY = 0  # 0: found while running (core/transfer/adaptive.py); a
 # Transfers snapshotted per tick at most: 100,000 restored at once reach the
 # window over a few ticks of ~30 ms each instead of one frozen second.
 REFRESH_LIMIT = 3000
+BULK_SLICE = 2000  # transfers per event-loop turn of a bulk action (in_slices)
 
 # Which state may follow which; anything else is a race the transition refuses.
 _NEXT: dict[str, frozenset[str]] = {
@@ -141,23 +142,37 @@ class EngineSettings:
 class _Totals:
     """Sums over the published snapshots, kept as snapshots replace each other."""
 
-    counts: collections.Counter[str] = field(default_factory=collections.Counter)
+    counts: dict[str, int] = field(default_factory=dict)
     total_bytes: int = 0
     done_bytes: int = 0
     retries: int = 0
     wire_bytes: int = 0
     speed: float = 0.0
 
-    def apply(self, old: TransferSnapshot | None, new: TransferSnapshot | None) -> None:
-        for snap, sign in ((old, -1), (new, 1)):
-            if snap is None:
-                continue
-            self.counts[snap.state] += sign
-            self.total_bytes += sign * snap.size
-            self.done_bytes += sign * snap.done_bytes
-            self.retries += sign * snap.retries
-            self.wire_bytes += sign * snap.wire_bytes
-            self.speed += sign * snap.speed
+    def apply(self, old: TransferSnapshot | None, new: TransferSnapshot) -> None:
+        counts = self.counts
+        if old is None:
+            self.total_bytes += new.size
+        else:
+            counts[old.state] -= 1
+            self.done_bytes -= old.done_bytes
+            self.retries -= old.retries
+            self.wire_bytes -= old.wire_bytes
+            self.speed -= old.speed
+        counts[new.state] = counts.get(new.state, 0) + 1
+        self.done_bytes += new.done_bytes
+        self.retries += new.retries
+        self.wire_bytes += new.wire_bytes
+        self.speed += new.speed
+
+    def forget(self, old: TransferSnapshot | None) -> None:
+        if old is not None:
+            self.counts[old.state] -= 1
+            self.total_bytes -= old.size
+            self.done_bytes -= old.done_bytes
+            self.retries -= old.retries
+            self.wire_bytes -= old.wire_bytes
+            self.speed -= old.speed
 
 
 class _WorkerThread(QThread):
@@ -201,7 +216,7 @@ class TransferEngine(QObject):
         limit_malloc_arenas()  # before the workers start: see body.py
         self._by_id: dict[int, Transfer] = {}  # in queue order
         self._maybe_created: set[int] = set()  # restored; Create may have been sent
-        self._live: collections.Counter[str] = collections.Counter()  # states, as of now
+        self._live: dict[str, int] = dict.fromkeys(_NEXT, 0)  # transfers per state, as of now
         # What the next tick publishes (engine lock held to change these):
         self._dirty: dict[Transfer, None] = {}  # changed since their last snapshot, in order
         self._sending: set[Transfer] = set()  # bytes moving: snapshotted every tick
@@ -214,6 +229,11 @@ class TransferEngine(QObject):
         self._seq = 0
         self._was_busy = False
         self._threads_wanted.connect(self._ensure_threads)
+        self._bulk: collections.deque[tuple[Any, list[int]]] = collections.deque()
+        self._bulk_timer = QTimer(self)
+        self._bulk_timer.setObjectName("mpugui-engine-bulk")
+        self._bulk_timer.setInterval(0)
+        self._bulk_timer.timeout.connect(self._bulk_step)
         self._timer = QTimer(self)
         self._timer.setObjectName("mpugui-engine-tick")
         self._timer.setInterval(self.settings.tick_ms)
@@ -343,6 +363,23 @@ class TransferEngine(QObject):
 
     # -- user actions (engine thread) ---------------------------------------------
 
+    def in_slices(self, action: str, ids: Iterable[int]) -> None:
+        """Run pause/resume/cancel/remove on `ids` a slice at a time over the
+        next event-loop turns (the window's Pause all on 100,000 rows: each
+        turn costs ~BULK_SLICE transfers, the journal takes it in grouped
+        commits off this thread)."""
+        self._bulk.append((getattr(self, action), list(ids)))
+        self._bulk_timer.start()
+
+    def _bulk_step(self) -> None:
+        fn, ids = self._bulk[0]
+        fn(ids[:BULK_SLICE])
+        del ids[:BULK_SLICE]
+        if not ids:
+            self._bulk.popleft()
+        if not self._bulk:
+            self._bulk_timer.stop()
+
     def pause(self, ids: Iterable[int]) -> None:
         with self._lock:
             for t in self._pick(ids):
@@ -463,6 +500,8 @@ class TransferEngine(QObject):
         """Stop every worker. Running transfers keep their journal state, so
         the next start finds them as after a crash and resumes them."""
         self._timer.stop()
+        while self._bulk:  # a Pause all still being applied finishes first
+            self._bulk_step()
         with self._lock:
             self._sched.stopping = True
             for t in self._by_id.values():
@@ -472,6 +511,7 @@ class TransferEngine(QObject):
         for th in self._threads:
             th.wait()
         self._threads.clear()
+        self._small.close()
         with self._lock:
             for t in self._by_id.values():
                 t.close_file()
@@ -782,16 +822,15 @@ class TransferEngine(QObject):
             if t is None or t.state != CANCELLED:
                 return None
             rec = t.rec
+        self.remove([transfer_id])  # first: the queue never shows both
         try:
-            new_id = self.add(UploadRequest(rec.source, rec.bucket, rec.key, rec.endpoint,
-                                            rec.part_size or None, rec.checksum,
-                                            rec.storage_class, rec.no_overwrite,
-                                            rec.content_type))
+            return self.add(UploadRequest(rec.source, rec.bucket, rec.key, rec.endpoint,
+                                          rec.part_size or None, rec.checksum,
+                                          rec.storage_class, rec.no_overwrite,
+                                          rec.content_type))
         except MpuguiError as exc:
-            self.message.emit("error", str(exc))
+            self.message.emit("error", f"{rec.source} cannot start over: {exc}")
             return None
-        self.remove([transfer_id])
-        return new_id
 
     # -- failures -----------------------------------------------------------------
 
@@ -869,25 +908,26 @@ class TransferEngine(QObject):
         t_now = now()
         table, totals, changed = self._table, self._totals, self._changed
         for tid in self._removed:
-            totals.apply(table.pop(tid, None), None)
+            totals.forget(table.pop(tid, None))
             changed.pop(tid, None)
         todo = list(itertools.islice(self._dirty, limit))
         for t in todo:
             del self._dirty[t]
         also = self._sending.difference(todo)
-        by_id = self._by_id
+        by_id, sending = self._by_id, self._sending
         for t in itertools.chain(todo, also):
-            if by_id.get(t.id) is not t:
+            tid = t.rec.id
+            if by_id.get(tid) is not t:
                 continue  # removed (a worker finishing with it marked it once more)
             snap = t.snapshot(t_now)
-            old = table.get(t.id)
+            old = table.get(tid)
             if snap is not old:
                 totals.apply(old, snap)
-                table[t.id] = changed[t.id] = snap
+                table[tid] = changed[tid] = snap
             if t.uploading or snap.speed:
-                self._sending.add(t)
-            else:
-                self._sending.discard(t)
+                sending.add(t)
+            elif t in sending:
+                sending.discard(t)
         if not self._sending:
             totals.speed = 0.0  # no drift left over from adding and taking floats
 

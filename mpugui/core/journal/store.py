@@ -254,7 +254,8 @@ class Journal:
     def _queue(self, wait: bool) -> None:
         """Called with _pending_lock held after a write was queued."""
         self._generation += 1
-        self._pending_lock.notify_all()
+        if wait or len(self._updates) + len(self._parts) == 1:
+            self._pending_lock.notify_all()  # the writer sleeps only while nothing waits
         if wait:
             mine = self._generation
             while self._committed < mine and self._failure is None and not self._closing:

@@ -253,29 +253,35 @@ class Transfer:
 
     def snapshot(self, now: float) -> TransferSnapshot:
         uploading = self.uploading
-        if self._snap is not None and self._snap_version == self.version and not uploading \
+        snap = self._snap
+        if snap is not None and self._snap_version == self.version and not uploading \
                 and not self._samples:
-            return self._snap
-        if len(self._parts_snap) != len(self.parts) or self._snap_version != self.version:
-            self._parts_snap = [p.snapshot(now) for p in self.parts]
+            return snap
+        parts = self.parts
+        if len(parts) == 1:  # a small file: most of a big folder
+            self._parts_snap = [parts[0].snapshot(now)]
+        elif len(self._parts_snap) != len(parts) or self._snap_version != self.version:
+            self._parts_snap = [p.snapshot(now) for p in parts]
         else:
             for p in uploading.values():
                 self._parts_snap[p.number - 1] = p.snapshot(now)
-        done = self.done_bytes()
+        done = self.done_bytes() if uploading else self._done_bytes
         speed = self._speed(now, done)
-        remaining = self.rec.size - done
-        eta = remaining / speed if speed > 0 else None
         rec = self.rec
+        size = rec.size
+        if snap is None:
+            name = os.path.basename(rec.source)
+            part_size = self.plan.largest_part or size
+            smallest = self.plan.smallest_part or size
+        else:  # what never changes comes from the last snapshot
+            name, part_size, smallest = snap.name, snap.part_size, snap.smallest_part
+        # positional, in TransferSnapshot's field order (a tick may make thousands)
         self._snap = TransferSnapshot(
-            id=rec.id, name=os.path.basename(rec.source), source=rec.source,
-            bucket=rec.bucket, key=rec.key, size=rec.size, done_bytes=done,
-            speed=speed, eta=eta, state=self.state,
-            detail="cancelling…" if self.cancelling else self.detail,
-            parts_done=self._done_count, parts_total=len(self.parts),
-            part_size=self.plan.largest_part or rec.size,
-            smallest_part=self.plan.smallest_part or rec.size, upload_id=rec.upload_id,
-            checksum=rec.checksum, verification=rec.verification,
-            retries=self.retries, wire_bytes=self.wire_bytes, parts=tuple(self._parts_snap))
+            rec.id, name, rec.source, rec.bucket, rec.key, size, done, speed,
+            (size - done) / speed if speed > 0 else None, self.state,
+            "cancelling…" if self.cancelling else self.detail, self._done_count, len(parts),
+            part_size, smallest, rec.upload_id, rec.checksum, rec.verification, self.retries,
+            self.wire_bytes, tuple(self._parts_snap))
         self._snap_version = self.version
         return self._snap
 
