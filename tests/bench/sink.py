@@ -604,7 +604,8 @@ class _Conn(asyncio.BufferedProtocol):
             key = parse_qs(parts.query).get("key", [""])[0]
             st = s.stats
             out = {"t": time.monotonic(), "inflight": st.inflight, "body_bytes": st.body_bytes,
-                   "key_bytes": st.bytes_by_key.get(key, 0), "requests": st.requests}
+                   "key_bytes": st.bytes_by_key.get(key, 0), "requests": st.requests,
+                   "objects": len(s.objects), "uploads": len(s.uploads)}
         elif what == "stats":
             out = s.snapshot()
         elif what == "reset":
