@@ -266,6 +266,7 @@ class _Conn(asyncio.BufferedProtocol):
             version == "HTTP/1.0"
         chunked = headers.get("transfer-encoding", "").lower() == "chunked"
         length = int(headers.get("content-length") or 0)
+        self.got, self.keep, self.hasher = 0, None, None
         if not chunked and length == 0:
             self.state = _HEADERS
             self._dispatch()
@@ -275,7 +276,6 @@ class _Conn(asyncio.BufferedProtocol):
         path = urlsplit(target).path
         self.keep = bytearray() if method == "POST" or path.startswith("/__sink__") else None
         self.hasher = hashlib.md5() if self.store.md5 and method == "PUT" else None
-        self.got = 0
         self.req["key"] = self._body_key()
         if self.keep is None:
             st = self.store.stats
