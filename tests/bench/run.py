@@ -660,8 +660,9 @@ def gui_scenario() -> dict:
     return _json_child([PY, "-m", "tests.bench.gui_stall"], 600)
 
 
-def gui_many_scenario(files: int) -> dict:
-    return _json_child([PY, "-m", "tests.bench.gui_many", "--files", str(files)], 1500)
+def gui_many_scenario(files: int, timeout: float) -> dict:
+    return _json_child([PY, "-m", "tests.bench.gui_many", "--files", str(files), "--timeout",
+                        str(timeout)], 2 * timeout + 600)
 
 
 # -- report ------------------------------------------------------------------------------
@@ -855,6 +856,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="who runs files100k (default: %(default)s; 'all' for everyone)")
     p.add_argument("--folder-timeout", type=float, default=600,
                    help="seconds before a folder run is killed (reported as failed)")
+    p.add_argument("--files100k-timeout", type=float,
+                   help="files100k's own timeout (default: --folder-timeout); a run that "
+                        "times out reports how many files reached the sink")
     p.add_argument("--gui-files", type=int, default=100_000, help="gui_many folder size")
     p.add_argument("--concurrency", type=int, default=8,
                    help="'boto3 ours' thread count on loopback (mpugui's settled value)")
@@ -929,7 +933,8 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     runs = folder_race(name, comps, folder, names, size,
                                        wan.url if wan else sink.url, sink, folder_rounds, home,
-                                       args.folder_timeout)
+                                       (args.files100k_timeout or args.folder_timeout)
+                                       if name == "files100k" else args.folder_timeout)
                 finally:
                     proxy_cpu = wan.close() if wan else 0.0
                 result["scenarios"].append({
@@ -946,7 +951,7 @@ def main(argv: list[str] | None = None) -> int:
         if "gui" in only:
             result["gui"] = gui_scenario()
         if "gui_many" in only:
-            result["gui_many"] = gui_many_scenario(args.gui_files)
+            result["gui_many"] = gui_many_scenario(args.gui_files, args.folder_timeout)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     result["per_file_scale"] = per_file_scale(result)
