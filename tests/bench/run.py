@@ -550,6 +550,7 @@ def summarize(runs: list[Run], shape: Shape | None) -> list[dict]:
         row = {
             "competitor": name, "ok": True, "runs": len(mine),
             "failed": len(everyone) - len(ok_runs), "disturbed": len(ok_runs) - len(calm),
+            "calm": len(calm),
             "size_mib": size / MiB, "files": mine[0].files,
             "wall_s": statistics.median(r.wall for r in mine),
             "cpu_s": statistics.median(r.cpu for r in mine),
@@ -786,7 +787,7 @@ def _runs(row: dict) -> str:
     """Runs in the median; disturbed ones are left out when calm ones exist."""
     text = str(row["runs"])
     if row.get("disturbed"):
-        text += (" (all disturbed)" if row["disturbed"] >= row["runs"]
+        text += (" (all disturbed)" if not row.get("calm")
                  else f" (+{row['disturbed']} disturbed, left out)")
     if row.get("failed"):
         text += f" (+{row['failed']} failed)"
