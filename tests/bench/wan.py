@@ -44,6 +44,7 @@ class Shape:
 
 SHAPES = {
     "wan20": Shape(20, 20e6, 100e6),
+    "wan40": Shape(40, 20e6, 100e6),  # the many-files shape (wanfiles)
     "wan80": Shape(80, 4e6, 40e6),
     "wan150": Shape(150, 1e6, 24e6),
 }
