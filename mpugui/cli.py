@@ -2,7 +2,14 @@
 
 Exit codes: 0 everything done; 1 a transfer failed (it stays resumable);
 2 bad usage or input (nothing lost); 3 interrupted by Ctrl-C/SIGTERM (paused,
-resume with `mpugui resume`); 4 the journal or settings cannot be used.
+resume with `mpugui resume`); 4 the journal or settings cannot be used;
+5 the journal is in use by another mpugui (the window or another command that
+changes transfers; nothing was done).
+
+Commands that change transfers (upload, resume, cancel, uploads abort,
+cleanup and adopt) own the state directory while they run (see
+mpugui.core.journal.owner); read-only ones (transfers, uploads list and
+parts, --help, --version) never take the lock.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from mpugui.core import paths
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint, validate_endpoint_url
 from mpugui.core.errors import MpuguiError
+from mpugui.core.journal import owner as owner_lock
 from mpugui.core.journal.store import CANCELLED, DONE, FAILED, Journal, JournalError
 from mpugui.core.logsetup import setup_logging
 from mpugui.core.s3uri import parse_s3_uri
@@ -32,6 +40,7 @@ from mpugui.core.transfer.plan import DEFAULT_PART_SIZE, PlanError
 from mpugui.core.units import format_bytes, format_duration, format_rate, parse_rate, parse_size
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_JOURNAL = 0, 1, 2, 3, 4
+EXIT_BUSY = 5
 
 log = logging.getLogger("mpugui.cli")
 
@@ -169,8 +178,12 @@ def main(argv: list[str]) -> int:
     except UsageError as exc:
         print(f"mpugui: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    owner: owner_lock.Owner | None = None
     try:
         setup_logging(args.verbose)
+        kind = owner_kind(args)
+        if kind:  # refused at once while the window or another command owns the journal
+            owner = owner_lock.acquire(kind)
         if args.command == "uploads":
             from mpugui import uploads_cli
 
@@ -179,12 +192,31 @@ def main(argv: list[str]) -> int:
         if args.command == "transfers":
             return _transfers(journal, args)
         return _run_engine(journal, args)
+    except owner_lock.JournalBusy as exc:
+        print(f"mpugui: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     except JournalError as exc:
         print(f"mpugui: {exc}", file=sys.stderr)
         return EXIT_JOURNAL
     except (MpuguiError, PlanError) as exc:
         print(f"mpugui: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        if owner is not None:
+            owner.release()
+
+
+def owner_kind(args: argparse.Namespace) -> str | None:
+    """The command as the owner lock records it, for commands that change
+    transfers; None for read-only ones (and a cleanup --dry-run)."""
+    if args.command in ("upload", "resume", "cancel"):
+        return str(args.command)
+    sub = getattr(args, "uploads_command", None)
+    if args.command == "uploads" and sub in ("abort", "adopt", "cleanup"):
+        if sub == "cleanup" and args.dry_run:
+            return None
+        return f"uploads {sub}"
+    return None
 
 
 def _transfers(journal: Journal, args: argparse.Namespace) -> int:

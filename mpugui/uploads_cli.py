@@ -16,7 +16,9 @@ Exit codes: 0 done; 1 an S3 call failed, an abort failed, the parts of an
 upload could not be listed, or a local file does not match the upload
 (nothing completed); 2 bad usage, or `cleanup` was not confirmed (no --yes,
 or the answer was no); 3 an adopted transfer was interrupted (paused; resume
-with `mpugui resume`); 4 the journal cannot be used.
+with `mpugui resume`); 4 the journal cannot be used; 5 the journal is in use
+by another mpugui (abort, cleanup without --dry-run and adopt take the owner
+lock, as `mpugui upload` does; list, parts and lifecycle never do).
 
 JSON output (--json; UTF-8, one JSON object per line; times are ISO 8601
 with a UTC offset; sizes are bytes; fields are only ever added, never

@@ -2,16 +2,20 @@
 
 `start_session()` builds everything the window needs (journal, engine,
 background task runner, message bridge, optional sandbox) and is shared by
-`run_gui`, the screenshot script and the tests.
+`run_gui`, the screenshot script and the tests. `run_gui` first makes sure
+this is the only window on the state directory (see single_instance): a
+second `mpugui FILE...` hands its files to the running window and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -23,9 +27,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, warm_up
 from mpugui.core.errors import MpuguiError
+from mpugui.core.journal import owner as owner_lock
 from mpugui.core.journal.store import Journal
 from mpugui.core.logsetup import setup_logging
-from mpugui.core.paths import journal_path
+from mpugui.core.paths import journal_path, state_dir
 from mpugui.core.transfer.feeder import Feeder, resume_walks
 from mpugui.engine.engine import EngineSettings, TransferEngine
 from mpugui.engine.tasks import TaskRunner
@@ -39,6 +44,7 @@ from mpugui.ui.messages import (
     uninstall_excepthooks,
     user_error,
 )
+from mpugui.ui.single_instance import InstanceServer, forward
 
 log = logging.getLogger("mpugui.ui")
 
@@ -54,6 +60,8 @@ class Session:
     handlers: list[logging.Handler] = field(default_factory=list)
     restoring: threading.Thread | None = None  # reading the journal at start
     walks: list[Feeder] = field(default_factory=list)  # folders resumed at start
+    owner: owner_lock.Owner | None = None  # run_gui's hold on the state directory
+    instance: InstanceServer | None = None  # where a second `mpugui FILE` reaches us
 
     def close(self) -> None:
         """Close the window (which stops the engine and the runner), then
@@ -72,6 +80,10 @@ class Session:
             root.removeHandler(h)
             h.close()
         uninstall_excepthooks()
+        if self.instance is not None:
+            self.instance.close()
+        if self.owner is not None:  # last: the journal is closed
+            self.owner.release()
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -168,17 +180,80 @@ def make_application(argv: list[str]) -> QApplication:
     return app  # type: ignore[return-value]
 
 
+def _claim(files: list[str]) -> tuple[owner_lock.Owner, InstanceServer] | int:
+    """Hand `files` to the window that owns the state directory (then 0), or
+    own it: the owner lock, then the local server. 1 when a CLI command owns
+    it (said in a message box): never a second engine on the same journal."""
+    home = state_dir()
+    if forward(home, files):
+        return 0
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            owner = owner_lock.acquire(owner_lock.WINDOW)
+            break
+        except owner_lock.JournalBusy as exc:
+            if exc.holder is not None and exc.holder.is_window and time.monotonic() < deadline:
+                # a window still starting: it listens right after taking the lock
+                if forward(home, files, timeout_ms=1000):
+                    return 0
+                time.sleep(0.1)
+                continue
+            log.warning("Not opening the window: %s", exc)
+            QMessageBox.critical(None, "mpugui", str(exc))
+            return 1
+    server = InstanceServer(home)
+    try:
+        server.listen()  # while we own the lock: a socket left here is a crashed window's
+    except MpuguiError as exc:
+        owner.release()
+        QMessageBox.critical(None, "mpugui", str(exc))
+        return 1
+    return owner, server
+
+
+def _offer(window: MainWindow, files: list[str]) -> None:
+    """Files from a second `mpugui FILE...`: raise the window, ask where they go."""
+    log.info("Offered %d file(s) from another mpugui", len(files))
+    if window.isMinimized():
+        window.showNormal()
+    window.show()
+    window.raise_()
+    window.activateWindow()
+    if files:
+        window.offer_paths(files)
+
+
 def run_gui(argv: list[str]) -> int:
     args, qt_args = parse_args(argv)
     app = make_application(qt_args)
+    # Before a sandbox starts its server or rewrites accounts.json: the state
+    # directory may be a running window's. A sandbox without MPUGUI_HOME makes
+    # a fresh one that nobody else can own; it is claimed once it exists.
+    claim: tuple[owner_lock.Owner, InstanceServer] | int | None = None
+    if not (args.sandbox and not os.environ.get("MPUGUI_HOME")):
+        claim = _claim(args.files)
+        if isinstance(claim, int):
+            return claim
     try:
         session = start_session(sandbox=args.sandbox)
     except MpuguiError as exc:
+        if claim is not None:
+            claim[1].close()
+            claim[0].release()
         QMessageBox.critical(None, "mpugui", user_error(exc))
         return 1
-    session.window.show()
+    if claim is None:
+        claim = _claim([])
+        if isinstance(claim, int):
+            session.close()
+            return claim
+    session.owner, session.instance = claim
+    window = session.window
+    session.instance.received.connect(lambda files: _offer(window, files))
+    window.show()
     if args.files:
-        QTimer.singleShot(0, lambda: session.window.offer_paths(args.files))
+        QTimer.singleShot(0, lambda: window.offer_paths(args.files))
     app.aboutToQuit.connect(session.close)
     # Ctrl+C or a polite kill quits like closing the window: the engine
     # stops, the journal closes and a sandbox cleans up after itself.
