@@ -178,42 +178,33 @@ def test_one_datachanged_per_tick_for_a_block_of_active_rows(qtbot) -> None:
     assert emitted == [(100, 115)]
 
 
-def test_ten_thousand_rows_update_quickly(qtbot) -> None:
+def test_ten_thousand_rows_update_in_one_block_per_tick(qtbot) -> None:
+    """Behaviour only: the timing lives in tests/bench/queue_model_bench.py."""
     model, proxy, view = queue_view(qtbot)
     view.setup_columns()
     view.resize(1000, 600)
     view.show()
     feed = Feed()
     rows = [transfer(i, "uploading" if i % 500 == 0 else "queued") for i in range(10_000)]
-    started = time.perf_counter()
     model.update(feed.set_rows(rows))
     view.sortByColumn(SPEED, Qt.SortOrder.DescendingOrder)  # re-sorted on every tick
     qtbot.wait(1)
-    insert_s = time.perf_counter() - started
     assert model.rowCount() == 10_000 and proxy.rowCount() == 10_000
 
     emitted: list[tuple[int, int]] = []
     model.dataChanged.connect(lambda a, b, _roles=(): emitted.append((a.row(), b.row())))
-    ticks = []
     for tick in range(1, 21):
         # 20 transfers move per tick, spread across the list
         for i in range(0, 10_000, 500):
             rows[i] = transfer(i, "uploading", done=tick * MiB // 4, speed=tick * 100_000.0 + i)
         snap = feed.set_rows(rows)
-        started = time.perf_counter()
         emitted.clear()
         model.update(snap)
         view.viewport().repaint()
-        ticks.append(time.perf_counter() - started)
         if tick > 1:
             # sorted by speed, the 20 moving transfers are one block at the top:
             # one dataChanged per tick
             assert emitted == [(0, 19)], emitted
-    ticks.sort()
-    # a tick (model update, re-sort, repaint of the visible rows) fits in a
-    # frame budget; measured ~20 ms here, most of it the synchronous repaint
-    assert ticks[len(ticks) // 2] < 0.1, ticks
-    assert insert_s < 1, insert_s  # insert + sort of 10,000 rows; ~0.1 s here
     top = proxy.index(0, 0).data(ID_ROLE)
     assert top == 9500  # fastest first after the re-sort
 

@@ -5,7 +5,6 @@ the grid and the parts table follow each other's selection."""
 from __future__ import annotations
 
 import dataclasses
-import time
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QImage
@@ -50,7 +49,7 @@ def pixel(image: QImage, grid: PartGrid, index: int, dy: float = 0.5) -> QColor:
     return image.pixelColor(int(x * ratio), int(y * ratio))
 
 
-def test_ten_thousand_parts_paint_fast_and_in_state_colours(qtbot) -> None:
+def test_ten_thousand_parts_paint_in_state_colours(qtbot) -> None:
     grid = PartGrid()
     qtbot.addWidget(grid)
     grid.resize(900, 520)
@@ -58,10 +57,7 @@ def test_ten_thousand_parts_paint_fast_and_in_state_colours(qtbot) -> None:
     parts = ten_thousand()
     grid.set_transfer(snapshot(parts))
     assert grid.cell_size() >= MIN_CELL
-    started = time.perf_counter()
-    image = grid.grab().toImage()
-    first_paint = time.perf_counter() - started
-    assert first_paint < 0.5, first_paint  # measured ~15-20 ms here
+    image = grid.grab().toImage()  # (its speed: tests/bench/gui_stall.py, not a timed test)
     pal = grid.palette()
     # every part is visible: the last cell lies inside the view
     last = grid._cell_rect(9999)

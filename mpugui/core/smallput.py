@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import http.client
 import logging
+import select
 import socket
 import ssl
 import threading
@@ -190,8 +191,9 @@ class SmallPut:
 
     def put(self, route: Route, creds: Any, endpoint: Endpoint, key: str, body: Any,
             size: int, headers: dict[str, str], payload_hash: str | None) -> str:
-        """One PutObject; returns the ETag. `body` is read once (a PartBody:
-        progress, bandwidth limit, pause)."""
+        """One PutObject; returns the ETag. A request that fails is never sent
+        again here: the engine's retry policy decides (and counts it). `body`
+        is a PartBody (progress, bandwidth limit, pause)."""
         path = route.base + quote(key, safe="/~")
         headers = dict(headers)
         headers["Content-Length"] = str(size)
@@ -202,46 +204,44 @@ class SmallPut:
         self._signer.sign("PUT", route, path, headers, payload_hash, creds,
                           dt.datetime.now(dt.timezone.utc))
         url = f"{route.scheme}://{route.netloc}{path}"
-        for attempt in (1, 2):
-            reused = False
-            try:
-                conn, reused = self._connection(route, endpoint)
-                conn.request("PUT", path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                self._drop(route)
-                if reused and attempt == 1 and _rewind(body):
-                    continue  # the server closed an idle kept-alive connection
-                raise bx.ConnectionClosedError(endpoint_url=url) from exc
-            except TimeoutError as exc:
-                self._drop(route)
-                raise bx.ReadTimeoutError(endpoint_url=url) from exc
-            except ssl.SSLError as exc:
-                self._drop(route)
-                raise bx.SSLError(endpoint_url=url, error=exc) from exc
-            except OSError as exc:
-                self._drop(route)
-                raise bx.EndpointConnectionError(endpoint_url=url) from exc
-            except BaseException:
-                self._drop(route)
-                raise
-            if resp.will_close:
-                self._drop(route)
-            if resp.status == 200:
-                return str(resp.getheader("ETag") or "")
-            raise _client_error(resp, data)
-        raise AssertionError("unreachable")
+        try:
+            conn = self._connection(route, endpoint)
+            conn.request("PUT", path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+            self._drop(route)
+            raise bx.ConnectionClosedError(endpoint_url=url) from exc
+        except TimeoutError as exc:
+            self._drop(route)
+            raise bx.ReadTimeoutError(endpoint_url=url) from exc
+        except ssl.SSLError as exc:
+            self._drop(route)
+            raise bx.SSLError(endpoint_url=url, error=exc) from exc
+        except OSError as exc:
+            self._drop(route)
+            raise bx.EndpointConnectionError(endpoint_url=url) from exc
+        except BaseException:
+            self._drop(route)
+            raise
+        if resp.will_close:
+            self._drop(route)
+        if resp.status == 200:
+            return str(resp.getheader("ETag") or "")
+        raise _client_error(resp, data)
 
     # -- connections, one set per thread --------------------------------------------
 
-    def _connection(self, route: Route, endpoint: Endpoint
-                    ) -> tuple[http.client.HTTPConnection, bool]:
+    def _connection(self, route: Route, endpoint: Endpoint) -> http.client.HTTPConnection:
         conns: dict[str, http.client.HTTPConnection] = self._local.__dict__.setdefault(
             "conns", {})
         conn = conns.get(route.netloc + route.scheme)
         if conn is not None:
-            return conn, True
+            if conn.sock is not None and not _readable(conn.sock):
+                return conn
+            # The server closed it while idle (or said something unasked):
+            # a new one, before anything is sent.
+            self._drop(route)
         connect, _read = self._timeouts
         if route.scheme == "https":
             conn = http.client.HTTPSConnection(route.netloc, timeout=connect,
@@ -257,7 +257,7 @@ class SmallPut:
         conns[route.netloc + route.scheme] = conn
         with self._lock:
             self._open.add(conn)
-        return conn, False
+        return conn
 
     def _drop(self, route: Route) -> None:
         conns = self._local.__dict__.get("conns", {})
@@ -290,12 +290,14 @@ class SmallPut:
         return ctx
 
 
-def _rewind(body: Any) -> bool:
+def _readable(sock: socket.socket) -> bool:
+    """An idle kept-alive socket with something to read has been closed by
+    the server (EOF) or is out of step: either way not to be reused."""
     try:
-        body.seek(0)
-        return True
+        ready, _, _ = select.select([sock], [], [], 0)
     except (OSError, ValueError):
-        return False
+        return True
+    return bool(ready)
 
 
 def _client_error(resp: http.client.HTTPResponse, data: bytes) -> Exception:
