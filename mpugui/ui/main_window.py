@@ -217,7 +217,6 @@ class MainWindow(QMainWindow):
         a = self.acts
         e = self.engine
         e.snapshot.connect(self._on_snapshot)
-        e.state_changed.connect(self._on_state_changed)
         self.queue.paths_dropped.connect(self.offer_paths)
         self.queue.customContextMenuRequested.connect(self._context_menu)
         self.queue.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
@@ -308,11 +307,11 @@ class MainWindow(QMainWindow):
             self._update_actions()
         if self._current_id is not None:
             self.part_panel.set_transfer(self.model.transfer(self._current_id))
-
-    def _on_state_changed(self, transfer_id: int, state: str) -> None:
-        self.notifier.on_state_changed(transfer_id, state)
-        if not self._closed:
-            self._actions_timer.start()
+        if snap.events:  # the tick's state changes, read here rather than a signal each
+            for ev in snap.events:
+                self.notifier.on_state_changed(ev.id, ev.state)
+            if not self._closed:
+                self._actions_timer.start()
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self._current_id = current.data(ID_ROLE) if current.isValid() else None

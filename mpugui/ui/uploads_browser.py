@@ -43,6 +43,7 @@ from mpugui.core import inventory as inv
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.journal.store import FINAL_STATES, Journal, TransferRecord
+from mpugui.core.transfer.snapshot import EngineSnapshot
 from mpugui.core.units import format_bytes
 from mpugui.engine.engine import TransferEngine
 from mpugui.engine.tasks import TaskRunner
@@ -122,7 +123,7 @@ class UploadsBrowser(QWidget):
         self.parts_model = UploadPartsModel(self)
         self._known: dict[str, TransferRecord] = {}
         self._journal_uploads: dict[int, str] = {}  # transfer id -> upload id, for the column
-        engine.state_changed.connect(self._engine_state)
+        engine.snapshot.connect(self._engine_events)
         self._build()
         self.reload_accounts()
         self._update_actions()
@@ -682,6 +683,10 @@ class UploadsBrowser(QWidget):
             t = snapshot.by_id(tid)
             if t is not None and t.state not in FINAL_STATES:
                 self.engine.cancel([tid])
+
+    def _engine_events(self, snap: EngineSnapshot) -> None:
+        for ev in snap.events:  # a tick's state changes, not a signal each
+            self._engine_state(ev.id, ev.state)
 
     def _engine_state(self, transfer_id: int, state: str) -> None:
         """Keep the "In journal" column in step with the engine."""
