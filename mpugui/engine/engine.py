@@ -96,8 +96,8 @@ log = logging.getLogger("mpugui.engine")
 
 DEFAULT_CONCURRENCY = 0  # 0: found while running (core/transfer/adaptive.py); a number pins it
 # Transfers snapshotted per tick at most: 100,000 restored or added at once
-# reach the window over many ticks of ~10-20 ms instead of one long stall.
-REFRESH_LIMIT = 1000
+# reach the window over many short ticks instead of one long stall.
+REFRESH_LIMIT = 500
 GC_FREEZE_BATCH = 500  # transfers inserted at once from which the GC stops scanning them
 BULK_SLICE = 2000  # transfers per event-loop turn of a bulk action (in_slices)
 
