@@ -24,7 +24,6 @@ QTimer.singleShot(0) after show), and the worst 5 ms-probe lateness in the
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import resource
@@ -37,6 +36,8 @@ import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
+
+from tests.bench.gcpauses import GcPauses
 
 PROBE_MS = 5
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,16 +109,7 @@ def add_scenario(files: int, timeout: float) -> dict:
         upload_stalls: list[float] = []
         phase = ["adding"]
         marks: dict[str, float] = {}
-        gc_pauses: list[float] = []
-        gc_start = [0.0]
-
-        def on_gc(ph: str, info: dict) -> None:
-            if ph == "start":
-                gc_start[0] = time.perf_counter()
-            else:
-                gc_pauses.append((time.perf_counter() - gc_start[0]) * 1000)
-
-        gc.callbacks.append(on_gc)
+        gc_pauses = GcPauses().start()
         clock = QElapsedTimer()
         clock.start()
         last = [clock.nsecsElapsed()]
@@ -159,7 +151,7 @@ def add_scenario(files: int, timeout: float) -> dict:
         app.exec()
         timer.stop()
         done_timer.stop()
-        gc.callbacks.remove(on_gc)
+        gc_pauses.stop()
         stop_poll.set()
         poller.join(5)
         result.update(
@@ -171,7 +163,7 @@ def add_scenario(files: int, timeout: float) -> dict:
             while_adding=_stats(add_stalls), while_uploading=_stats(upload_stalls),
             overall=_stats(add_stalls + upload_stalls),
             worst_ms=round(worst[0], 1), worst_at_s=round(worst[1], 2), worst_phase=worst[2],
-            gc_pause_max_ms=round(max(gc_pauses, default=0.0), 1),
+            gc_pause_max_ms=gc_pauses.longest,
             peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             loadavg=os.getloadavg()[0])
         t_close = time.monotonic()

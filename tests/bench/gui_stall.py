@@ -11,7 +11,6 @@ do not compete with the GUI for the GIL. Prints one JSON line.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import statistics
@@ -20,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from tests.bench.gcpauses import GcPauses
 
 PROBE_MS = 5
 PARTS = 16
@@ -79,16 +80,7 @@ def main() -> int:
                                        Endpoint(endpoint_url=url, equal_parts=True)))
         stalls: list[float] = []
         # Garbage-collector pauses, to tell them apart from the window's own work.
-        gc_pauses: list[float] = []
-        gc_start = [0.0]
-
-        def on_gc(phase: str, info: dict) -> None:
-            if phase == "start":
-                gc_start[0] = time.perf_counter()
-            else:
-                gc_pauses.append((time.perf_counter() - gc_start[0]) * 1000)
-
-        gc.callbacks.append(on_gc)
+        gc_pauses = GcPauses().start()
         most_uploading = [0]
         worst = [0.0, 0.0]  # the longest stall and when (s after the upload was added)
         grid_seen = [False]
@@ -133,7 +125,7 @@ def main() -> int:
         app.exec()
         timer.stop()
         guard.stop()
-        gc.callbacks.remove(on_gc)
+        gc_pauses.stop()
         session.close()
         if stalls:
             stalls.sort()
@@ -145,8 +137,8 @@ def main() -> int:
                           over_20ms=sum(1 for x in stalls if x > 20),
                           loadavg=os.getloadavg()[0], seconds=round(time.monotonic() - t0, 1),
                           part_grid_shown=grid_seen[0],
-                          gc_pause_max_ms=round(max(gc_pauses, default=0.0), 1),
-                          gc_pauses_over_20ms=sum(1 for g in gc_pauses if g > 20))
+                          gc_pause_max_ms=gc_pauses.longest,
+                          gc_pauses_over_20ms=sum(1 for g in gc_pauses.ms if g > 20))
         else:
             result["why"] = f"never saw {PARTS * 3 // 4}+ parts uploading ({most_uploading[0]})"
     finally:
