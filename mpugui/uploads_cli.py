@@ -8,6 +8,10 @@ Commands
     mpugui uploads cleanup   s3://BUCKET[/PREFIX] --older-than AGE [--dry-run] [--yes] [--json]
     mpugui uploads adopt     s3://BUCKET/KEY --upload-id ID LOCAL_FILE [--json]
     mpugui uploads lifecycle s3://BUCKET[/PREFIX] --abort-after DAYS [--dry-run] [--json]
+The whole account (every bucket, each in its own region; mpugui.orphans_cli):
+    mpugui uploads scan      [--regions REGION...] [--json] [--price-per-gb-month USD]
+    mpugui uploads cleanup   --all-buckets --older-than AGE [--dry-run] [--yes] [--json]
+    mpugui uploads lifecycle --all-buckets --abort-after DAYS [--dry-run] [--json]
 Each takes the connection options of `mpugui upload` (--account, --profile,
 --endpoint-url, --region, ...). AGE is a number and a unit: 90m, 36h, 7d, 2w.
 `cleanup` without --yes asks on a terminal and refuses otherwise.
