@@ -4,7 +4,7 @@ their JSON forms (the CLI's output and the remembered last scan share them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -112,7 +112,7 @@ class AccountScan:
     skipped_buckets: int = 0  # in regions the scan was told to leave out
 
     def bucket_done(self, report: BucketReport) -> None:
-        self.buckets[report.name] = replace(report)
+        self.buckets[report.name] = report
 
     def upload_found(self, row: ScannedUpload) -> None:
         self.uploads.append(row)
