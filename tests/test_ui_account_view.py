@@ -11,8 +11,10 @@ from datetime import datetime, timezone
 import pytest
 
 from mpugui.core.endpoint import ClientFactory
+from mpugui.core.journal.store import PAUSED, TransferRecord
 from mpugui.core.orphans import memory
 from mpugui.core.orphans.protection import PROTECTED
+from mpugui.core.units import MiB
 from mpugui.ui.account_models import BUCKET, REPORT_ROLE
 from mpugui.ui.account_view import AccountView
 from tests import test_orphans_scan as scan_fixtures
@@ -55,7 +57,8 @@ def test_scan_fills_the_table_sorted_by_cost_with_the_sentence(qtbot, qtmodeltes
     row = next(r for r in range(4) if view.proxy.index(r, BUCKET).data() == b["east"])
     view.table.selectRow(row)
     assert view.uploads_model.rowCount() == 2
-    assert memory.load(view.endpoint().label()) is not None  # remembered
+    # Remembered (written off the GUI thread, after the scan ends).
+    qtbot.waitUntil(lambda: memory.load(view.endpoint().label()) is not None, timeout=30_000)
     assert not [t for t in threading.enumerate() if t.name.startswith("orphans-scan")]
 
 
@@ -93,8 +96,20 @@ def test_protect_all_previews_applies_and_then_has_nothing_to_do(qtbot, view, ac
     again.close()
 
 
-def test_bulk_abort_previews_exactly_then_aborts(qtbot, view, account):
-    b = account["buckets"]
+def test_bulk_abort_previews_exactly_asks_for_queued_ones_then_aborts(
+        qtbot, store, runner, journal, account, endpoint):
+    b, ids = account["buckets"], account["ids"]
+    mine = journal.add(TransferRecord(
+        source="/nowhere/w.bin", bucket=b["west"], key="w.bin", endpoint=endpoint, size=3000,
+        mtime_ns=1, sample="", part_size=5 * MiB, multipart=True, checksum="crc32",
+        upload_id=ids["w1"], state=PAUSED))
+    cancelled: list[list[int]] = []
+    # Built here, not by the fixture: the view is deleted at teardown right
+    # after its dialog closed, which crashed while dialogs were WA_DeleteOnClose.
+    view = AccountView(store, runner, ClientFactory(), journal, now=lambda: NOW,
+                       cancel_transfers=cancelled.append)
+    qtbot.addWidget(view)
+    view.set_account(MOTO_ACCOUNT)
     scanned(qtbot, view)
     dialog = view.open_bulk_abort()
     assert dialog is not None
@@ -102,11 +117,17 @@ def test_bulk_abort_previews_exactly_then_aborts(qtbot, view, account):
     assert dialog.candidates == [] and not dialog.abort_button.isEnabled()
     dialog.days.setValue(5)
     assert len(dialog.candidates) == 4 and "4 upload(s) in 3 bucket(s)" in dialog.summary.text()
+    assert f"#{mine}" in dialog.summary.text()  # the queue's own upload is named
     before = scan_fixtures.remaining_ids(account["east"], b["east"])
     assert len(before) == 2  # the preview changed nothing
+    dialog.abort_button.click()
+    assert dialog.asking and "queue" in dialog.question.text()
+    assert len(scan_fixtures.remaining_ids(account["east"], b["east"])) == 2  # asked first
     with qtbot.waitSignal(dialog.finished_aborts, timeout=60_000):
         dialog.abort_button.click()
     assert scan_fixtures.remaining_ids(account["east"], b["east"]) == set()
+    assert scan_fixtures.remaining_ids(account["west"], b["west"]) == set()
+    assert cancelled == [[mine]]
     assert sum(r.uploads for r in view.model.reports()) == 0
     assert view.summary.text().startswith("No unfinished uploads")
     dialog.close()

@@ -168,6 +168,12 @@ class BulkAbortDialog(QDialog):
         self._stop = threading.Event()
         self._timer = QTimer(self, interval=100)
         self._timer.timeout.connect(self._tick)
+        self.asking = False  # the queue question is showing; the next click confirms
+        self.question = QLabel()
+        self.question.setWordWrap(True)
+        self.question.setStyleSheet("color: #cf222e; font-weight: bold")
+        self.question.setVisible(False)
+        lay.insertWidget(2, self.question)
         self.preview()
 
     def preview(self) -> None:
@@ -193,8 +199,28 @@ class BulkAbortDialog(QDialog):
             for r in self.candidates))
         self.abort_button.setEnabled(bool(self.candidates))
         self.abort_button.setText(f"Abort {len(self.candidates):,} upload(s)")
+        if getattr(self, "asking", False):  # the list changed: ask again
+            self.asking = False
+            self.question.setVisible(False)
 
     def start(self) -> None:
+        """Abort the previewed uploads. When some are transfers of this app's
+        queue (they cannot resume afterwards) the first click only asks, in
+        the dialog itself; a second click confirms. (No QMessageBox child:
+        deleting a box whose finished signal has a Python slot crashed
+        PySide 6.12, and this dialog is deleted on close.)"""
+        mine = [r for r in self.candidates if r.journal_id is not None]
+        if mine and not self.asking:
+            self.asking = True
+            self.question.setText(f"{len(mine)} of these uploads are transfers in this app's "
+                                  "queue: they will be cancelled and cannot resume. Click "
+                                  "again to abort them too.")
+            self.question.setVisible(True)
+            self.abort_button.setText(f"Yes, abort {len(self.candidates):,} upload(s)")
+            return
+        self._go()
+
+    def _go(self) -> None:
         todo = list(self.candidates)
         if not todo:
             return

@@ -21,6 +21,7 @@ from PySide6.QtGui import QCloseEvent, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -399,11 +400,14 @@ class AccountView(QWidget):
 
     # -- bulk actions -------------------------------------------------------------------
 
-    def _keep(self, dialog: QWidget) -> QWidget:
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.dialogs.append(dialog)
-        dialog.destroyed.connect(lambda *_: self.dialogs.remove(dialog)
-                                 if dialog in self.dialogs else None)
+    def _keep(self, dialog: QDialog) -> QDialog:
+        # A closed dialog is only hidden and goes with the view: with
+        # WA_DeleteOnClose, a view deleted while a closed dialog's deferred
+        # delete was still pending crashed PySide (seen in the tests), and
+        # these dialogs are few (one per click of their button).
+        # The view (their Qt parent) owns the hidden ones; the list holds
+        # those still open.
+        self.dialogs = [d for d in self.dialogs if d.isVisible()] + [dialog]
         dialog.show()
         return dialog
 
@@ -460,10 +464,13 @@ class AccountView(QWidget):
     # -- closing ------------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Stop a running scan (its task ends once its threads have)."""
+        """Stop a running scan (its task ends once its threads have) and
+        close the dialogs."""
         if self._scanner is not None:
             self._scanner.stop()
         self._timer.stop()
+        for dialog in list(self.dialogs):
+            dialog.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
