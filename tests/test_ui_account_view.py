@@ -59,6 +59,14 @@ def test_scan_fills_the_table_sorted_by_cost_with_the_sentence(qtbot, qtmodeltes
     assert view.uploads_model.rowCount() == 2
     # Remembered (written off the GUI thread, after the scan ends).
     qtbot.waitUntil(lambda: memory.load(view.endpoint().label()) is not None, timeout=30_000)
+    # A view opened later shows it, with its time, before any new scan.
+    later = AccountView(view.accounts, view.runner, ClientFactory(), view.journal,
+                        now=lambda: NOW)
+    qtbot.addWidget(later)
+    later.set_account(MOTO_ACCOUNT)
+    qtbot.waitUntil(lambda: later.model.rowCount() == 4, timeout=30_000)
+    assert later.detail.text().startswith("Last scan 2010-11-")
+    assert later.summary.text() == view.summary.text()
     assert not [t for t in threading.enumerate() if t.name.startswith("orphans-scan")]
 
 

@@ -231,16 +231,24 @@ class AccountView(QWidget):
             self.account.setCurrentIndex(i)
 
     def _account_changed(self, *_: Any) -> None:
-        """Show the account's last scan (with its age) until a new one runs."""
+        """Show the account's last scan (with its age) until a new one runs;
+        read off the GUI thread (it can hold every upload of a big account)."""
         if self.scanning:
             self.stop_scan()
-        last = memory.load(self.endpoint().label())
+        self._show_scan(None)
+        label = self.endpoint().label()
+        self.runner.run(lambda: memory.load(label), lambda last: self._show_last(label, last))
+
+    def _show_last(self, label: str, last: AccountScan | None) -> None:
+        if last is None or label != self.endpoint().label() or self.scanning \
+                or self.scan is not None:
+            return  # another account, or a scan began meanwhile
         self._show_scan(last)
-        if last is not None:
-            when = (last.finished or last.started).astimezone()
-            self.detail.setText(f"Last scan {when:%Y-%m-%d %H:%M}"
-                                + (" (stopped before the end)." if last.stopped else ".")
-                                + self._detail_suffix())
+        when = (last.finished or last.started).astimezone()
+        self.detail.setText(f"Last scan {when:%Y-%m-%d %H:%M}"
+                            + (" (stopped before the end)." if last.stopped else ".")
+                            + self._detail_suffix())
+        self._update_actions()
 
     # -- scanning -----------------------------------------------------------------------
 

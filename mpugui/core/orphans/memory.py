@@ -45,8 +45,8 @@ def save(scan: AccountScan, path: Path | None = None) -> None:
         "started": scan.started.isoformat(),
         "finished": scan.finished.isoformat() if scan.finished else None,
         "stopped": scan.stopped, "skipped_buckets": scan.skipped_buckets,
-        "buckets": [b.as_json(now) for b in scan.buckets.values()],
-        "uploads": [u.as_json(now) for u in scan.uploads],
+        "buckets": [b.as_json(now, digits=None) for b in scan.buckets.values()],
+        "uploads": [u.as_json(now, digits=None) for u in scan.uploads],
     }
     tmp = path.with_suffix(".tmp")
     private_file(tmp)

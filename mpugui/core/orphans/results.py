@@ -12,6 +12,10 @@ from mpugui.core import inventory as inv
 from mpugui.core.orphans.protection import Protection
 
 
+def _round(value: float, digits: int | None) -> float:
+    return value if digits is None else round(value, digits)
+
+
 @dataclass(frozen=True)
 class ScannedUpload:
     upload: inv.Upload
@@ -22,8 +26,9 @@ class ScannedUpload:
     journal_id: int | None = None  # this app's transfer, when the journal knows it
     error: str | None = None
 
-    def as_json(self, now: datetime) -> dict[str, Any]:
-        """Every field of `mpugui uploads list --json`, plus the region."""
+    def as_json(self, now: datetime, digits: int | None = 6) -> dict[str, Any]:
+        """Every field of `mpugui uploads list --json`, plus the region
+        (costs rounded to `digits`; None keeps them whole, for the memory)."""
         u = self.upload
         return {
             "bucket": u.bucket, "key": u.key, "upload_id": u.upload_id,
@@ -32,7 +37,7 @@ class ScannedUpload:
             "checksum_algorithm": u.checksum_algorithm, "parts": self.parts,
             "bytes": self.bytes,
             "estimated_monthly_cost": None if self.monthly_cost is None
-            else round(self.monthly_cost, 6),
+            else _round(self.monthly_cost, digits),
             "journal_id": self.journal_id, "error": self.error, "region": self.region,
         }
 
@@ -71,12 +76,12 @@ class BucketReport:
         if self.oldest is None or row.upload.initiated < self.oldest:
             self.oldest = row.upload.initiated
 
-    def as_json(self, now: datetime) -> dict[str, Any]:
+    def as_json(self, now: datetime, digits: int | None = 6) -> dict[str, Any]:
         p = self.protection
         return {
             "bucket": self.name, "region": self.region, "uploads": self.uploads,
             "parts": self.parts, "bytes": self.bytes,
-            "estimated_monthly_cost": round(self.monthly_cost, 6),
+            "estimated_monthly_cost": _round(self.monthly_cost, digits),
             "oldest_initiated": self.oldest.isoformat() if self.oldest else None,
             "oldest_age_seconds": int((now - self.oldest).total_seconds())
             if self.oldest else None,
