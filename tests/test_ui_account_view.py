@@ -139,3 +139,18 @@ def test_bulk_abort_previews_exactly_asks_for_queued_ones_then_aborts(
     assert sum(r.uploads for r in view.model.reports()) == 0
     assert view.summary.text().startswith("No unfinished uploads")
     dialog.close()
+
+
+def test_the_uploads_table_prices_by_class_and_region(qtmodeltester):
+    from mpugui.core import inventory as inv
+    from mpugui.core.orphans.prices import PriceTable
+    from mpugui.core.units import GiB
+    from mpugui.ui.uploads_models import UploadRow, UploadsModel
+
+    model = UploadsModel(lambda: NOW, 0.023)
+    up = inv.Upload("b", "k", "u1", NOW, storage_class="STANDARD_IA")
+    model.add_page([UploadRow(up, inv.Usage(1, GiB))])
+    assert model.totals().cost == pytest.approx(0.023)  # today's single price
+    model.set_prices(PriceTable().with_overrides({"eu-west-1/STANDARD_IA": 0.5}), "eu-west-1")
+    assert model.price_of(up) == 0.5 and model.totals().cost == pytest.approx(0.5)
+    qtmodeltester.check(model)

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from mpugui.core import inventory as inv
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint
+from mpugui.core.errors import MpuguiError
 from mpugui.core.journal.store import Journal
 from mpugui.core.orphans import memory
 from mpugui.core.orphans.prices import PriceTable, load_table
@@ -102,6 +103,7 @@ class AccountView(QWidget):
         self.now = now or inv.utc_now
         self._cancel_transfers = cancel_transfers
         self._prices = prices
+        self._table: PriceTable = prices or PriceTable()  # what the shown scan used
         self._threads = threads
         self.scan: AccountScan | None = None
         self._scanner: AccountScanner | None = None
@@ -243,6 +245,10 @@ class AccountView(QWidget):
         if last is None or label != self.endpoint().label() or self.scanning \
                 or self.scan is not None:
             return  # another account, or a scan began meanwhile
+        try:
+            self._table = self._prices or load_table()
+        except MpuguiError:
+            pass  # the table the scan used is unknown: AWS's stays
         self._show_scan(last)
         when = (last.finished or last.started).astimezone()
         self.detail.setText(f"Last scan {when:%Y-%m-%d %H:%M}"
@@ -267,7 +273,7 @@ class AccountView(QWidget):
             return
         endpoint = self.endpoint()
         try:
-            prices = self._prices or load_table()
+            prices = self._table = self._prices or load_table()
             journal_ids = {uid: r.id for uid, r in inv.journal_index(self.journal).items()}
         except Exception as exc:
             self.detail.setText(user_error(exc))
@@ -385,9 +391,8 @@ class AccountView(QWidget):
             UploadRow(r.upload, inv.Usage(r.parts, r.bytes)
                       if r.parts is not None and r.bytes is not None else None,
                       r.error, r.journal_id) for r in rows])
-        # The lower table prices by one number: the bucket's STANDARD price.
-        prices = self._prices or PriceTable()
-        self.uploads_model.set_price(prices.price("STANDARD", report.region))
+        # Priced as the scan priced them: by storage class in the bucket's region.
+        self.uploads_model.set_prices(self._table, report.region)
         self.uploads_label.setText(
             f"{report.name}: {report.uploads:,} unfinished upload(s)"
             + (f" — {report.protection.sentence()}" if report.protection else "")
