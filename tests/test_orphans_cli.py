@@ -187,3 +187,15 @@ def test_all_buckets_usage_errors(run, account):
     code, _, err = run("uploads", "cleanup", "s3://x", "--regions", "eu-west-1",
                        "--older-than", "1d")
     assert code == 2 and "--regions" in err
+
+
+def test_scan_as_a_real_process(account, moto_url):
+    """`python -m mpugui uploads scan --json` in a child process."""
+    from tests.clirun import json_lines, run_cli
+
+    done = run_cli("uploads", "scan", "--json", "--endpoint-url", moto_url, "--region",
+                   "us-east-1", "--path-style", timeout=180)
+    assert done.returncode == 0, done.stderr
+    objs = json_lines(done.stdout)
+    assert objs[-1]["event"] == "summary" and objs[-1]["buckets"] == 4
+    assert sum(1 for o in objs if o["event"] == "upload") == 4
