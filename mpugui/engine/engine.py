@@ -1,5 +1,6 @@
-"""The transfer engine: a QObject that owns the queue, hands jobs to worker
-QThreads and publishes one progress snapshot per tick.
+"""The transfer engine: a QObject that owns the queue, hands big files' jobs
+to worker QThreads and small files to one put loop (core/putloop.py, with
+engine/small_files.py), and publishes one progress snapshot per tick.
 
 Every event costs what changed, not what exists: work waits in the
 scheduler's ready heaps (nothing is searched), a state change goes through
