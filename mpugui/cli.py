@@ -38,6 +38,7 @@ from mpugui.core.transfer.existing import skipped_sentence
 from mpugui.core.transfer.feeder import Feeder, FeedRequest, resume_walks
 from mpugui.core.transfer.plan import DEFAULT_PART_SIZE, PlanError
 from mpugui.core.units import format_bytes, format_duration, format_rate, parse_rate, parse_size
+from mpugui.core.verify import parse as parse_evidence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_JOURNAL = 0, 1, 2, 3, 4
 EXIT_BUSY = 5
@@ -233,12 +234,16 @@ def _transfers(journal: Journal, args: argparse.Namespace) -> int:
                 "id": rec.id, "source": rec.source, "destination": rec.uri, "size": rec.size,
                 "state": rec.state, "parts_done": done, "parts_total": total,
                 "upload_id": rec.upload_id, "error": rec.error,
-                "verification": rec.verification, "endpoint": rec.endpoint.label()}) + "\n")
+                "verification": rec.verification,
+                "evidence": list(parse_evidence(rec.evidence)),
+                "endpoint": rec.endpoint.label()}) + "\n")
             continue
         line = (f"{rec.id:>5}  {rec.state:<10} {done:>5}/{total:<5} "
                 f"{format_bytes(rec.size):>10}  {rec.source} → {rec.uri}")
         if rec.error:
             line += f"\n       {rec.error}"
+        if rec.state == DONE and rec.verification:
+            line += f"\n       verified by {rec.verification}"
         out.write(line + "\n")
     out.flush()
     return EXIT_OK
@@ -260,6 +265,9 @@ def _run_engine(journal: Journal, args: argparse.Namespace) -> int:
     out = Reporter(sys.stdout, args.json, engine)
     # Connected before any transfer starts: the first tick's events reach it.
     engine.snapshot.connect(out.on_snapshot)
+    # Warnings (a store without ListParts or Abort, a cancel that came too
+    # late) are problems on stderr; errors already come with their state.
+    engine.message.connect(lambda level, text: out.problem(text) if level == "warning" else None)
     feeders: list[Feeder] = []
     interrupted = False
     try:
@@ -409,7 +417,8 @@ class Reporter:
                 "error": ev.detail or None if ev.state == FAILED else None}) + "\n")
         elif ev.state in (DONE, FAILED, CANCELLED):
             self._clear()
-            detail = f": {ev.detail}" if ev.detail else ""
+            # A cancel's note (parts a store could not abort) is a warning on stderr.
+            detail = f": {ev.detail}" if ev.detail and ev.state != CANCELLED else ""
             self.stream.write(f"{ev.state:<9} {rec.source} → {rec.uri}{detail}\n")
 
     def _progress(self, snap: Any) -> None:
