@@ -78,8 +78,10 @@ def _endpoint_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--region")
     g.add_argument("--path-style", action="store_true", help="path-style addressing")
     g.add_argument("--checksum-when-required", action="store_true",
-                   help="send checksums only where S3 requires them (for stores that "
-                        "reject botocore's default CRC32)")
+                   help="send no checksum header the store did not ask for (Content-MD5 "
+                        "only where S3 requires one): for stores that reject or mis-store "
+                        "checksum headers. Uploads then default to --checksum none; an "
+                        "explicit --checksum still applies")
     g.add_argument("--equal-parts", action="store_true",
                    help="cut every part but the last to one size (for stores that require "
                         "it; Cloudflare R2 is detected from the URL)")
@@ -105,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--concurrency", type=int,
                     help="parts in flight at once (default: adaptive, found while running)")
     up.add_argument("--checksum", choices=sorted(ALGORITHMS), default=None,
-                    help=f"per-part integrity checksum (default {DEFAULT_ALGORITHM})")
+                    help=f"per-part integrity checksum (default {DEFAULT_ALGORITHM}; none "
+                         "with --checksum-when-required)")
     up.add_argument("--storage-class", help="e.g. STANDARD_IA, GLACIER_IR")
     up.add_argument("--no-overwrite", action="store_true",
                     help="fail instead of replacing an existing object (If-None-Match: *)")

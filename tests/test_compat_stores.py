@@ -223,3 +223,34 @@ def test_s3rver_gaps_are_what_we_document(s3rver_env) -> None:
     assert answer(c.put_object, Key="md5", Body=b"abc",
                   ContentMD5="AAAAAAAAAAAAAAAAAAAAAA==") == (200, "")
     assert answer(c.put_object, Key="md5", Body=b"abc", IfNoneMatch="*") == (200, "")
+
+
+def test_checksum_compatibility_switch_sends_no_checksum_header(qtbot, engine_factory, moto_url,
+                                                                 s3, bucket, tmp_path) -> None:
+    """--checksum-when-required means what it says: without an explicit
+    --checksum, no x-amz-checksum-* (ours or botocore's) and no Content-MD5
+    goes with the upload's requests."""
+    from mpugui.core.endpoint import Endpoint
+    from mpugui.engine.engine import UploadRequest
+    from tests.faultproxy import Fault, FaultProxy
+    from tests.test_faults import wait_final
+
+    with FaultProxy(moto_url) as proxy:
+        seen: list[dict[str, str]] = []
+        proxy.add(Fault("*", "error", times=None,
+                        when=lambda req: seen.append(req.headers) and False))
+        compat = Endpoint(endpoint_url=proxy.url, region="us-east-1",
+                          checksum_when_required=True)
+        engine = engine_factory()
+        files = [make_file(tmp_path / "big", 11 * MiB, seed=5),
+                 make_file(tmp_path / "small", 2000, seed=6)]
+        ids = [engine.add(UploadRequest(str(f), bucket, f.name, compat)) for f in files]
+        snaps = [wait_final(qtbot, engine, tid) for tid in ids]
+        engine.shutdown()
+    assert [s.state for s in snaps] == ["done", "done"] and snaps[0].checksum == "none"
+    for f in files:
+        assert s3.get_object(Bucket=bucket, Key=f.name)["Body"].read() == f.read_bytes()
+    uploads = [h for h in seen if h.get("content-length", "0") not in ("0", "")]
+    assert uploads and not [h for h in uploads
+                            if any(k.startswith("x-amz-checksum-") or k == "content-md5"
+                                   for k in h)]

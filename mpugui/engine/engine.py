@@ -68,7 +68,7 @@ from mpugui.core.transfer.body import (
     limit_malloc_arenas,
     read_range,
 )
-from mpugui.core.transfer.checksums import DEFAULT_ALGORITHM, algorithm
+from mpugui.core.transfer.checksums import DEFAULT_ALGORITHM, algorithm, default_for
 from mpugui.core.transfer.plan import DEFAULT_PART_SIZE, DEFAULT_THRESHOLD, TAPER_V1, make_plan
 from mpugui.core.transfer.progress import Transfer, now
 from mpugui.core.transfer.request import UploadRequest
@@ -275,7 +275,8 @@ class TransferEngine(QObject):
             source=req.source, bucket=req.bucket, key=req.key, endpoint=req.endpoint,
             size=ident.size, mtime_ns=ident.mtime_ns, sample=ident.sample,
             part_size=plan.part_size, multipart=plan.multipart, taper=plan.taper,
-            checksum=algorithm(req.checksum or self.settings.checksum).name,
+            checksum=algorithm(req.checksum or default_for(
+                req.endpoint.checksum_when_required, self.settings.checksum)).name,
             storage_class=req.storage_class, content_type=content_type,
             no_overwrite=req.no_overwrite, state=state)
         return rec, plan
