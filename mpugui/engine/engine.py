@@ -697,6 +697,11 @@ class TransferEngine(QObject):
             describe_change(rec.source, t.identity, identity_of(fd, rec.source, data))
         finally:
             os.close(fd)
+        if rec.no_overwrite and s3.head_object(self._client(t), rec.bucket, rec.key):
+            # As before a multipart Create: a store that ignores If-None-Match
+            # (s3rver) would otherwise replace the object without a word.
+            raise MpuguiError(f"{rec.uri} already exists and the transfer is set "
+                              "not to overwrite it.")
         checksum = t.algo.value(data)
         body = self._begin_body(t, part, data)
         try:
