@@ -314,3 +314,24 @@ def test_adopt_and_lifecycle(server: Store, bucket_on: str, tmp_path: Path) -> N
         assert "does not support ListMultipartUploads" in adopted.stderr
         assert rule.returncode == 1
         assert "does not support GetBucketLifecycleConfiguration" in rule.stderr
+
+
+@pytest.mark.parametrize(("url", "compat", "equal"), [
+    (None, False, False),
+    ("http://127.0.0.1:9000", False, False),
+    ("https://storage.googleapis.com", True, False),
+    ("https://bucket.storage.googleapis.com", True, False),
+    ("https://notstorage.googleapis.com.example.org", False, False),
+    ("https://0123abc.r2.cloudflarestorage.com", False, True),
+])
+def test_stores_known_by_host_name_get_their_quirks(url, compat: bool, equal: bool) -> None:
+    """core/stores.py: GCS gets the checksum compatibility without the switch."""
+    from mpugui.core.endpoint import Endpoint, client_config
+    from mpugui.core.transfer.checksums import DEFAULT_ALGORITHM, default_for
+
+    endpoint = Endpoint(endpoint_url=url)
+    assert endpoint.checksum_compat() is compat and endpoint.needs_equal_parts() is equal
+    config = client_config(endpoint)
+    assert config.request_checksum_calculation == ("when_required" if compat
+                                                   else "when_supported")
+    assert default_for(endpoint.checksum_compat()) == ("none" if compat else DEFAULT_ALGORITHM)

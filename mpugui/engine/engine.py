@@ -276,7 +276,7 @@ class TransferEngine(QObject):
             size=ident.size, mtime_ns=ident.mtime_ns, sample=ident.sample,
             part_size=plan.part_size, multipart=plan.multipart, taper=plan.taper,
             checksum=algorithm(req.checksum or default_for(
-                req.endpoint.checksum_when_required, self.settings.checksum)).name,
+                req.endpoint.checksum_compat(), self.settings.checksum)).name,
             storage_class=req.storage_class, content_type=content_type,
             no_overwrite=req.no_overwrite, state=state)
         return rec, plan

@@ -716,7 +716,7 @@ class DestinationDialog(QDialog):
     def _default_checksum(self) -> str:
         """None for an account with the checksum compatibility switch."""
         try:
-            compat = self.current_endpoint().checksum_when_required
+            compat = self.current_endpoint().checksum_compat()
         except MpuguiError:
             compat = False
         return default_for(compat)
