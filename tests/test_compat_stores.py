@@ -335,3 +335,26 @@ def test_stores_known_by_host_name_get_their_quirks(url, compat: bool, equal: bo
     assert config.request_checksum_calculation == ("when_required" if compat
                                                    else "when_supported")
     assert default_for(endpoint.checksum_compat()) == ("none" if compat else DEFAULT_ALGORITHM)
+
+
+def test_the_window_says_what_verified_the_object(qtbot, s3rver_env, engine_factory,
+                                                  tmp_path: Path) -> None:
+    """The queue's state tooltip carries the evidence (s3rver: the file's MD5)."""
+    from PySide6.QtCore import Qt
+
+    from mpugui.core.endpoint import Endpoint
+    from mpugui.engine.engine import UploadRequest
+    from mpugui.ui.queue_model import STATE, QueueModel
+    from tests.test_faults import wait_final
+
+    bucket = f"ui-{uuid.uuid4().hex[:8]}"
+    _client(s3rver_env.url).create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    engine = engine_factory()
+    at = Endpoint(endpoint_url=s3rver_env.url, region="us-east-1", path_style=True)
+    tid = engine.add(UploadRequest(str(make_file(tmp_path / "f", 11 * MiB, seed=2)), bucket,
+                                   "f", at))
+    assert wait_final(qtbot, engine, tid).state == "done"
+    model = QueueModel()
+    model.update(engine.current_snapshot())
+    tip = model.index(0, STATE).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Verified: size + MD5 ETag" in tip
