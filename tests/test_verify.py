@@ -48,7 +48,7 @@ def _check(tmp_path: Path, head: dict, bucket_kms: bool = False,
     if size is not None:
         rec.size = size
     return verify.verify_object(
-        None, rec, _parts(DATA), algorithm("crc32c"), {"ContentLength": rec.size, **head},
+        rec, _parts(DATA), algorithm("crc32c"), {"ContentLength": rec.size, **head},
         local_md5=lambda: verify.file_md5(rec.source, rec.size),
         bucket_hides_md5=lambda: bucket_kms)
 

@@ -166,7 +166,7 @@ def verify(client: Any, rec: TransferRecord, parts: list[PartRecord], algo: Algo
     if head is not None and not head.get("ETag") and etag:
         head = {**head, "ETag": etag}  # a HEAD without ETag: Complete's answer says it
     return verify_object(
-        client, rec, parts, algo, head,
+        rec, parts, algo, head,
         local_md5=lambda: file_md5(rec.source, rec.size),
         bucket_hides_md5=lambda: BUCKETS.hides_md5(client, rec.bucket))
 

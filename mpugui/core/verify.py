@@ -35,15 +35,14 @@ MULTIPART_ETAG = "multipart-etag"  # AWS form, recomputed from our part ETags
 MD5_ETAG = "md5-etag"  # a plain-MD5 ETag equal to the file's (or the part's) MD5
 ETAG_UNVERIFIABLE = "etag-unverifiable"  # the ETag proves nothing here (said, not failed)
 COMPOSITE = "composite-"  # + algorithm, e.g. composite-crc32c
-FULL_OBJECT = "full-object-"  # + algorithm: the whole object's checksum
 SENT = "sent-"  # + algorithm: the part or body went with this checksum header
 
 # Re-reading a file to compare its MD5 with a plain ETag costs ~1.2 s/GiB of
 # CPU (design notes); up to this size that is a small price for real evidence.
 CHEAP_MD5_LIMIT = 64 * MiB
 
-_AWS_MULTIPART = re.compile(r"^[0-9a-f]{32}-(\d+)$")
-_STRONG = (MULTIPART_ETAG, MD5_ETAG, COMPOSITE, FULL_OBJECT)
+_AWS_MULTIPART = re.compile(r"^[0-9a-f]{32}-\d+$")
+_STRONG = (MULTIPART_ETAG, MD5_ETAG, COMPOSITE)
 
 
 class VerificationFailed(MpuguiError):
@@ -85,8 +84,6 @@ def describe(evidence: Iterable[str], note: str = "") -> str:
             shown.append(_WORDS[token])
         elif token.startswith(COMPOSITE):
             shown.append(f"composite {token[len(COMPOSITE):].upper()}")
-        elif token.startswith(FULL_OBJECT):
-            shown.append(f"full-object {token[len(FULL_OBJECT):].upper()}")
         elif token.startswith(SENT):
             shown.append(f"{token[len(SENT):].upper()} sent")
         else:
@@ -112,7 +109,7 @@ def file_md5(path: str, size: int) -> str | None:
     return digest.hexdigest()
 
 
-def verify_object(client: Any, rec: TransferRecord, parts: list[PartRecord], algo: Algorithm,
+def verify_object(rec: TransferRecord, parts: list[PartRecord], algo: Algorithm,
                   head: dict[str, Any] | None,
                   local_md5: Callable[[], str | None] | None = None,
                   bucket_hides_md5: Callable[[], bool] | None = None) -> Verdict:
@@ -137,8 +134,7 @@ def verify_object(client: Any, rec: TransferRecord, parts: list[PartRecord], alg
 
     stored = clean_etag(str(head.get("ETag", "")))
     note = ""
-    aws_form = _AWS_MULTIPART.match(stored)
-    if aws_form:
+    if _AWS_MULTIPART.match(stored):
         expected = multipart_etag([p.etag for p in parts])
         if expected is not None and stored == expected:
             evidence.append(MULTIPART_ETAG)
