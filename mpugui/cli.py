@@ -9,7 +9,9 @@ changes transfers; nothing was done).
 Commands that change transfers (upload, resume, cancel, uploads abort,
 cleanup and adopt) own the state directory while they run (see
 mpugui.core.journal.owner); read-only ones (transfers, uploads list and
-parts, --help, --version) never take the lock.
+parts, --help, --version) never take the lock. While the window owns it,
+upload, resume and cancel run through the window (mpugui.remote_cli); the
+others are refused.
 """
 
 from __future__ import annotations
@@ -183,7 +185,13 @@ def main(argv: list[str]) -> int:
         setup_logging(args.verbose)
         kind = owner_kind(args)
         if kind:  # refused at once while the window or another command owns the journal
-            owner = owner_lock.acquire(kind)
+            try:
+                owner = owner_lock.acquire(kind)
+            except owner_lock.JournalBusy as busy:
+                code = _through_window(args, busy)
+                if code is None:
+                    raise
+                return code
         if args.command == "uploads":
             from mpugui import uploads_cli
 
@@ -204,6 +212,19 @@ def main(argv: list[str]) -> int:
     finally:
         if owner is not None:
             owner.release()
+
+
+def _through_window(args: argparse.Namespace, busy: owner_lock.JournalBusy) -> int | None:
+    """upload, resume and cancel run through the window that owns the journal
+    (mpugui.remote_cli); None when they cannot (another command owns it, or
+    no window answers)."""
+    if args.command not in ("upload", "resume", "cancel"):
+        return None
+    if busy.holder is None or not busy.holder.is_window:
+        return None
+    from mpugui import remote_cli
+
+    return remote_cli.run(args)
 
 
 def owner_kind(args: argparse.Namespace) -> str | None:

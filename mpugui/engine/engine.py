@@ -340,6 +340,11 @@ class TransferEngine(QObject):
     def has(self, transfer_id: int) -> bool:
         return transfer_id in self._by_id
 
+    def state_of(self, transfer_id: int) -> str | None:
+        """The live state (None once removed); the record keeps the one it was loaded with."""
+        t = self._by_id.get(transfer_id)
+        return None if t is None else t.state
+
     # -- the one state transition (engine lock held) ----------------------------------
 
     def _move(self, t: Transfer, state: str, detail: str = "",

@@ -32,6 +32,7 @@ from mpugui.core.journal.store import Journal
 from mpugui.core.logsetup import setup_logging
 from mpugui.core.paths import journal_path, state_dir
 from mpugui.core.transfer.feeder import Feeder, resume_walks
+from mpugui.engine.command_run import CommandRun
 from mpugui.engine.engine import EngineSettings, TransferEngine
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui import icons
@@ -44,7 +45,7 @@ from mpugui.ui.messages import (
     uninstall_excepthooks,
     user_error,
 )
-from mpugui.ui.single_instance import InstanceServer, forward
+from mpugui.ui.single_instance import Channel, InstanceServer, forward
 
 log = logging.getLogger("mpugui.ui")
 
@@ -224,6 +225,26 @@ def _offer(window: MainWindow, files: list[str]) -> None:
         window.offer_paths(files)
 
 
+def run_command(session: Session, request: dict[str, Any], channel: Channel) -> None:
+    """A CLI command forwarded by `mpugui upload|resume|cancel` (see
+    mpugui.remote_cli): run in this engine once the journal is read."""
+    if session.restoring is not None and session.restoring.is_alive():
+        QTimer.singleShot(50, lambda: run_command(session, request, channel))
+        return
+    if not channel.open:
+        return
+    run = CommandRun(session.engine, session.journal, request, channel.send, parent=channel)
+
+    def stopped() -> None:
+        run.stop()
+        if not channel.open:  # the CLI is gone: nobody to tell the end to
+            run.abandon()
+
+    channel.stopped.connect(stopped)
+    log.info("Running `mpugui %s` from the command line", run.command)
+    run.start()
+
+
 def run_gui(argv: list[str]) -> int:
     args, qt_args = parse_args(argv)
     app = make_application(qt_args)
@@ -251,6 +272,8 @@ def run_gui(argv: list[str]) -> int:
     session.owner, session.instance = claim
     window = session.window
     session.instance.received.connect(lambda files: _offer(window, files))
+    session.instance.command.connect(lambda request, channel:
+                                     run_command(session, request, channel))
     window.show()
     if args.files:
         QTimer.singleShot(0, lambda: window.offer_paths(args.files))
