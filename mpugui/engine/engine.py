@@ -22,6 +22,7 @@ import mimetypes
 import os
 import random
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -508,9 +509,17 @@ class TransferEngine(QObject):
         live = self._live
         return self._sched.has_work() or any(live[s] for s in _RUNNING)
 
-    def shutdown(self) -> None:
+    def running_count(self) -> int:
+        """Transfers queued or on their way (what quitting would interrupt)."""
+        with self._lock:
+            return sum(self._live[s] for s in _RUNNING)
+
+    def shutdown(self, timeout: float | None = None) -> bool:
         """Stop every worker. Running transfers keep their journal state, so
-        the next start finds them as after a crash and resumes them."""
+        the next start finds them as after a crash and resumes them. With a
+        timeout (seconds), a worker still inside a request the network holds
+        (a Complete, a part's answer) is left to the end of the process: False
+        then. The journal has what resume needs, as after a SIGKILL."""
         self._timer.stop()
         while self._bulk:  # a Pause all still being applied finishes first
             self._bulk_step()
@@ -520,13 +529,23 @@ class TransferEngine(QObject):
                 if t.inflight:
                     t.cancel.set()
             self._lock.notify_all()
+        deadline = None if timeout is None else time.monotonic() + timeout
         for th in self._threads:
-            th.wait()
+            if deadline is None:
+                th.wait()
+            else:
+                th.wait(max(0, int((deadline - time.monotonic()) * 1000)))
+        if any(th.isRunning() for th in self._threads):
+            # Kept referenced: a QThread object destroyed while it runs aborts.
+            log.warning("Stopped with %d request(s) still on the wire; they are resumed "
+                        "at the next start", sum(th.isRunning() for th in self._threads))
+            return False
         self._threads.clear()
         self._small.close()
         with self._lock:
             for t in self._by_id.values():
                 t.close_file()
+        return True
 
     def _pick(self, ids: Iterable[int]) -> list[Transfer]:
         by_id = self._by_id

@@ -49,6 +49,8 @@ from mpugui.ui.single_instance import Channel, InstanceServer, forward
 
 log = logging.getLogger("mpugui.ui")
 
+RESTORE_PATIENCE = 0.5  # seconds quitting waits for the journal read of the start
+
 
 @dataclass
 class Session:
@@ -64,15 +66,18 @@ class Session:
     owner: owner_lock.Owner | None = None  # run_gui's hold on the state directory
     instance: InstanceServer | None = None  # where a second `mpugui FILE` reaches us
 
+    stopped_cleanly: bool = True  # False: threads were left inside requests at close
+
     def close(self) -> None:
-        """Close the window (which stops the engine and the runner), then
-        the journal, the sandbox server and the log handlers."""
+        """Close the window (which stops the engine and the runner within its
+        deadline), then the journal, the sandbox server and the log handlers."""
         for feeder in self.walks:
             feeder.stop()
         if self.restoring is not None:
-            self.restoring.join()
+            self.restoring.join(RESTORE_PATIENCE)  # daemon: a slow disk does not hold the quit
         self.window.close()
         self.window.shutdown()
+        self.stopped_cleanly = self.window.stopped_cleanly
         self.journal.close()
         if self.sandbox is not None:
             self.sandbox.stop()
@@ -282,4 +287,12 @@ def run_gui(argv: list[str]) -> int:
     # stops, the journal closes and a sandbox cleans up after itself.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: app.quit())
-    return app.exec()
+    code = app.exec()
+    if not session.stopped_cleanly:
+        # Workers are still inside requests the network holds: end now rather
+        # than wait for them (the journal is closed and crash-safe; the next
+        # start resumes them, as after a SIGKILL).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
