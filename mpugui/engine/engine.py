@@ -912,6 +912,8 @@ class TransferEngine(QObject):
                     t.not_before = now() + self._backoff(t.complete_failures)
                     self._move(t, UPLOADING, only_from=(ASSEMBLING, VERIFYING))
                     return
+            if t.cancelling:
+                return  # a cancel is under way: its abort (job_done schedules it) ends this
             if t.state == FAILED:
                 return  # another part already failed it
             t.cancel.set()  # stop the other parts of this transfer
