@@ -129,6 +129,10 @@ def start_session(sandbox: bool = False, engine_settings: EngineSettings | None 
     if box is not None:
         _prefer_sandbox(settings, box)
     journal = Journal(journal_path())
+    if box is not None:
+        from mpugui.core.sandbox import rebind
+
+        rebind(journal, box)  # before the restore: the old sandbox's uploads are gone
     # Parse botocore's S3 model now, while the window is not yet shown: done
     # at the first upload it holds the GIL long enough to freeze the window.
     warm_up()
