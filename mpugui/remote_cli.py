@@ -136,8 +136,8 @@ def _follow(sock: Any, out: Any, records: _Records, state: dict[str, bool]) -> i
         msg = json.loads(line)
         kind = msg.get("event")
         started = True
-        if kind == "refused":
-            return None
+        if kind is None or kind == "refused":
+            return None  # a window that does not run commands (another version)
         if kind == "state":
             records.records[msg["id"]] = SimpleNamespace(
                 source=msg["source"], uri=msg["destination"], upload_id=msg["upload_id"])

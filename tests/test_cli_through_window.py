@@ -126,3 +126,24 @@ def test_ctrl_c_of_a_forwarded_upload_pauses_it_in_the_window(
     finally:
         hold.release.set()
         assert _stop(window) == 0
+
+
+def test_resume_restart_runs_through_the_window(
+        qapp, proxy: FaultProxy, s3, bucket: str, tmp_path: Path) -> None:
+    src = make_file(tmp_path / "again.bin", 20 * MiB + 1, seed=16)
+    _interrupted_upload(src, bucket, proxy.url, "again.bin")
+    (first,) = transfers()
+    window = _start_window(qapp)
+    try:
+        restarted = run_cli("resume", "--restart", str(first["id"]), "--json")
+        assert restarted.returncode == 0, restarted.stderr + restarted.stdout
+        lines = json_lines(restarted.stdout)
+        states = [(e["id"], e["state"]) for e in lines if e["event"] == "state"]
+        assert (first["id"], "cancelled") in states  # the old upload was aborted
+        new_id = next(i for i, s in states if i != first["id"])
+        assert (new_id, "done") in states
+        assert lines[-1]["states"] == {"done": 1}
+        assert s3.get_object(Bucket=bucket, Key="again.bin")["Body"].read() == src.read_bytes()
+        assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
+    finally:
+        assert _stop(window) == 0

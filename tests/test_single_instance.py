@@ -108,7 +108,7 @@ def test_cli_that_changes_transfers_is_refused_while_the_window_runs(
                       "--endpoint-url", moto_url)
     assert refused.returncode == 5, refused.stderr + refused.stdout
     assert f"mpugui (the window, pid {window.pid}, since " in refused.stderr
-    assert "is using this journal" in refused.stderr
+    assert "is using this journal; use the window's In-progress uploads tab" in refused.stderr
     cleanup = run_cli("uploads", "cleanup", f"s3://{bucket}", "--older-than", "1d", "--yes",
                       "--endpoint-url", moto_url)
     assert cleanup.returncode == 5, cleanup.stderr

@@ -76,7 +76,10 @@ class CommandRun(QObject):
         # ids of this run -> its state as last told to the CLI, and its last snapshot
         self.mine: dict[int, str | None] = {}
         self.snaps: dict[int, TransferSnapshot] = {}
-        self._restarting: set[tuple[str, str]] = set()  # (source, uri) of --restart ids
+        # --restart: (source, uri) of each file starting over -> ticks since its old
+        # transfer was removed (None: not yet); the new one is adopted by its key
+        self._restarting: dict[tuple[str, str], int | None] = {}
+        self._restart_keys: dict[int, tuple[str, str]] = {}
         self._queue = _Recording(engine)
         self.feeders: list[Feeder] = []
         self.interrupted = False
@@ -134,7 +137,8 @@ class CommandRun(QObject):
         elif self.request.get("restart"):
             for i in ids:
                 rec = self.engine.record(i)
-                self._restarting.add((rec.source, rec.uri))
+                self._restarting[(rec.source, rec.uri)] = None
+                self._restart_keys[i] = (rec.source, rec.uri)
             self.engine.cancel(ids, restart=True)
         else:
             self.engine.resume(ids)
@@ -157,12 +161,17 @@ class CommandRun(QObject):
             return
         self._adopt_new(snap)
         changed = {s.id: s for s in snap.changed}
+        self._age_restarts()
         for ev in snap.events:
             if ev.id not in self.mine and self._restarting and ev.state != "removed":
                 cur = snap.table.get(ev.id) or changed.get(ev.id)
                 if cur is not None and (cur.source, cur.uri) in self._restarting:
-                    self._restarting.discard((cur.source, cur.uri))
+                    del self._restarting[(cur.source, cur.uri)]
                     self.mine[ev.id] = None  # the file started over under a new id
+            if ev.state == "removed" and ev.id in self._restart_keys:
+                key = self._restart_keys.pop(ev.id)
+                if self._restarting.get(key, 0) is None:
+                    self._restarting[key] = 0
             if ev.id not in self.mine:
                 continue
             if ev.state == "removed":  # removed from the list in the window, or restarted
@@ -181,6 +190,16 @@ class CommandRun(QObject):
                     moving.append(s)
         self._progress(moving)
         self._check()
+
+    def _age_restarts(self) -> None:
+        """A restart adds the new transfer right after removing the old one; if
+        two ticks pass without it, it could not start over (the engine said why)."""
+        for key, ticks in list(self._restarting.items()):
+            if ticks is not None:
+                if ticks >= 2:
+                    del self._restarting[key]
+                else:
+                    self._restarting[key] = ticks + 1
 
     def _state(self, tid: int, state: str, detail: str, cur: TransferSnapshot | None) -> None:
         self.mine[tid] = state
@@ -205,7 +224,10 @@ class CommandRun(QObject):
         for f in self.feeders:
             for problem in f.take_problems():
                 self.send({"event": "problem", "text": problem})
-        if not self._settled():
+        if from_timer and any(t is not None for t in self._restarting.values()) \
+                and self.engine.publish() is None:
+            self._age_restarts()  # no tick comes while nothing changes
+        if self.ended or not self._settled():
             return
         # From the timer, publish first: a state change not told yet reaches the
         # CLI before the end (the tick calls back here, and ends the run if still so).
