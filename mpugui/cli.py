@@ -31,6 +31,7 @@ from mpugui.core import paths
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint, validate_endpoint_url
 from mpugui.core.errors import MpuguiError
+from mpugui.core.hard_exit import exit_now
 from mpugui.core.journal import owner as owner_lock
 from mpugui.core.journal.store import CANCELLED, DONE, FAILED, Journal, JournalError
 from mpugui.core.logsetup import setup_logging
@@ -43,6 +44,7 @@ from mpugui.core.units import format_bytes, format_duration, format_rate, parse_
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_JOURNAL = 0, 1, 2, 3, 4
 EXIT_BUSY = 5
+SHUTDOWN_SECONDS = 3.0  # at most, after Ctrl-C, for workers to leave their requests
 
 log = logging.getLogger("mpugui.cli")
 
@@ -310,18 +312,23 @@ def _run_engine(journal: Journal, args: argparse.Namespace) -> int:
                 return EXIT_OK
         interrupted = _wait(app, engine, feeders, out)
     finally:
-        engine.shutdown()
+        # Idle at a normal end, so this returns at once; after Ctrl-C a request
+        # the network holds (a Complete, say) does not hold the exit.
+        stopped = engine.shutdown(timeout=SHUTDOWN_SECONDS)
         final = engine.publish(everything=True) or engine.current_snapshot()
         engine.snapshot.disconnect(out.on_snapshot)
         journal.close()
     out.summary(final, feeders)
+    code = EXIT_OK
     if interrupted:
-        return EXIT_INTERRUPTED
-    if final.failed:
-        return EXIT_FAILED
-    if any(f.counts.problems for f in feeders):
-        return EXIT_USAGE
-    return EXIT_OK
+        code = EXIT_INTERRUPTED
+    elif final.failed:
+        code = EXIT_FAILED
+    elif any(f.counts.problems for f in feeders):
+        code = EXIT_USAGE
+    if not stopped:
+        exit_now(code)
+    return code
 
 
 def _start_upload(engine: Any, journal: Journal, args: argparse.Namespace) -> Feeder:

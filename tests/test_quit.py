@@ -96,3 +96,29 @@ def test_the_question_names_what_happens_next() -> None:
 
     assert question(1, True) == "1 upload is running; it will continue the next time mpugui starts."
     assert question(3, True).startswith("3 uploads are running; they will continue")
+
+
+def test_ctrl_c_of_the_cli_with_a_held_complete_returns_and_resume_finishes(
+        proxy: FaultProxy, s3, bucket: str, tmp_path: Path) -> None:  # noqa: F811
+    import signal
+
+    src = make_file(tmp_path / "cli-held.bin", 20 * MiB + 3, seed=22)
+    hold = proxy.add(Fault("CompleteMultipartUpload", "hold"))
+    cli = start_cli("upload", str(src), f"s3://{bucket}/cli-held.bin", "--endpoint-url",
+                    proxy.url, "--part-size", "5MiB", "--json")
+    try:
+        wait_for(hold.held.is_set, 60, "the Complete to reach the server")
+        cli.send_signal(signal.SIGINT)
+        out, err = cli.communicate(timeout=60)  # not the 60 s read timeout and retries
+        assert cli.returncode == 3, err + out
+        assert not hold.release.is_set() and proxy.count("CompleteMultipartUpload") == 0
+    finally:
+        hold.release.set()
+        proxy.clear()
+        if cli.poll() is None:
+            cli.kill()
+            cli.communicate()
+    resumed = run_cli("resume", "--all", "--json")
+    assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+    assert _sent_once(proxy, "cli-held.bin")
+    assert s3.get_object(Bucket=bucket, Key="cli-held.bin")["Body"].read() == src.read_bytes()

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, warm_up
 from mpugui.core.errors import MpuguiError
+from mpugui.core.hard_exit import exit_now
 from mpugui.core.journal import owner as owner_lock
 from mpugui.core.journal.store import Journal
 from mpugui.core.logsetup import setup_logging
@@ -294,9 +295,6 @@ def run_gui(argv: list[str]) -> int:
     code = app.exec()
     if not session.stopped_cleanly:
         # Workers are still inside requests the network holds: end now rather
-        # than wait for them (the journal is closed and crash-safe; the next
-        # start resumes them, as after a SIGKILL).
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        # than wait for them (see core/hard_exit.py).
+        exit_now(code)
     return code
