@@ -147,3 +147,26 @@ def test_resume_restart_runs_through_the_window(
         assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
     finally:
         assert _stop(window) == 0
+
+
+def test_a_folder_through_the_window_counts_only_its_own_files(
+        qapp, proxy: FaultProxy, s3, bucket: str, tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    for i in range(40):
+        make_file(folder / f"sub{i % 3}" / f"f{i}.txt", 1000 + i, seed=100 + i)
+    window = _start_window(qapp)
+    try:
+        first = run_cli("upload", str(folder), f"s3://{bucket}/many/", "--endpoint-url",
+                        proxy.url, "--json")
+        assert first.returncode == 0, first.stderr + first.stdout
+        lines = json_lines(first.stdout)
+        done = {e["id"] for e in lines if e["event"] == "state" and e["state"] == "done"}
+        assert len(done) == 40 and lines[-1]["states"] == {"done": 40}
+        assert proxy.count("PutObject") == 40  # each file once
+        again = run_cli("upload", str(folder), f"s3://{bucket}/many/", "--endpoint-url",
+                        proxy.url)
+        assert again.returncode == 0, again.stderr + again.stdout
+        assert "40 unchanged, skipped." in again.stdout
+        assert proxy.count("PutObject") == 40
+    finally:
+        assert _stop(window) == 0
