@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QCheckBox, QMessageBox, QWidget
+from PySide6.QtWidgets import QAbstractButton, QCheckBox, QMessageBox, QWidget
 
 from mpugui.engine.engine import TransferEngine
 from mpugui.ui import settings as cfg
@@ -28,10 +28,13 @@ def question(running: int, auto_resume: bool) -> str:
 
 
 class QuitGuard:
+    """Whether to ask before quitting, and the question itself."""
+
     def __init__(self, parent: QWidget, engine: TransferEngine, settings: QSettings) -> None:
         self.parent, self.engine, self.settings = parent, engine, settings
         self.box: QMessageBox | None = None  # the open question, if any
-        self.quit_button = self.dont_ask = None
+        self.quit_button: QAbstractButton | None = None
+        self.dont_ask: QCheckBox | None = None
 
     def needed(self) -> bool:
         return cfg.get(self.settings, cfg.ASK_BEFORE_QUIT) and self.engine.running_count() > 0
