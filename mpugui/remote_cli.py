@@ -133,11 +133,18 @@ def _follow(sock: Any, out: Any, records: _Records, state: dict[str, bool]) -> i
             buffer += bytes(sock.readAll().data())
             continue
         line, buffer = buffer.split(b"\n", 1)
-        msg = json.loads(line)
-        kind = msg.get("event")
-        started = True
-        if kind is None or kind == "refused":
+        try:
+            msg = json.loads(line)
+            kind = msg.get("event")
+        except (ValueError, AttributeError):
+            kind = None
+        if kind is None and not started:
             return None  # a window that does not run commands (another version)
+        if kind is None:
+            continue
+        started = True
+        if kind == "refused":
+            return None
         if kind == "state":
             records.records[msg["id"]] = SimpleNamespace(
                 source=msg["source"], uri=msg["destination"], upload_id=msg["upload_id"])

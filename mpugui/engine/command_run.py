@@ -110,6 +110,10 @@ class CommandRun(QObject):
             log.warning("A forwarded command was not understood: %s", exc)
             self._error("The window did not understand the command.")
             return
+        except Exception as exc:  # the journal, say: the CLI gets the sentence
+            log.warning("A forwarded command failed to start", exc_info=True)
+            self._error(f"The window could not run the command: {exc}")
+            return
         for note in self.request.get("notes", []):
             self.send({"event": "line", "text": str(note)})
         self._timer.start()
@@ -194,6 +198,8 @@ class CommandRun(QObject):
         for tid, s in changed.items():
             if tid in self.mine:
                 self._keep(tid, s)
+                if self.mine[tid] is None:  # its events went out before we knew it
+                    self._state(tid, s.state, s.detail, s)
                 if s.state in ("uploading", "assembling", "verifying"):
                     moving.append(s)
         self._progress(moving)
