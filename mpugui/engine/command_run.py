@@ -158,7 +158,10 @@ class CommandRun(QObject):
         """Ids a feeder added since the last tick. Their first events may have
         gone out in a tick before we knew them: say their state as of now."""
         named = {ev.id for ev in snap.events}
-        for tid in self._queue.take():
+        new = self._queue.take()
+        if new and self.interrupted:
+            self.engine.pause(new)  # the walk was stopping when these came in
+        for tid in new:
             self.mine[tid] = None
             self._unsettled.add(tid)
             cur = snap.table.get(tid)
@@ -296,12 +299,7 @@ class CommandRun(QObject):
             return
         self.interrupted = True
         for f in self.feeders:
-            f.stop()
-        for f in self.feeders:
-            f.join(5)
-        for tid in self._queue.take():
-            self.mine.setdefault(tid, None)
-            self._unsettled.add(tid)
+            f.stop()  # not joined: files it still adds are paused as they come
         if self.command != "cancel":
             self.engine.pause(list(self.mine))
 
