@@ -132,6 +132,11 @@ def test_sandbox_transfers_of_a_dead_sandbox_start_over_on_the_new_one(
     engine.pause([tid])
     (other,), _ = engine.add_many([UploadRequest(str(big), old.bucket, "other.bin",
                                                  old.endpoint)], paused=True)
+    folder = tmp_path / "walked"
+    make_file(folder / "w.bin", 1000, seed=22)
+    from mpugui.core.transfer.feeder import FeedRequest
+
+    journal.add_walk(FeedRequest([str(folder)], old.bucket, "w/", old.endpoint).to_json())
     assert engine.shutdown()
     journal.close()
     # The old sandbox's process ends, and its server's uploads with it (moto's
@@ -158,6 +163,10 @@ def test_sandbox_transfers_of_a_dead_sandbox_start_over_on_the_new_one(
         assert s3.get_object(Bucket=new.bucket, Key="big.bin")["Body"].read() == big.read_bytes()
         eng.cancel([other])
         qtbot.waitUntil(lambda: eng.state_of(other) == CANCELLED, timeout=30000)
+        # the walk the old run had not finished goes on against the new sandbox
+        qtbot.waitUntil(lambda: all(f.finished for f in session.walks), timeout=30000)
+        walked = [eng.record(i) for i in eng.transfer_ids() if eng.record(i).key == "w/w.bin"]
+        assert len(walked) == 1 and walked[0].endpoint == new.endpoint
     finally:
         session.close()
 

@@ -170,10 +170,28 @@ def rebind(journal: Journal, box: Sandbox) -> list[int]:
                        error=STARTED_OVER)
         started_over.append(rec.id)
     journal.flush()
+    _rebind_walks(journal, box)
     if started_over:
         log.warning("%d sandbox transfer(s) start over: the sandbox's server ended with the "
                     "mpugui that ran it, and its uploads with it.", len(started_over))
     return started_over
+
+
+def _rebind_walks(journal: Journal, box: Sandbox) -> None:
+    """Folders an earlier sandbox run had not finished walking go on against
+    this sandbox (added anew first, so a crash in between loses no walk)."""
+    from mpugui.core.transfer.feeder import FeedRequest
+
+    for walk_id, text in journal.walks():
+        try:
+            request = FeedRequest.from_json(text)
+        except (ValueError, TypeError, KeyError):
+            continue  # resume_walks drops it, saying so
+        if request.endpoint.account != box.account.name or request.endpoint == box.endpoint:
+            continue
+        request.endpoint = box.endpoint
+        journal.add_walk(request.to_json())
+        journal.finish_walk(walk_id)
 
 
 def clean_stale_homes(root: Path | None = None) -> list[Path]:
