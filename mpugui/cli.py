@@ -9,7 +9,9 @@ changes transfers; nothing was done).
 Commands that change transfers (upload, resume, cancel, uploads abort,
 cleanup and adopt) own the state directory while they run (see
 mpugui.core.journal.owner); read-only ones (transfers, uploads list and
-parts, --help, --version) never take the lock.
+parts, --help, --version) never take the lock. While the window owns it,
+upload, resume and cancel run through the window (mpugui.remote_cli); the
+others are refused.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from mpugui.core import paths
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint, validate_endpoint_url
 from mpugui.core.errors import MpuguiError
+from mpugui.core.hard_exit import exit_now
 from mpugui.core.journal import owner as owner_lock
 from mpugui.core.journal.store import CANCELLED, DONE, FAILED, Journal, JournalError
 from mpugui.core.logsetup import setup_logging
@@ -42,6 +45,7 @@ from mpugui.core.verify import parse as parse_evidence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_JOURNAL = 0, 1, 2, 3, 4
 EXIT_BUSY = 5
+SHUTDOWN_SECONDS = 3.0  # at most, after Ctrl-C, for workers to leave their requests
 
 log = logging.getLogger("mpugui.cli")
 
@@ -187,7 +191,13 @@ def main(argv: list[str]) -> int:
         setup_logging(args.verbose)
         kind = owner_kind(args)
         if kind:  # refused at once while the window or another command owns the journal
-            owner = owner_lock.acquire(kind)
+            try:
+                owner = owner_lock.acquire(kind)
+            except owner_lock.JournalBusy as busy:
+                code = _through_window(args, busy)
+                if code is None:
+                    raise
+                return code
         if args.command == "uploads":
             from mpugui import uploads_cli
 
@@ -208,6 +218,19 @@ def main(argv: list[str]) -> int:
     finally:
         if owner is not None:
             owner.release()
+
+
+def _through_window(args: argparse.Namespace, busy: owner_lock.JournalBusy) -> int | None:
+    """upload, resume and cancel run through the window that owns the journal
+    (mpugui.remote_cli); None when they cannot (another command owns it, or
+    no window answers)."""
+    if args.command not in ("upload", "resume", "cancel"):
+        return None
+    if busy.holder is None or not busy.holder.is_window:
+        return None
+    from mpugui import remote_cli
+
+    return remote_cli.run(args)
 
 
 def owner_kind(args: argparse.Namespace) -> str | None:
@@ -300,18 +323,23 @@ def _run_engine(journal: Journal, args: argparse.Namespace) -> int:
                 return EXIT_OK
         interrupted = _wait(app, engine, feeders, out)
     finally:
-        engine.shutdown()
+        # Idle at a normal end, so this returns at once; after Ctrl-C a request
+        # the network holds (a Complete, say) does not hold the exit.
+        stopped = engine.shutdown(timeout=SHUTDOWN_SECONDS)
         final = engine.publish(everything=True) or engine.current_snapshot()
         engine.snapshot.disconnect(out.on_snapshot)
         journal.close()
     out.summary(final, feeders)
+    code = EXIT_OK
     if interrupted:
-        return EXIT_INTERRUPTED
-    if final.failed:
-        return EXIT_FAILED
-    if any(f.counts.problems for f in feeders):
-        return EXIT_USAGE
-    return EXIT_OK
+        code = EXIT_INTERRUPTED
+    elif final.failed:
+        code = EXIT_FAILED
+    elif any(f.counts.problems for f in feeders):
+        code = EXIT_USAGE
+    if not stopped:
+        exit_now(code)
+    return code
 
 
 def _start_upload(engine: Any, journal: Journal, args: argparse.Namespace) -> Feeder:
