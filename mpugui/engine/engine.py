@@ -1,5 +1,6 @@
-"""The transfer engine: a QObject that owns the queue, hands jobs to worker
-QThreads and publishes one progress snapshot per tick.
+"""The transfer engine: a QObject that owns the queue, hands big files' jobs
+to worker QThreads and small files to one put loop (core/putloop.py, with
+engine/small_files.py), and publishes one progress snapshot per tick.
 
 Every event costs what changed, not what exists: work waits in the
 scheduler's ready heaps (nothing is searched), a state change goes through
@@ -20,6 +21,7 @@ import logging
 import os
 import random
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -73,13 +75,7 @@ from mpugui.core.transfer.body import (
     limit_malloc_arenas,
     read_range,
 )
-from mpugui.core.transfer.checksums import (
-    DEFAULT_ALGORITHM,
-    algorithm,
-    clean_etag,
-    is_md5_etag,
-    md5_hex,
-)
+from mpugui.core.transfer.checksums import DEFAULT_ALGORITHM, algorithm, default_for
 from mpugui.core.transfer.plan import DEFAULT_PART_SIZE, DEFAULT_THRESHOLD, TAPER_V1, make_plan
 from mpugui.core.transfer.progress import Transfer, now
 from mpugui.core.transfer.request import UploadRequest
@@ -96,6 +92,7 @@ from mpugui.core.transfer.scheduler import (
 from mpugui.core.transfer.snapshot import DONE as PART_DONE
 from mpugui.core.transfer.snapshot import FAILED as PART_FAILED
 from mpugui.core.transfer.snapshot import PENDING, EngineSnapshot, StateEvent, TransferSnapshot
+from mpugui.core.verify import Verdict
 from mpugui.engine.small_files import SmallFiles
 
 log = logging.getLogger("mpugui.engine")
@@ -296,7 +293,8 @@ class TransferEngine(QObject):
             source=req.source, bucket=req.bucket, key=req.key, endpoint=req.endpoint,
             size=ident.size, mtime_ns=ident.mtime_ns, sample=ident.sample,
             part_size=plan.part_size, multipart=plan.multipart, taper=plan.taper,
-            checksum=algorithm(req.checksum or self.settings.checksum).name,
+            checksum=algorithm(req.checksum or default_for(
+                req.endpoint.checksum_compat(), self.settings.checksum)).name,
             storage_class=req.storage_class, content_type=content_type,
             no_overwrite=req.no_overwrite, state=state)
         return rec, plan
@@ -355,6 +353,11 @@ class TransferEngine(QObject):
 
     def has(self, transfer_id: int) -> bool:
         return transfer_id in self._by_id
+
+    def state_of(self, transfer_id: int) -> str | None:
+        """The live state (None once removed); the record keeps the one it was loaded with."""
+        t = self._by_id.get(transfer_id)
+        return None if t is None else t.state
 
     # -- the one state transition (engine lock held) ----------------------------------
 
@@ -519,9 +522,17 @@ class TransferEngine(QObject):
         live = self._live
         return self._sched.has_work() or any(live[s] for s in _RUNNING)
 
-    def shutdown(self) -> None:
+    def running_count(self) -> int:
+        """Transfers queued or on their way (what quitting would interrupt)."""
+        with self._lock:
+            return sum(self._live[s] for s in _RUNNING)
+
+    def shutdown(self, timeout: float | None = None) -> bool:
         """Stop every worker. Running transfers keep their journal state, so
-        the next start finds them as after a crash and resumes them."""
+        the next start finds them as after a crash and resumes them. With a
+        timeout (seconds), a worker still inside a request the network holds
+        (a Complete, a part's answer) is left to the end of the process: False
+        then. The journal has what resume needs, as after a SIGKILL."""
         self._timer.stop()
         while self._bulk:  # a Pause all still being applied finishes first
             self._bulk_step()
@@ -531,13 +542,28 @@ class TransferEngine(QObject):
                 if t.inflight:
                     t.cancel.set()
             self._lock.notify_all()
-        self._putloop.stop()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        loop_stopped = self._putloop.stop(
+            3.0 if deadline is None else max(0.0, deadline - time.monotonic()))
         for th in self._threads:
-            th.wait()
+            if deadline is None:
+                th.wait()
+            else:
+                th.wait(max(0, int((deadline - time.monotonic()) * 1000)))
+        if not loop_stopped:
+            log.warning("Stopped with small files still on the wire; they are sent again at "
+                        "the next start")
+            return False
+        if any(th.isRunning() for th in self._threads):
+            # Kept referenced: a QThread object destroyed while it runs aborts.
+            log.warning("Stopped with %d request(s) still on the wire; they are resumed "
+                        "at the next start", sum(th.isRunning() for th in self._threads))
+            return False
         self._threads.clear()
         with self._lock:
             for t in self._by_id.values():
                 t.close_file()
+        return True
 
     def _pick(self, ids: Iterable[int]) -> list[Transfer]:
         by_id = self._by_id
@@ -646,7 +672,8 @@ class TransferEngine(QObject):
         """Mark the parts the server already holds (core/transfer/recovery.py
         decides which); True when the upload turns out to be completed already."""
         try:
-            kept = recovery.parts_to_keep(self.journal, t, client)
+            kept = recovery.parts_to_keep(self.journal, t, client, say=lambda text: (
+                self.message.emit("warning", f"{os.path.basename(t.rec.source)}: {text}")))
         except recovery.UploadGone:
             done = recovery.completed_before(self.journal, t, client)
             if done is None:
@@ -690,9 +717,6 @@ class TransferEngine(QObject):
         finally:
             with self._lock:
                 t.wire_bytes += body.total
-        if t.algo.name == "md5" and is_md5_etag(etag) and clean_etag(etag) != md5_hex(data):
-            raise MpuguiError(f"Part {part.number} of {rec.uri} was stored with a different "
-                              "MD5 than was sent.")
         with self._lock:
             self.journal.record_part(t.id, PartRecord(part.number, part.size, etag, checksum))
             part.etag, part.checksum, part.body = etag, checksum, None
@@ -714,20 +738,22 @@ class TransferEngine(QObject):
         etag = s3.complete(client, rec, parts, t.algo)
         with self._lock:
             self._move(t, VERIFYING, final_etag=etag)
-        verification = s3.verify(client, rec, parts, t.algo, etag)
-        self._finish(t, etag, verification)
+        self._finish(t, etag, s3.verify(client, rec, parts, t.algo, etag))
 
-    def _finish(self, t: Transfer, etag: str, verification: str) -> None:
+    def _finish(self, t: Transfer, etag: str, verdict: Verdict) -> None:
+        verification = str(verdict)
         with self._lock:
             # The object is stored: done wins over a pause or cancel that came
             # while its last request was on the wire.
             cancelled_late = t.cancelling
             t.cancelling = False
             t.rec.final_etag, t.rec.verification = etag, verification
+            t.rec.evidence = verdict.tokens
             for part in t.parts:
                 if part.state != PART_DONE:
                     t.mark_part(part, PART_DONE)
-            self._move(t, DONE, final_etag=etag, verification=verification)
+            self._move(t, DONE, final_etag=etag, verification=verification,
+                       evidence=verdict.tokens)
             t.close_file()
         # Per small file a line at INFO would cost more than its upload.
         log.log(logging.INFO if t.plan.multipart else logging.DEBUG, "Uploaded %s → %s (%s)",
@@ -744,6 +770,12 @@ class TransferEngine(QObject):
         try:
             if rec.upload_id:
                 s3.abort_until_empty(self._client(t), rec.bucket, rec.key, rec.upload_id)
+        except s3.AbortUnsupported as exc:
+            # Cancelled here all the same: nothing more can be done with the
+            # upload, and the sentence says how to remove its parts.
+            log.warning("Abort of %s: %s", rec.uri, exc)
+            self._cancelled(t, kept=str(exc))
+            return
         except Exception as exc:
             sentence = describe(exc, bucket=rec.bucket, op="s3:AbortMultipartUpload")
             log.warning("Abort of %s failed", rec.uri, exc_info=True)
@@ -755,15 +787,20 @@ class TransferEngine(QObject):
             return
         self._cancelled(t)
 
-    def _cancelled(self, t: Transfer) -> None:
+    def _cancelled(self, t: Transfer, kept: str = "") -> None:
+        """`kept`: the server could not abort; says what stays there."""
         self.journal.forget_parts(t.id)
         with self._lock:
             t.aborting = t.cancelling = False
             t.reset_parts()
-            self._move(t, CANCELLED)
+            self._move(t, CANCELLED, kept)
             t.close_file()
             restart = t.restart_after_abort
-        self.message.emit("info", f"Cancelled {t.rec.uri}; nothing of it is left on the server.")
+        if kept:
+            self.message.emit("warning", f"Cancelled {t.rec.uri}. {kept}")
+        else:
+            self.message.emit("info",
+                              f"Cancelled {t.rec.uri}; nothing of it is left on the server.")
         if restart:
             self.restart(t.id)
 
@@ -833,6 +870,8 @@ class TransferEngine(QObject):
                     t.not_before = now() + self._backoff(t.complete_failures)
                     self._move(t, UPLOADING, only_from=(ASSEMBLING, VERIFYING))
                     return
+            if t.cancelling:
+                return  # a cancel is under way: its abort (job_done schedules it) ends this
             if t.state == FAILED:
                 return  # another part already failed it
             t.cancel.set()  # stop the other parts of this transfer

@@ -31,6 +31,8 @@ AUTO_RESUME = Setting("transfers/auto_resume", bool, False)
 BANDWIDTH_LIMIT = Setting("transfers/bandwidth_limit", int, 0)  # bytes/s, 0 = unlimited
 NOTIFY = Setting("ui/notifications", bool, True)
 LOG_VISIBLE = Setting("ui/log_visible", bool, False)
+# Ask before quitting while uploads run ("Don't ask again" turns it off).
+ASK_BEFORE_QUIT = Setting("ui/ask_before_quit", bool, True)
 
 # Window state: opaque blobs Qt produces and restores.
 GEOMETRY = "window/geometry"
