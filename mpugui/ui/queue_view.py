@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 
 from mpugui.ui import icons
 from mpugui.ui.progress_delegate import ProgressDelegate
+from mpugui.ui.queue_delegate import QueueCellDelegate
 from mpugui.ui.queue_model import COLUMNS, DESTINATION, NAME, PARTS, PROGRESS, STATE
 
 
@@ -54,6 +55,7 @@ class QueueView(QTableView):
         self.verticalHeader().hide()
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 12)
+        self.setItemDelegate(QueueCellDelegate(self))
         self.setItemDelegateForColumn(PROGRESS, ProgressDelegate(self))
         self.setMinimumSize(QSize(360, 140))
         self._drag_active = False
