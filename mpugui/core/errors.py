@@ -85,6 +85,14 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (bx.HTTPClientError, ConnectionError, TimeoutError))
 
 
+def is_unreachable(exc: BaseException) -> bool:
+    """The endpoint cannot be reached at all (refused, DNS, no route, connect
+    timeout): every request to it would fail the same way, so a transfer
+    waits for the endpoint at once instead of retrying part by part."""
+    return isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError,
+                            bx.ProxyConnectionError, ConnectionRefusedError))
+
+
 def describe(exc: BaseException, *, bucket: str = "", op: str = "this operation") -> str:
     """One sentence for the user."""
     if isinstance(exc, MpuguiError):

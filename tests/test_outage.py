@@ -1,0 +1,203 @@
+"""Outages through the fault proxy: the network goes away (connections
+refused, or a frozen link that accepts and never answers) and comes back.
+Transfers wait, one probe per endpoint backs off, and everything finishes by
+itself, byte-identical, with no orphan. Short backoffs, no sleeps: each step
+waits for the state it needs."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mpugui.core import endpoint as endpoint_mod
+from mpugui.core.endpoint import Endpoint
+from mpugui.core.journal.store import CANCELLED, DONE, FAILED, PAUSED, WAITING
+from mpugui.core.units import MiB
+from mpugui.engine.engine import UploadRequest
+from tests.conftest import make_file
+from tests.faultproxy import Fault, FaultProxy
+
+READ_TIMEOUT = 2.0
+FAST_PROBES = {"probe_first": 0.05, "probe_cap": 0.2}
+
+
+@pytest.fixture(autouse=True)
+def fewer_botocore_attempts(monkeypatch) -> None:
+    # Two botocore attempts instead of the product's five, only to keep the
+    # tests short; what happens after botocore gives up is what is tested.
+    real = endpoint_mod.client_config
+    monkeypatch.setattr(endpoint_mod, "client_config", lambda *a, **k: real(*a, **k).merge(
+        endpoint_mod.Config(retries={"mode": "standard", "total_max_attempts": 2})))
+
+
+@pytest.fixture
+def proxy(moto_url: str) -> Iterator[FaultProxy]:
+    with FaultProxy(moto_url) as p:
+        yield p
+
+
+@pytest.fixture
+def engines(proxy, engine_factory):
+    return functools.partial(engine_factory, read_timeout=READ_TIMEOUT, **FAST_PROBES)
+
+
+def via(proxy: FaultProxy) -> Endpoint:
+    return Endpoint(endpoint_url=proxy.url, region="us-east-1")
+
+
+def states(engine) -> dict[int, str]:
+    return {tid: s.state for tid, s in engine.current_snapshot().table.items()}
+
+
+def wait_all(qtbot, engine, wanted: set[str], timeout: int = 60000) -> dict[int, str]:
+    qtbot.waitUntil(lambda: set(states(engine).values()) <= wanted and not engine.busy()
+                    if wanted & {DONE, FAILED, CANCELLED} else
+                    set(states(engine).values()) <= wanted, timeout=timeout)
+    return states(engine)
+
+
+def hold(proxy: FaultProxy, op: str, **kw) -> Fault:
+    return proxy.add(Fault(op, "hold", phase="before", **kw))
+
+
+def outage_with_holds(qtbot, proxy: FaultProxy, *faults: Fault) -> None:
+    """Requests are held at the proxy (a known point mid-upload); then the
+    network goes: connections refused, the held ones reset."""
+    for f in faults:
+        qtbot.waitUntil(f.held.is_set, timeout=30000)
+    proxy.refuse()
+    for f in faults:
+        f.release.set()
+
+
+def test_refused_outage_mid_upload_resumes_everything_by_itself(
+        qtbot, engines, proxy, s3, bucket, tmp_path: Path) -> None:
+    big = make_file(tmp_path / "big.bin", 23 * MiB + 7, seed=1)
+    small = [make_file(tmp_path / "dir" / f"f{i:02}.bin", 1000 + 997 * i, seed=100 + i)
+             for i in range(30)]
+    part_hold = hold(proxy, "UploadPart", part=3)
+    put_hold = hold(proxy, "PutObject", skip=4)
+    engine = engines(put_concurrency=2)
+    ep = via(proxy)
+    ids = [engine.add(UploadRequest(str(big), bucket, "big.bin", ep))]
+    ids += [engine.add(UploadRequest(str(f), bucket, f"dir/{f.name}", ep)) for f in small]
+    outage_with_holds(qtbot, proxy, part_hold, put_hold)
+
+    # Waiting, visibly, with the reason; nothing failed; the probes back off.
+    qtbot.waitUntil(lambda: states(engine)[ids[0]] == WAITING and engine.probes_sent >= 3,
+                    timeout=30000)
+    snap = engine.current_snapshot()
+    assert FAILED not in set(states(engine).values())
+    assert snap.by_id(ids[0]).upload_id  # the upload id and finished parts are kept
+    assert snap.by_id(ids[0]).parts_done >= 2
+    (down,) = snap.outages
+    assert down.endpoint == proxy.url and down.waiting >= 2
+    assert "Waiting for the network" in down.sentence()
+    engine.journal.flush()
+    assert engine.journal.get(ids[0]).state == WAITING  # journaled as such
+    parts_before = proxy.count("UploadPart")
+
+    proxy.accept()  # the network is back
+    final = wait_all(qtbot, engine, {DONE})
+    assert set(final.values()) == {DONE}
+    assert s3.get_object(Bucket=bucket, Key="big.bin")["Body"].read() == big.read_bytes()
+    for f in small:
+        assert s3.get_object(Bucket=bucket, Key=f"dir/{f.name}")["Body"].read() == \
+            f.read_bytes()
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    # ONE probe for the endpoint reached the server when it came back, not
+    # one per waiting transfer (31 of them); the failed ones were refused.
+    assert proxy.count("HeadBucket", status=None) == 1
+    # Re-sent at most what was in flight: the parts done before stayed done.
+    parts_total = engine.current_snapshot().by_id(ids[0]).parts_total
+    assert proxy.count("UploadPart") - parts_before <= parts_total - 2
+    assert engine.current_snapshot().outages == ()
+
+
+def test_outage_at_the_start_then_pause_resume_and_cancel_while_waiting(
+        qtbot, engines, proxy, s3, bucket, tmp_path: Path) -> None:
+    proxy.refuse()
+    a = make_file(tmp_path / "a.bin", 12 * MiB, seed=2)
+    b = make_file(tmp_path / "b.bin", 3000, seed=3)
+    engine = engines()
+    ta = engine.add(UploadRequest(str(a), bucket, "a.bin", via(proxy)))
+    tb = engine.add(UploadRequest(str(b), bucket, "b.bin", via(proxy)))
+    wait_all(qtbot, engine, {WAITING})
+    engine.pause([ta])
+    assert states(engine)[ta] == PAUSED
+    engine.cancel([tb])  # nothing of it reached the server: cancelled at once
+    qtbot.waitUntil(lambda: states(engine)[tb] == CANCELLED)
+    engine.resume([ta])
+    qtbot.waitUntil(lambda: states(engine)[ta] == WAITING, timeout=30000)
+    probes = engine.probes_sent
+    engine.resume([ta])  # "Retry now": probes at once, still down
+    qtbot.waitUntil(lambda: engine.probes_sent > probes, timeout=30000)
+    proxy.accept()
+    qtbot.waitUntil(lambda: states(engine)[ta] == DONE and not engine.busy(), timeout=60000)
+    assert s3.get_object(Bucket=bucket, Key="a.bin")["Body"].read() == a.read_bytes()
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="b.bin")
+
+
+def test_a_non_transient_error_fails_at_once_without_probing(
+        qtbot, engines, proxy, bucket, tmp_path: Path) -> None:
+    src = make_file(tmp_path / "d.bin", 11 * MiB, seed=4)
+    proxy.add(Fault("UploadPart", "error", status=403, code="AccessDenied", times=None))
+    engine = engines()
+    tid = engine.add(UploadRequest(str(src), bucket, "d.bin", via(proxy)))
+    assert wait_all(qtbot, engine, {DONE, FAILED})[tid] == FAILED
+    assert "Access denied" in engine.current_snapshot().by_id(tid).detail
+    assert engine.probes_sent == 0
+
+
+def test_bucket_deleted_during_the_outage_fails_with_its_sentence(
+        qtbot, engines, proxy, s3, bucket, tmp_path: Path) -> None:
+    src = make_file(tmp_path / "e.bin", 3000, seed=5)
+    proxy.refuse()
+    engine = engines()
+    tid = engine.add(UploadRequest(str(src), bucket, "e.bin", via(proxy)))
+    wait_all(qtbot, engine, {WAITING})
+    s3.delete_bucket(Bucket=bucket)
+    proxy.accept()
+    assert wait_all(qtbot, engine, {DONE, FAILED})[tid] == FAILED
+    assert engine.current_snapshot().by_id(tid).detail == f"The bucket '{bucket}' does not exist."
+
+
+def test_max_wait_gives_up_resumable_then_resume_completes(
+        qtbot, engines, proxy, s3, bucket, tmp_path: Path) -> None:
+    src = make_file(tmp_path / "m.bin", 16 * MiB + 3, seed=6)
+    part_hold = hold(proxy, "UploadPart", part=2)
+    engine = engines(max_wait=0.5)
+    tid = engine.add(UploadRequest(str(src), bucket, "m.bin", via(proxy)))
+    outage_with_holds(qtbot, proxy, part_hold)
+    assert wait_all(qtbot, engine, {DONE, FAILED})[tid] == FAILED
+    snap = engine.current_snapshot().by_id(tid)
+    assert "Gave up after waiting" in snap.detail and snap.upload_id
+    proxy.accept()
+    engine.resume([tid])
+    assert wait_all(qtbot, engine, {DONE, FAILED})[tid] == DONE
+    assert s3.get_object(Bucket=bucket, Key="m.bin")["Body"].read() == src.read_bytes()
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_blackholed_link_mid_upload_resends_only_what_was_in_flight(
+        qtbot, engines, proxy, s3, bucket, tmp_path: Path) -> None:
+    src = make_file(tmp_path / "h.bin", 26 * MiB + 11, seed=7)
+    part_hold = hold(proxy, "UploadPart", part=3)
+    engine = engines()
+    tid = engine.add(UploadRequest(str(src), bucket, "h.bin", via(proxy)))
+    qtbot.waitUntil(part_hold.held.is_set, timeout=30000)
+    proxy.blackhole()  # the link freezes: requests hang, unanswered
+    part_hold.release.set()
+    qtbot.waitUntil(lambda: states(engine)[tid] == WAITING and engine.probes_sent >= 2,
+                    timeout=60000)
+    proxy.unblackhole()
+    assert wait_all(qtbot, engine, {DONE, FAILED})[tid] == DONE
+    assert s3.get_object(Bucket=bucket, Key="h.bin")["Body"].read() == src.read_bytes()
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    # Parts stored twice at most: those in flight when the link froze (4).
+    stored_again = proxy.body_bytes() - src.stat().st_size
+    assert stored_again <= 4 * 5 * MiB
