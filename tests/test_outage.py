@@ -7,6 +7,7 @@ waits for the state it needs."""
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from mpugui.core.endpoint import Endpoint
 from mpugui.core.journal.store import CANCELLED, DONE, FAILED, PAUSED, WAITING
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
+from tests.clirun import json_lines, run_cli, start_cli, transfers
 from tests.conftest import make_file
-from tests.faultproxy import Fault, FaultProxy
+from tests.faultproxy import Fault, FaultProxy, wait_for
 
 READ_TIMEOUT = 2.0
 FAST_PROBES = {"probe_first": 0.05, "probe_cap": 0.2}
@@ -201,3 +203,54 @@ def test_blackholed_link_mid_upload_resends_only_what_was_in_flight(
     # Parts stored twice at most: those in flight when the link froze (4).
     stored_again = proxy.body_bytes() - src.stat().st_size
     assert stored_again <= 4 * 5 * MiB
+
+
+# -- the command line -------------------------------------------------------------
+
+
+def test_cli_waits_out_an_outage_says_so_and_exits_0(s3, bucket, proxy, tmp_path: Path) -> None:
+    src = make_file(tmp_path / "c.bin", 17 * MiB + 5, seed=8)
+    part_hold = hold(proxy, "UploadPart", part=2)
+    proc = start_cli("upload", str(src), f"s3://{bucket}/c.bin", "--endpoint-url", proxy.url,
+                     "--part-size", "5MiB", "--concurrency", "2", "--json")
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
+    reader.start()
+    wait_for(part_hold.held.is_set, 60, "part 2 at the proxy")
+    proxy.refuse()
+    part_hold.release.set()
+    wait_for(lambda: any('"event": "waiting"' in line for line in lines), 120,
+             "the waiting event")
+    proxy.accept()
+    try:
+        code = proc.wait(timeout=120)
+        reader.join(10)
+        assert code == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    seen = [e["event"] for e in json_lines("".join(lines))]
+    assert "resumed" in seen[seen.index("waiting"):]
+    (waiting,) = [e for e in json_lines("".join(lines)) if e["event"] == "waiting"]
+    assert "could not be reached" in waiting["reason"] and waiting["upload_id"]
+    assert s3.get_object(Bucket=bucket, Key="c.bin")["Body"].read() == src.read_bytes()
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_cli_max_wait_gives_up_with_exit_1_then_resume_completes(
+        s3, bucket, proxy, tmp_path: Path) -> None:
+    src = make_file(tmp_path / "w.bin", 11 * MiB, seed=9)
+    small = make_file(tmp_path / "w.txt", 500, seed=10)
+    proxy.refuse()  # down from the start
+    done = run_cli("upload", str(src), str(small), f"s3://{bucket}/", "--endpoint-url",
+                   proxy.url, "--part-size", "5MiB", "--max-wait", "1s")
+    assert done.returncode == 1, done.stderr
+    assert "does not answer" in done.stdout and "Gave up after waiting" in done.stdout
+    assert {t["state"] for t in transfers()} == {"failed"}
+    proxy.accept()
+    resumed = run_cli("resume", "--all")
+    assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+    assert s3.get_object(Bucket=bucket, Key="w.bin")["Body"].read() == src.read_bytes()
+    assert s3.get_object(Bucket=bucket, Key="w.txt")["Body"].read() == small.read_bytes()
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

@@ -926,7 +926,6 @@ class TransferEngine(QObject):
                     return
                 if transient:  # sent again once the endpoint answers
                     part.failures = 0
-                    t.retries += 1
                     t.mark_part(part, PENDING)
                 else:
                     t.mark_part(part, PART_FAILED)
@@ -942,6 +941,8 @@ class TransferEngine(QObject):
                 if job.kind == PREPARE and t.rec.upload_id is None:
                     self._maybe_created.add(t.id)  # its Create may have reached the server
                 gave_up = self._wait(t, sentence)
+                if part is not None and t.state == WAITING:
+                    t.retries += 1  # the part will be sent again
         if transient:
             for failed, why in gave_up:
                 self.message.emit("error", f"{os.path.basename(failed.rec.source)}: {why}")
