@@ -502,6 +502,13 @@ class TransferEngine(QObject):
     def resume_all(self) -> None:
         self.resume(self.transfer_ids())
 
+    def set_max_wait(self, seconds: float | None) -> None:
+        """Give up on transfers waiting for an endpoint after `seconds` of
+        outage (None: wait until it answers). Applies to outages under way."""
+        with self._lock:
+            self.settings.max_wait = self._outages.max_wait = seconds
+        self._probe_wake.set()
+
     def set_bandwidth_limit(self, rate: int) -> None:
         self.limiter.set_rate(rate)
 

@@ -60,10 +60,11 @@ ID_ROLE = Qt.ItemDataRole.UserRole + 12
 STATE_LABELS = {
     "queued": "Queued", "uploading": "Uploading", "paused": "Paused",
     "assembling": "Completing", "verifying": "Verifying", "done": "Done",
-    "failed": "Failed", "cancelled": "Cancelled",
+    "failed": "Failed", "cancelled": "Cancelled", "waiting": "Waiting",
 }
 _STATE_ORDER = {s: i for i, s in enumerate(
-    ("uploading", "assembling", "verifying", "queued", "paused", "failed", "cancelled", "done"))}
+    ("uploading", "assembling", "verifying", "waiting", "queued", "paused", "failed",
+     "cancelled", "done"))}
 _MERGE_GAP = 4  # changed rows this close share one dataChanged
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 13
 
@@ -102,6 +103,7 @@ class QueueModel(TableModel):
         self._sort_order = Qt.SortOrder.AscendingOrder
         self._desc = False
         self._needle = ""
+        self._waiting_label = "Waiting for the network"  # with the countdown, per tick
 
     # -- feeding ----------------------------------------------------------------
 
@@ -121,6 +123,21 @@ class QueueModel(TableModel):
             self._remove(snapshot.removed)
         if snapshot.changed:
             self._change(snapshot.changed)
+        self._countdown(snapshot)
+
+    def _countdown(self, snapshot: EngineSnapshot) -> None:
+        """Waiting rows say when the next try is: one label from the engine's
+        outages (a few, not one per row), then one dataChanged over the
+        state column; the view repaints only the rows it shows."""
+        outages = snapshot.outages
+        label = ("Waiting — " + outages[0].sentence().split(". ")[0].removeprefix(
+            "Waiting for the network — ")) if len(outages) == 1 else "Waiting for the network"
+        if label == self._waiting_label:
+            return
+        self._waiting_label = label
+        if self._states["waiting"] > 0 and self._rows:
+            self.dataChanged.emit(self.index(0, STATE), self.index(len(self._rows) - 1, STATE),
+                                  [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole])
 
     def resync(self, table: Mapping[int, TransferSnapshot]) -> None:
         """Rebuild every row from the engine's table (queue order), keeping
@@ -427,6 +444,8 @@ class QueueModel(TableModel):
 
     def cell(self, t: TransferSnapshot, col: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
+            if col == STATE and t.state == "waiting":
+                return self._waiting_label
             return self._display(t, col)
         if role == SORT_ROLE:
             return self._sort_key(t, col)
