@@ -205,6 +205,51 @@ def test_blackholed_link_mid_upload_resends_only_what_was_in_flight(
     assert stored_again <= 4 * 5 * MiB
 
 
+@pytest.mark.parametrize("phase", ["before", "after"])
+def test_outage_during_complete(qtbot, engine_factory, moto_url, s3, bucket, tmp_path: Path,
+                                phase: str) -> None:
+    """Refused while Complete is on the wire: before the server acts, or after
+    it completed the object and its answer was lost (then, as on S3, the
+    upload id is gone: NoSuchUpload, and the object is checked with HEAD)."""
+    src = make_file(tmp_path / "z.bin", 12 * MiB + 1, seed=11)
+    with FaultProxy(moto_url, forget_completed=True) as proxy:
+        complete = hold(proxy, "CompleteMultipartUpload")
+        complete.phase = phase
+        engine = engine_factory(read_timeout=READ_TIMEOUT, **FAST_PROBES)
+        tid = engine.add(UploadRequest(str(src), bucket, "z.bin", via(proxy)))
+        outage_with_holds(qtbot, proxy, complete)
+        qtbot.waitUntil(lambda: states(engine)[tid] == WAITING, timeout=30000)
+        proxy.accept()
+        assert wait_all(qtbot, engine, {DONE, FAILED})[tid] == DONE, \
+            engine.current_snapshot().by_id(tid).detail
+        engine.shutdown()
+    assert s3.get_object(Bucket=bucket, Key="z.bin")["Body"].read() == src.read_bytes()
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_cancel_while_waiting_is_sent_when_the_endpoint_answers(
+        qtbot, engines, proxy, s3, bucket, tmp_path: Path) -> None:
+    src = make_file(tmp_path / "k.bin", 16 * MiB, seed=12)
+    part_hold = hold(proxy, "UploadPart", part=2)
+    engine = engines()
+    tid = engine.add(UploadRequest(str(src), bucket, "k.bin", via(proxy)))
+    outage_with_holds(qtbot, proxy, part_hold)
+    qtbot.waitUntil(lambda: states(engine)[tid] == WAITING, timeout=30000)
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads")  # parts on the server
+    engine.cancel([tid])  # the abort cannot reach the server yet: it waits too
+    # The abort was tried, could not be sent, and waits with the upload.
+    qtbot.waitUntil(lambda: engine.current_snapshot().by_id(tid).detail == "cancelling…"
+                    and not engine._by_id[tid].aborting, timeout=30000)
+    probes = engine.probes_sent
+    qtbot.waitUntil(lambda: engine.probes_sent >= probes + 2, timeout=30000)
+    assert states(engine)[tid] == WAITING
+    proxy.accept()
+    qtbot.waitUntil(lambda: states(engine)[tid] == CANCELLED and not engine.busy(),
+                    timeout=60000)
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="k.bin")
+
+
 # -- the command line -------------------------------------------------------------
 
 

@@ -93,8 +93,17 @@ def is_unreachable(exc: BaseException) -> bool:
                             bx.ProxyConnectionError, ConnectionRefusedError))
 
 
-def describe(exc: BaseException, *, bucket: str = "", op: str = "this operation") -> str:
-    """One sentence for the user."""
+def describe(exc: BaseException, *, bucket: str = "", op: str = "this operation",
+             profile: str | None = None) -> str:
+    """One sentence for the user (`profile`: the AWS profile, so that an
+    expired sign-in says exactly how to sign in again)."""
+    sentence = _describe(exc, bucket, op)
+    if profile and "aws sso login" in sentence:
+        sentence = sentence.replace("aws sso login", f"aws sso login --profile {profile}")
+    return sentence
+
+
+def _describe(exc: BaseException, bucket: str, op: str) -> str:
     if isinstance(exc, MpuguiError):
         return str(exc)
     if isinstance(exc, bx.NoCredentialsError):

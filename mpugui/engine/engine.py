@@ -844,11 +844,27 @@ class TransferEngine(QObject):
                 s3.abort_until_empty(self._client(t), rec.bucket, rec.key, rec.upload_id)
         except Exception as exc:
             sentence = describe(exc, bucket=rec.bucket, op="s3:AbortMultipartUpload")
-            log.warning("Abort of %s failed", rec.uri, exc_info=True)
+            gave_up: list[tuple[Transfer, str]] = []
             with self._lock:
                 t.aborting = False
-                self._move(t, FAILED, f"Cancel failed; the upload is still on the server: "
-                                      f"{sentence}")
+                if is_transient(exc):
+                    # The cancel waits for the endpoint like an upload does, and
+                    # is sent again when it answers (see _unwait).
+                    log.info("Abort of %s waits for %s: %s", rec.uri, rec.endpoint.label(),
+                             sentence)
+                    t.cancelling = True
+                    gave_up = self._wait(t, sentence, move=False)
+                    if not gave_up:
+                        t.changed()
+                        return
+                else:
+                    log.warning("Abort of %s failed", rec.uri, exc_info=True)
+                    self._move(t, FAILED, f"Cancel failed; the upload is still on the "
+                                          f"server: {sentence}")
+            if gave_up:
+                for failed, why in gave_up:
+                    self.message.emit("error", f"{os.path.basename(failed.rec.source)}: {why}")
+                return
             self.message.emit("error", f"{os.path.basename(rec.source)}: {t.detail}")
             return
         self._cancelled(t)
@@ -895,7 +911,8 @@ class TransferEngine(QObject):
         retries = 0
         if isinstance(exc, ClientError):
             retries = int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
-        sentence = describe(exc, bucket=t.rec.bucket, op=_OPS.get(job.kind, "this operation"))
+        sentence = describe(exc, bucket=t.rec.bucket, op=_OPS.get(job.kind, "this operation"),
+                            profile=t.rec.endpoint.profile)
         if job.kind == PUT and t.rec.no_overwrite and error_code(exc) == "PreconditionFailed":
             sentence = (f"{t.rec.uri} already exists and the transfer is set not to "
                         "overwrite it.")
@@ -966,8 +983,9 @@ class TransferEngine(QObject):
 
     # -- outages (core/transfer/outage.py; engine lock held unless said) ------------
 
-    def _wait(self, t: Transfer, reason: str) -> list[tuple[Transfer, str]]:
-        """`t` waits for its endpoint to answer, keeping its upload and parts.
+    def _wait(self, t: Transfer, reason: str, move: bool = True) -> list[tuple[Transfer, str]]:
+        """`t` waits for its endpoint to answer, keeping its upload and parts
+        (with `move` False its state stays: a cancel waiting to be sent).
         Returns the transfers failed instead when the user's limit is reached."""
         t_now = now()
         key = t.rec.endpoint
@@ -975,7 +993,7 @@ class TransferEngine(QObject):
         o = self._outages.wait(key, t.rec.bucket, t.id, t, reason, t_now)
         if self._outages.expired(o, t_now):
             return self._give_up(o, t_now)
-        if not self._move(t, WAITING, reason, only_from=_RUNNING):
+        if move and not self._move(t, WAITING, reason, only_from=_RUNNING):
             self._outages.leave(key, t.id)  # paused or cancelled meanwhile: that stands
             return []
         if first:
@@ -995,11 +1013,15 @@ class TransferEngine(QObject):
             "the upload is kept: resume it later.")
         failed = []
         for t in self._outages.give_up(o.key):
-            t.rec.error = sentence
+            why = sentence
+            if t.cancelling:  # a cancel that could not be sent
+                t.cancelling = False
+                why = f"Cancel failed; the upload is still on the server: {sentence}"
+            t.rec.error = why
             t.prepared = False
             t.cancel.set()  # its parts still on the wire stop, as with any failure
-            if self._move(t, FAILED, sentence, only_from=_RUNNING):
-                failed.append((t, sentence))
+            if self._move(t, FAILED, why, only_from=(*_RUNNING, PAUSED)):
+                failed.append((t, why))
         log.warning("Gave up waiting for %s after %.0f s: %d transfers failed",
                     o.key.label(), waited, len(failed))  # type: ignore[attr-defined]
         return failed
@@ -1030,8 +1052,13 @@ class TransferEngine(QObject):
                 self._probe_wake.set()
 
     def _unwait(self, t: Transfer) -> None:
-        """The endpoint answers: `t` carries on from its finished parts."""
-        if t.state != WAITING or t.cancel.is_set() or t.cancelling:
+        """The endpoint answers: `t` carries on from its finished parts (or
+        its cancel is sent, when that was what waited)."""
+        if t.cancelling:
+            if t.inflight == 0:
+                self._sched.abort(t)
+            return
+        if t.state != WAITING or t.cancel.is_set():
             return
         for part in t.parts:
             part.failures = 0
@@ -1067,12 +1094,11 @@ class TransferEngine(QObject):
             answered = not is_transient(exc)
             reason = describe(exc, bucket=o.bucket, op="s3:ListBucket")
         gave_up: list[tuple[Transfer, str]] = []
+        resumed: list[Transfer] = []
         with self._lock:
             t_now = now()
             if answered:
                 resumed = self._outages.answered(o, t_now)
-                for t in resumed:
-                    self._unwait(t)
                 self._was_busy = True
                 log.warning("%s answers again after %.0f s; %d transfers resume",
                             endpoint.label(), t_now - o.since, len(resumed))
@@ -1080,6 +1106,10 @@ class TransferEngine(QObject):
                 self._outages.probe_failed(o, reason, t_now)
                 if self._outages.expired(o, t_now):
                     gave_up = self._give_up(o, t_now)
+        for i in range(0, len(resumed), BULK_SLICE):  # the lock is never held for long
+            with self._lock:
+                for t in resumed[i:i + BULK_SLICE]:
+                    self._unwait(t)
         if answered:
             self._threads_wanted.emit()
             self._sched.wake()
