@@ -157,6 +157,10 @@ class _Server(socketserver.ThreadingTCPServer):
         self.tls = tls
         super().__init__(("127.0.0.1", port), _Handler)
 
+    def verify_request(self, request, client_address):  # type: ignore[no-untyped-def]
+        # refuse() is under way (the accept loop stops within a poll): close at once
+        return not self.proxy.refusing
+
     def get_request(self):  # type: ignore[no-untyped-def]
         sock, addr = self.socket.accept()
         if self.tls is not None:
@@ -325,7 +329,7 @@ class FaultProxy:
         up = urlsplit(upstream)
         self._up_host, self._up_port = up.hostname or "127.0.0.1", up.port or 80
         self._server = _Server(self, tls)
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name="faultproxy", daemon=True)
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -400,10 +404,10 @@ class FaultProxy:
 
     def refuse(self) -> None:
         """Stop listening (connections refused) and reset open connections."""
+        self.refusing = True
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
-        self.refusing = True
         with self._lock:
             conns = list(self._conns)
         for c in conns:
@@ -417,7 +421,7 @@ class FaultProxy:
         """Listen again on the same port (the network is back)."""
         port = int(self.url.rsplit(":", 1)[1])
         self._server = _Server(self, self._tls, port)
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name="faultproxy", daemon=True)
         self.refusing = False
         self._thread.start()

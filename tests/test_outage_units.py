@@ -70,8 +70,9 @@ def test_retry_now_and_the_give_up_limit() -> None:
 def test_which_causes_wait_and_what_they_say() -> None:
     refused = bx.EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
     assert is_transient(refused) and is_unreachable(refused)
-    assert is_transient(bx.ReadTimeoutError(endpoint_url="x"))
-    assert not is_unreachable(bx.ReadTimeoutError(endpoint_url="x"))
+    assert is_unreachable(bx.ReadTimeoutError(endpoint_url="x"))  # a frozen link
+    reset = bx.ConnectionClosedError(endpoint_url="x")
+    assert is_transient(reset) and not is_unreachable(reset)  # part retries first
     denied = bx.ClientError({"Error": {"Code": "AccessDenied"},
                              "ResponseMetadata": {"HTTPStatusCode": 403}}, "PutObject")
     assert not is_transient(denied)

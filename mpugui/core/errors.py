@@ -86,11 +86,15 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def is_unreachable(exc: BaseException) -> bool:
-    """The endpoint cannot be reached at all (refused, DNS, no route, connect
-    timeout): every request to it would fail the same way, so a transfer
-    waits for the endpoint at once instead of retrying part by part."""
+    """The endpoint cannot be reached (refused, DNS, no route, connect
+    timeout) or stopped answering (no answer within the read timeout, on
+    every one of botocore's attempts: a frozen link): the next request would
+    most likely fail the same way, so a transfer waits for the endpoint at
+    once instead of retrying part by part. A reset is not counted: under load
+    one request in a few hundred meets one with nothing down."""
     return isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError,
-                            bx.ProxyConnectionError, ConnectionRefusedError))
+                            bx.ReadTimeoutError, bx.ProxyConnectionError,
+                            ConnectionRefusedError))
 
 
 def describe(exc: BaseException, *, bucket: str = "", op: str = "this operation",

@@ -924,12 +924,12 @@ class TransferEngine(QObject):
                          if t.rec.upload_id else
                          " Nothing was stored; start over to upload it as it is now.")
         transient = is_transient(exc)
-        # A connection that failed past botocore's own retries (refused, DNS,
-        # reset, timed out), or an endpoint already known down: wait for the
-        # endpoint now rather than retry part by part (one probe for all that
-        # wait on it). A 5xx answer is the server talking: part retries first.
-        wait = transient and (is_unreachable(exc) or not isinstance(exc, ClientError)
-                              or self._outages.is_down(t.rec.endpoint))
+        # An endpoint that cannot be reached or does not answer (see
+        # is_unreachable), or one already known down: wait for it now rather
+        # than retry part by part (one probe for all that wait on it). A reset
+        # or a 5xx is often one request's bad luck (seen under load with
+        # nothing down): part retries first; it waits once they are spent.
+        wait = transient and (is_unreachable(exc) or self._outages.is_down(t.rec.endpoint))
         log.log(logging.DEBUG if wait else logging.WARNING, "%s of %s failed: %s", job.kind,
                 t.rec.uri, sentence, exc_info=not transient and not isinstance(exc, MpuguiError))
         gave_up: list[tuple[Transfer, str]] = []
