@@ -254,6 +254,31 @@ def test_cancel_while_waiting_is_sent_when_the_endpoint_answers(
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="k.bin")
 
 
+def test_a_transfer_journaled_waiting_comes_back_paused_and_resumes(
+        qtbot, engines, proxy, s3, bucket, tmp_path: Path) -> None:
+    """The app stops (or crashes) during an outage: the journal says waiting;
+    the next start restores it paused, with its upload, and resume completes."""
+    src = make_file(tmp_path / "r.bin", 16 * MiB + 9, seed=13)
+    part_hold = hold(proxy, "UploadPart", part=2)
+    first = engines()
+    tid = first.add(UploadRequest(str(src), bucket, "r.bin", via(proxy)))
+    outage_with_holds(qtbot, proxy, part_hold)
+    qtbot.waitUntil(lambda: states(first)[tid] == WAITING, timeout=30000)
+    upload_id = first.current_snapshot().by_id(tid).upload_id
+    first.shutdown()
+    first.journal.flush()
+    assert first.journal.get(tid).state == WAITING
+    proxy.accept()
+    second = engines()
+    assert second.restore() == [tid]
+    assert states(second)[tid] == PAUSED
+    second.resume([tid])
+    assert wait_all(qtbot, second, {DONE, FAILED})[tid] == DONE
+    assert second.current_snapshot().by_id(tid).upload_id == upload_id
+    assert s3.get_object(Bucket=bucket, Key="r.bin")["Body"].read() == src.read_bytes()
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
 # -- the command line -------------------------------------------------------------
 
 
