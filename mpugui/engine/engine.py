@@ -124,6 +124,7 @@ _NEXT: dict[str, frozenset[str]] = {
 }
 _RUNNING = frozenset({QUEUED, WAITING, *ACTIVE_STATES})
 OUTAGE_PUBLISH = 1.0  # seconds between snapshots that only move a waiting countdown
+PROBER_JOIN = 1.0  # seconds shutdown waits for the probe thread
 
 
 def default_read_lanes() -> int:
@@ -556,7 +557,9 @@ class TransferEngine(QObject):
             th.wait()
         self._threads.clear()
         if self._prober is not None:
-            self._prober.join()
+            # A probe on the wire may take its whole timeout: not waited for
+            # (a daemon thread that touches nothing once stopping is set).
+            self._prober.join(PROBER_JOIN)
             self._prober = None
         self._small.close()
         with self._lock:
@@ -1093,6 +1096,8 @@ class TransferEngine(QObject):
         except Exception as exc:
             answered = not is_transient(exc)
             reason = describe(exc, bucket=o.bucket, op="s3:ListBucket")
+        if self._sched.stopping:
+            return  # shut down while the probe was on the wire
         gave_up: list[tuple[Transfer, str]] = []
         resumed: list[Transfer] = []
         with self._lock:
@@ -1203,7 +1208,8 @@ class TransferEngine(QObject):
             changed = tuple(sorted(self._changed.values(), key=lambda s: s.id))
             removed, events = tuple(self._removed), tuple(self._events)
             self._changed, self._removed, self._events = {}, [], []
-            countdown = bool(self._outages) and now() - self._outage_published >= OUTAGE_PUBLISH
+            countdown = self._outages.any_down() and \
+                now() - self._outage_published >= OUTAGE_PUBLISH
             if not (changed or removed or events or self._totals.speed or countdown):
                 return None
             if self._outages:

@@ -84,6 +84,9 @@ class Outages(Generic[T]):
         o = self._by_key.get(key)
         return o is not None and o.down
 
+    def any_down(self) -> bool:
+        return any(o.down for o in self._by_key.values())
+
     def down(self) -> list[Outage[T]]:
         """The endpoints down now (a handful: one per endpoint, not per transfer)."""
         return [o for o in self._by_key.values() if o.down]
