@@ -22,6 +22,7 @@ import mimetypes
 import os
 import random
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -125,6 +126,7 @@ _NEXT: dict[str, frozenset[str]] = {
 _RUNNING = frozenset({QUEUED, WAITING, *ACTIVE_STATES})
 OUTAGE_PUBLISH = 1.0  # seconds between snapshots that only move a waiting countdown
 PROBER_JOIN = 1.0  # seconds shutdown waits for the probe thread
+RESUME_SLICE = 1000  # waiting transfers resumed per tick when their endpoint answers
 
 
 def default_read_lanes() -> int:
@@ -1111,13 +1113,20 @@ class TransferEngine(QObject):
                 self._outages.probe_failed(o, reason, t_now)
                 if self._outages.expired(o, t_now):
                     gave_up = self._give_up(o, t_now)
-        for i in range(0, len(resumed), BULK_SLICE):  # the lock is never held for long
+        # A slice per tick: the lock is never held for long, and no tick
+        # carries 100,000 state events (each one a signal to the window). The
+        # first slice goes at once; only a few hundred can be sent at a time.
+        for i in range(0, len(resumed), RESUME_SLICE):
+            if i:
+                time.sleep(self.settings.tick_ms / 1000)
             with self._lock:
-                for t in resumed[i:i + BULK_SLICE]:
+                if self._sched.stopping:
+                    return
+                for t in resumed[i:i + RESUME_SLICE]:
                     self._unwait(t)
-        if answered:
-            self._threads_wanted.emit()
-            self._sched.wake()
+            if i == 0:
+                self._threads_wanted.emit()
+                self._sched.wake()
         for failed, why in gave_up:
             self.message.emit("error", f"{os.path.basename(failed.rec.source)}: {why}")
 
