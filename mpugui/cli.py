@@ -426,9 +426,16 @@ class Reporter:
                 self._clear()
                 self.stream.write(f"waiting   {name} does not answer: {o.reason} Retrying by "
                                   f"itself ({o.waiting:,} transfers wait; Ctrl-C pauses).\n")
-        for name in self._down - set(down):
-            self._clear()
-            self.stream.write(f"resumed   {name} answers again; the transfers carry on.\n")
+        if self._down - set(down):
+            # Gone from the outages: answered, or given up (--max-wait), which
+            # fails its transfers in the same tick.
+            gave_up = any(ev.state == FAILED and "Gave up after waiting" in ev.detail
+                          for ev in snap.events)
+            for name in self._down - set(down):
+                self._clear()
+                self.stream.write(f"gave up   waiting for {name} (--max-wait).\n" if gave_up
+                                  else f"resumed   {name} answers again; the transfers "
+                                       "carry on.\n")
         self._down = set(down)
 
     def _state(self, ev: Any) -> None:

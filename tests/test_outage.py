@@ -321,6 +321,7 @@ def test_cli_max_wait_gives_up_with_exit_1_then_resume_completes(
                    proxy.url, "--part-size", "5MiB", "--max-wait", "1s")
     assert done.returncode == 1, done.stderr
     assert "does not answer" in done.stdout and "Gave up after waiting" in done.stdout
+    assert "answers again" not in done.stdout and "gave up   waiting for" in done.stdout
     assert {t["state"] for t in transfers()} == {"failed"}
     proxy.accept()
     resumed = run_cli("resume", "--all")
