@@ -7,6 +7,7 @@ chain (env, profiles, SSO) or, for an account with an access key, from keyring.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from dataclasses import asdict, dataclass, replace
@@ -57,8 +58,12 @@ class Endpoint:
     def needs_equal_parts(self) -> bool:
         """Whether uploads here must use parts of one size: said by the
         account, or known from the host (R2's documented limit)."""
-        host = (urlparse(self.endpoint_url).hostname or "") if self.endpoint_url else ""
-        return self.equal_parts or host.endswith(EQUAL_PART_HOSTS)
+        return self.equal_parts or _host(self.endpoint_url).endswith(EQUAL_PART_HOSTS)
+
+
+@functools.lru_cache(maxsize=64)
+def _host(url: str | None) -> str:
+    return (urlparse(url).hostname or "") if url else ""
 
 
 # Stores whose documentation requires equal parts (all but the last).

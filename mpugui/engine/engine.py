@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import collections
 import gc
-import hashlib
 import itertools
 import logging
-import mimetypes
 import os
 import random
 import threading
@@ -29,10 +27,9 @@ from types import MappingProxyType
 from typing import Any
 
 from botocore.exceptions import ClientError
-from PySide6.QtCore import QObject, QThread, QTimer, Signal
+from PySide6.QtCore import SIGNAL, QObject, QThread, QTimer, Signal
 
 from mpugui.core import multipart as s3
-from mpugui.core import smallput
 from mpugui.core.endpoint import ClientFactory
 from mpugui.core.errors import (
     Interrupted,
@@ -59,7 +56,15 @@ from mpugui.core.journal.store import (
     PartRecord,
     TransferRecord,
 )
-from mpugui.core.sources import check_unchanged, describe_change, identity, identity_of
+from mpugui.core.putloop import PutLoop
+from mpugui.core.sources import (
+    Identity,
+    check_unchanged,
+    describe_change,
+    guess_type,
+    identity,
+    identity_of,
+)
 from mpugui.core.transfer import outage, recovery
 from mpugui.core.transfer.adaptive import MAXIMUM, MEMORY_BUDGET, AdaptiveConcurrency, Inputs
 from mpugui.core.transfer.bandwidth import RateLimiter
@@ -101,6 +106,7 @@ from mpugui.core.transfer.snapshot import (
     TransferSnapshot,
 )
 from mpugui.core.units import format_duration
+from mpugui.engine.small_files import SmallFiles
 
 log = logging.getLogger("mpugui.engine")
 
@@ -231,7 +237,10 @@ class TransferEngine(QObject):
                                 put_limit=max(1, self.settings.put_concurrency))
         self._lock = self._sched.lock
         self._threads: list[_WorkerThread] = []
-        self._small = smallput.SmallPut(read_timeout=self.clients.read_timeout)
+        # Small files: one thread, many requests in flight (core/putloop.py).
+        self._putloop = PutLoop(SmallFiles(self), self._sched.put_limit,
+                                read_timeout=self.clients.read_timeout)
+        self._sched.puts_ready = self._putloop.wake
         self._buffers = BufferPool()  # part buffers: memory follows the parts in flight
         self._read_lanes = threading.BoundedSemaphore(max(1, self.settings.read_lanes))
         limit_malloc_arenas()  # before the workers start: see body.py
@@ -240,6 +249,7 @@ class TransferEngine(QObject):
         self._live: dict[str, int] = dict.fromkeys(_NEXT, 0)  # transfers per state, as of now
         # What the next tick publishes (engine lock held to change these):
         self._dirty: dict[Transfer, None] = {}  # changed since their last snapshot, in order
+        self._on_change = self._mark_dirty  # one bound method for every transfer to hold
         self._sending: set[Transfer] = set()  # bytes moving: snapshotted every tick
         self._removed: list[int] = []
         self._events: list[StateEvent] = []
@@ -293,15 +303,21 @@ class TransferEngine(QObject):
             except OSError as exc:
                 problems.append((req, describe(exc)))
         ids = self.journal.add_many([rec for rec, _ in records])
-        self._insert([Transfer(rec, plan, {}, self._mark_dirty) for rec, plan in records])
+        self._insert([Transfer(rec, plan, {}, self._on_change) for rec, plan in records])
         return ids, problems
 
     def _plan(self, req: UploadRequest, state: str) -> tuple[TransferRecord, Any]:
-        ident = identity(req.source)
+        size = req.seen[0] if req.seen is not None else None
+        if size is None or size >= self.settings.threshold:
+            ident = identity(req.source)
+        else:
+            # One PutObject sends what it reads then and records the sample of
+            # that (engine/small_files.py): not opened twice.
+            ident = Identity(size, req.seen[1], "")  # type: ignore[index]
         plan = make_plan(ident.size, req.part_size or self.settings.part_size,
                          self.settings.threshold,
                          taper=0 if req.endpoint.needs_equal_parts() else TAPER_V1)
-        content_type = req.content_type or mimetypes.guess_type(req.source)[0]
+        content_type = req.content_type or guess_type(req.source)
         rec = TransferRecord(
             source=req.source, bucket=req.bucket, key=req.key, endpoint=req.endpoint,
             size=ident.size, mtime_ns=ident.mtime_ns, sample=ident.sample,
@@ -329,7 +345,7 @@ class TransferEngine(QObject):
                 self._maybe_created.add(rec.id)
             if auto_resume and rec.state in _RUNNING:
                 rec.state = QUEUED
-            loaded.append(Transfer(rec, rec.plan(), parts.get(rec.id, {}), self._mark_dirty))
+            loaded.append(Transfer(rec, rec.plan(), parts.get(rec.id, {}), self._on_change))
         if auto_resume:
             self.journal.set_state_where(_RUNNING, QUEUED, wanted)
         for i in range(0, len(loaded), 5000):  # the lock is never held for long
@@ -555,6 +571,7 @@ class TransferEngine(QObject):
                     t.cancel.set()
             self._lock.notify_all()
         self._probe_wake.set()
+        self._putloop.stop()
         for th in self._threads:
             th.wait()
         self._threads.clear()
@@ -563,7 +580,6 @@ class TransferEngine(QObject):
             # (a daemon thread that touches nothing once stopping is set).
             self._prober.join(PROBER_JOIN)
             self._prober = None
-        self._small.close()
         with self._lock:
             for t in self._by_id.values():
                 t.close_file()
@@ -575,8 +591,8 @@ class TransferEngine(QObject):
     # -- workers ----------------------------------------------------------------
 
     def _ensure_threads(self) -> None:
-        # one spare for aborts, which skip the limit
-        want = self._sched.limit + self._sched.put_limit + 1
+        # one spare for aborts, which skip the limit (small files have their loop)
+        want = self._sched.limit + 1
         while len(self._threads) < want and not self._sched.stopping:
             th = _WorkerThread(self, len(self._threads))
             self._threads.append(th)
@@ -587,7 +603,7 @@ class TransferEngine(QObject):
             job = self._sched.next_job()
             if job is None:
                 return
-            buffer = self._buffers.take() if job.kind in (PART, PUT) else PartBuffer()
+            buffer = self._buffers.take() if job.kind == PART else PartBuffer()
             try:
                 if not (self._outages and self._held(job)):
                     self._run(job, buffer)
@@ -602,8 +618,7 @@ class TransferEngine(QObject):
                 self._sched.job_done(job)
                 self._settle(job.transfer)
             if buffer.capacity:
-                self._buffers.give(buffer, self._sched.limit + self._sched.put_limit,
-                                   2 * self.settings.part_size)
+                self._buffers.give(buffer, self._sched.limit, 2 * self.settings.part_size)
 
     def _run(self, job: Job, buffer: PartBuffer) -> None:
         if job.kind == PREPARE:
@@ -611,8 +626,6 @@ class TransferEngine(QObject):
         elif job.kind == PART:
             assert job.part is not None
             self._send_part(job.transfer, job.part, buffer)
-        elif job.kind == PUT:
-            self._put(job.transfer, buffer)
         elif job.kind == COMPLETE:
             self._complete(job.transfer)
         elif job.kind == ABORT:
@@ -734,74 +747,6 @@ class TransferEngine(QObject):
             part.attempts += retries
             t.retries += retries
             t.mark_part(part, PART_DONE)
-
-    def _put(self, t: Transfer, buffer: PartBuffer) -> None:
-        """A small file: one PutObject, read and checked from one open."""
-        rec = t.rec
-        part = t.parts[0]
-        with self._lock:
-            # (already uploading when this is a retry)
-            if not self._move(t, UPLOADING, only_from=(QUEUED, UPLOADING)):
-                t.mark_part(part, PENDING)
-                return  # paused or cancelled before it started
-        fd = _open(rec.source, t)
-        try:
-            data = read_range(fd, 0, rec.size, buffer, rec.source) if rec.size else \
-                memoryview(b"")
-            describe_change(rec.source, t.identity, identity_of(fd, rec.source, data))
-        finally:
-            os.close(fd)
-        checksum = t.algo.value(data)
-        body = self._begin_body(t, part, data)
-        try:
-            etag, retries = self._put_object(t, body, data, checksum)
-        finally:
-            with self._lock:
-                t.wire_bytes += body.total
-        verification = "size"
-        if t.algo.name == "md5" and is_md5_etag(etag):
-            if clean_etag(etag) != md5_hex(data):
-                raise MpuguiError(f"{rec.uri} was stored with a different MD5 than was sent.")
-            verification = "size + MD5"
-        with self._lock:
-            part.etag, part.checksum, part.body = etag, checksum, None
-            part.attempts += retries
-            t.retries += retries
-            t.mark_part(part, PART_DONE)
-        self._finish(t, etag, f"{verification} (PutObject {t.algo.name})")
-
-    def _put_object(self, t: Transfer, body: PartBody, data: memoryview,
-                    checksum: str | None) -> tuple[str, int]:
-        """PutObject through the small-file path (core/smallput.py) when the
-        route allows, else botocore; returns (ETag, retries)."""
-        rec = t.rec
-        client = self._client(t)
-        route = self._small.route(client, rec.endpoint, rec.bucket) \
-            if rec.size <= smallput.MAX_SIZE else None
-        creds = self.clients.credentials(rec.endpoint) if route is not None else None
-        if route is None or creds is None:
-            return s3.put_object(client, rec, body, checksum, t.algo)
-        headers: dict[str, str] = {}
-        if rec.storage_class:
-            headers["x-amz-storage-class"] = rec.storage_class
-        if rec.content_type:
-            headers["Content-Type"] = rec.content_type
-        if rec.no_overwrite:
-            headers["If-None-Match"] = "*"
-        if checksum and t.algo.name == "md5":
-            headers["Content-MD5"] = checksum
-        elif checksum and t.algo.s3_name:
-            headers[f"x-amz-checksum-{t.algo.s3_name.lower()}"] = checksum
-        payload = hashlib.sha256(data).hexdigest() if route.sign_payload else None
-        try:
-            return self._small.put(route, creds, rec.endpoint, rec.key, body, rec.size,
-                                   headers, payload), 0
-        except smallput.NotForThisRoute:
-            log.info("Small files to %s go through botocore from now on", rec.bucket,
-                     exc_info=True)
-            self._small.give_up(rec.endpoint, rec.bucket)
-            body.seek(0)
-            return s3.put_object(client, rec, body, checksum, t.algo)
 
     def _complete(self, t: Transfer) -> None:
         rec = t.rec
@@ -1034,20 +979,27 @@ class TransferEngine(QObject):
     def _held(self, job: Job) -> bool:
         """Keep a job from a known-down endpoint: its transfer waits instead
         (100,000 queued small files do not each try the dead network)."""
-        t = job.transfer
         if job.kind == ABORT:
             return False
-        gave_up: list[tuple[Transfer, str]] = []
         with self._lock:
-            o = self._outages.get(t.rec.endpoint)
-            if o is None or not o.down:
-                return False
-            if job.part is not None and job.part.state != PART_DONE:
-                t.mark_part(job.part, PENDING)
-            gave_up = self._wait(t, o.reason)
-        for failed, why in gave_up:
-            self.message.emit("error", f"{os.path.basename(failed.rec.source)}: {why}")
-        return True
+            held, gave_up = self._hold(job)
+        self._say_failed(gave_up)
+        return held
+
+    def _hold(self, job: Job) -> tuple[bool, list[tuple[Transfer, str]]]:
+        """_held with the lock held (the small-file sender takes jobs in
+        batches under one lock): whether it was held, and who gave up."""
+        t = job.transfer
+        o = self._outages.get(t.rec.endpoint)
+        if o is None or not o.down:
+            return False, []
+        if job.part is not None and job.part.state != PART_DONE:
+            t.mark_part(job.part, PENDING)
+        return True, self._wait(t, o.reason)
+
+    def _say_failed(self, failed: list[tuple[Transfer, str]]) -> None:
+        for t, why in failed:
+            self.message.emit("error", f"{os.path.basename(t.rec.source)}: {why}")
 
     def _reached(self, t: Transfer) -> None:
         """A job talked to its endpoint without a transient failure (worker)."""
@@ -1226,8 +1178,9 @@ class TransferEngine(QObject):
             self._seq += 1
             snap = self._snapshot(changed, removed, events)
         self.snapshot.emit(snap)
-        for ev in events:
-            self.state_changed.emit(ev.id, ev.state)
+        if self.receivers(SIGNAL("state_changed(int,QString)")):  # 3 per small file
+            for ev in events:
+                self.state_changed.emit(ev.id, ev.state)
         return snap
 
     def _tick(self) -> None:
