@@ -148,6 +148,24 @@ def test_outage_at_the_start_then_pause_resume_and_cancel_while_waiting(
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="b.bin")
 
 
+def test_a_folder_queued_while_refused_all_waits_then_all_finishes(
+        qtbot, engines, proxy, s3, bucket, tmp_path: Path) -> None:
+    """More small files than go out at once (48): the first batch is refused
+    together, the rest wait without trying; then everything finishes."""
+    proxy.refuse()
+    files = [make_file(tmp_path / "q" / f"{i:03}", 100 + i, seed=i) for i in range(150)]
+    engine = engines()
+    ep = via(proxy)
+    ids, problems = engine.add_many([UploadRequest(str(f), bucket, f"q/{f.name}", ep)
+                                     for f in files])
+    assert not problems
+    qtbot.waitUntil(lambda: set(states(engine).values()) == {WAITING}, timeout=30000)
+    proxy.accept()
+    assert set(wait_all(qtbot, engine, {DONE, FAILED}).values()) == {DONE}
+    for f in files[::10]:
+        assert s3.get_object(Bucket=bucket, Key=f"q/{f.name}")["Body"].read() == f.read_bytes()
+
+
 def test_a_non_transient_error_fails_at_once_without_probing(
         qtbot, engines, proxy, bucket, tmp_path: Path) -> None:
     src = make_file(tmp_path / "d.bin", 11 * MiB, seed=4)
