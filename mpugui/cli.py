@@ -45,6 +45,7 @@ from mpugui.core.units import (
     parse_rate,
     parse_size,
 )
+from mpugui.core.verify import parse as parse_evidence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_JOURNAL = 0, 1, 2, 3, 4
 EXIT_BUSY = 5
@@ -87,8 +88,10 @@ def _endpoint_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--region")
     g.add_argument("--path-style", action="store_true", help="path-style addressing")
     g.add_argument("--checksum-when-required", action="store_true",
-                   help="send checksums only where S3 requires them (for stores that "
-                        "reject botocore's default CRC32)")
+                   help="send no checksum header the store did not ask for (Content-MD5 "
+                        "only where S3 requires one): for stores that reject or mis-store "
+                        "checksum headers. Uploads then default to --checksum none; an "
+                        "explicit --checksum still applies")
     g.add_argument("--equal-parts", action="store_true",
                    help="cut every part but the last to one size (for stores that require "
                         "it; Cloudflare R2 is detected from the URL)")
@@ -114,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--concurrency", type=int,
                     help="parts in flight at once (default: adaptive, found while running)")
     up.add_argument("--checksum", choices=sorted(ALGORITHMS), default=None,
-                    help=f"per-part integrity checksum (default {DEFAULT_ALGORITHM})")
+                    help=f"per-part integrity checksum (default {DEFAULT_ALGORITHM}; none "
+                         "with --checksum-when-required)")
     up.add_argument("--storage-class", help="e.g. STANDARD_IA, GLACIER_IR")
     up.add_argument("--no-overwrite", action="store_true",
                     help="fail instead of replacing an existing object (If-None-Match: *)")
@@ -247,12 +251,16 @@ def _transfers(journal: Journal, args: argparse.Namespace) -> int:
                 "id": rec.id, "source": rec.source, "destination": rec.uri, "size": rec.size,
                 "state": rec.state, "parts_done": done, "parts_total": total,
                 "upload_id": rec.upload_id, "error": rec.error,
-                "verification": rec.verification, "endpoint": rec.endpoint.label()}) + "\n")
+                "verification": rec.verification,
+                "evidence": list(parse_evidence(rec.evidence)),
+                "endpoint": rec.endpoint.label()}) + "\n")
             continue
         line = (f"{rec.id:>5}  {rec.state:<10} {done:>5}/{total:<5} "
                 f"{format_bytes(rec.size):>10}  {rec.source} → {rec.uri}")
         if rec.error:
             line += f"\n       {rec.error}"
+        if rec.state == DONE and rec.verification:
+            line += f"\n       verified by {rec.verification}"
         out.write(line + "\n")
     out.flush()
     return EXIT_OK
@@ -275,6 +283,9 @@ def _run_engine(journal: Journal, args: argparse.Namespace) -> int:
     out = Reporter(sys.stdout, args.json, engine)
     # Connected before any transfer starts: the first tick's events reach it.
     engine.snapshot.connect(out.on_snapshot)
+    # Warnings (a store without ListParts or Abort, a cancel that came too
+    # late) are problems on stderr; errors already come with their state.
+    engine.message.connect(lambda level, text: out.problem(text) if level == "warning" else None)
     feeders: list[Feeder] = []
     interrupted = False
     try:
@@ -460,7 +471,8 @@ class Reporter:
                 "error": ev.detail or None if ev.state == FAILED else None}) + "\n")
         elif ev.state in (DONE, FAILED, CANCELLED):
             self._clear()
-            detail = f": {ev.detail}" if ev.detail else ""
+            # A cancel's note (parts a store could not abort) is a warning on stderr.
+            detail = f": {ev.detail}" if ev.detail and ev.state != CANCELLED else ""
             self.stream.write(f"{ev.state:<9} {rec.source} → {rec.uri}{detail}\n")
 
     def _progress(self, snap: Any) -> None:

@@ -156,8 +156,8 @@ def test_a_folder_queued_while_refused_all_waits_then_all_finishes(
     files = [make_file(tmp_path / "q" / f"{i:03}", 100 + i, seed=i) for i in range(150)]
     engine = engines()
     ep = via(proxy)
-    ids, problems = engine.add_many([UploadRequest(str(f), bucket, f"q/{f.name}", ep)
-                                     for f in files])
+    _ids, problems = engine.add_many([UploadRequest(str(f), bucket, f"q/{f.name}", ep)
+                                      for f in files])
     assert not problems
     qtbot.waitUntil(lambda: set(states(engine).values()) == {WAITING}, timeout=30000)
     proxy.accept()

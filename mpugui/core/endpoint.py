@@ -7,7 +7,6 @@ chain (env, profiles, SSO) or, for an account with an access key, from keyring.
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 from dataclasses import asdict, dataclass, replace
@@ -20,6 +19,7 @@ from botocore.config import Config
 
 from mpugui.core import secrets
 from mpugui.core.errors import MpuguiError
+from mpugui.core.stores import quirks_for
 from mpugui.core.transfer.body import MAX_CHUNK
 
 
@@ -57,17 +57,13 @@ class Endpoint:
 
     def needs_equal_parts(self) -> bool:
         """Whether uploads here must use parts of one size: said by the
-        account, or known from the host (R2's documented limit)."""
-        return self.equal_parts or _host(self.endpoint_url).endswith(EQUAL_PART_HOSTS)
+        account, or known from the host (core/stores.py: R2)."""
+        return self.equal_parts or quirks_for(self.endpoint_url).equal_parts
 
-
-@functools.lru_cache(maxsize=64)
-def _host(url: str | None) -> str:
-    return (urlparse(url).hostname or "") if url else ""
-
-
-# Stores whose documentation requires equal parts (all but the last).
-EQUAL_PART_HOSTS = (".r2.cloudflarestorage.com",)
+    def checksum_compat(self) -> bool:
+        """No checksum header the store did not ask for: said by the account
+        (checksum_when_required), or known from the host (core/stores.py: GCS)."""
+        return self.checksum_when_required or quirks_for(self.endpoint_url).no_checksum_headers
 
 
 def validate_endpoint_url(url: str | None) -> None:
@@ -145,10 +141,10 @@ def client_config(endpoint: Endpoint, max_pool_connections: int = 10,
         read_timeout=read_timeout,
         tcp_keepalive=True,
         request_checksum_calculation=(
-            "when_required" if endpoint.checksum_when_required else "when_supported"
+            "when_required" if endpoint.checksum_compat() else "when_supported"
         ),
         response_checksum_validation=(
-            "when_required" if endpoint.checksum_when_required else "when_supported"
+            "when_required" if endpoint.checksum_compat() else "when_supported"
         ),
         s3={
             "addressing_style": "path" if endpoint.path_style else "auto",

@@ -33,7 +33,7 @@ from mpugui.core.smallput import NotForThisRoute, Route, client_error
 
 log = logging.getLogger("mpugui.s3")
 
-FALLBACK_THREADS = 8  # blocking PutObjects (botocore) at once
+FALLBACK_THREADS = 16  # blocking PutObjects (botocore: files over 1 MiB) at once
 _MAX_HEAD = 64 * 1024  # response status line and headers
 
 

@@ -1,5 +1,6 @@
-"""The transfer engine: a QObject that owns the queue, hands jobs to worker
-QThreads and publishes one progress snapshot per tick.
+"""The transfer engine: a QObject that owns the queue, hands big files' jobs
+to worker QThreads and small files to one put loop (core/putloop.py, with
+engine/small_files.py), and publishes one progress snapshot per tick.
 
 Every event costs what changed, not what exists: work waits in the
 scheduler's ready heaps (nothing is searched), a state change goes through
@@ -76,13 +77,7 @@ from mpugui.core.transfer.body import (
     limit_malloc_arenas,
     read_range,
 )
-from mpugui.core.transfer.checksums import (
-    DEFAULT_ALGORITHM,
-    algorithm,
-    clean_etag,
-    is_md5_etag,
-    md5_hex,
-)
+from mpugui.core.transfer.checksums import DEFAULT_ALGORITHM, algorithm, default_for
 from mpugui.core.transfer.plan import DEFAULT_PART_SIZE, DEFAULT_THRESHOLD, TAPER_V1, make_plan
 from mpugui.core.transfer.progress import Transfer, now
 from mpugui.core.transfer.request import UploadRequest
@@ -106,6 +101,7 @@ from mpugui.core.transfer.snapshot import (
     TransferSnapshot,
 )
 from mpugui.core.units import format_duration
+from mpugui.core.verify import Verdict
 from mpugui.engine.small_files import SmallFiles
 
 log = logging.getLogger("mpugui.engine")
@@ -322,7 +318,8 @@ class TransferEngine(QObject):
             source=req.source, bucket=req.bucket, key=req.key, endpoint=req.endpoint,
             size=ident.size, mtime_ns=ident.mtime_ns, sample=ident.sample,
             part_size=plan.part_size, multipart=plan.multipart, taper=plan.taper,
-            checksum=algorithm(req.checksum or self.settings.checksum).name,
+            checksum=algorithm(req.checksum or default_for(
+                req.endpoint.checksum_compat(), self.settings.checksum)).name,
             storage_class=req.storage_class, content_type=content_type,
             no_overwrite=req.no_overwrite, state=state)
         return rec, plan
@@ -694,7 +691,8 @@ class TransferEngine(QObject):
         """Mark the parts the server already holds (core/transfer/recovery.py
         decides which); True when the upload turns out to be completed already."""
         try:
-            kept = recovery.parts_to_keep(self.journal, t, client)
+            kept = recovery.parts_to_keep(self.journal, t, client, say=lambda text: (
+                self.message.emit("warning", f"{os.path.basename(t.rec.source)}: {text}")))
         except recovery.UploadGone:
             done = recovery.completed_before(self.journal, t, client)
             if done is None:
@@ -738,9 +736,6 @@ class TransferEngine(QObject):
         finally:
             with self._lock:
                 t.wire_bytes += body.total
-        if t.algo.name == "md5" and is_md5_etag(etag) and clean_etag(etag) != md5_hex(data):
-            raise MpuguiError(f"Part {part.number} of {rec.uri} was stored with a different "
-                              "MD5 than was sent.")
         with self._lock:
             self.journal.record_part(t.id, PartRecord(part.number, part.size, etag, checksum))
             part.etag, part.checksum, part.body = etag, checksum, None
@@ -762,20 +757,22 @@ class TransferEngine(QObject):
         etag = s3.complete(client, rec, parts, t.algo)
         with self._lock:
             self._move(t, VERIFYING, final_etag=etag)
-        verification = s3.verify(client, rec, parts, t.algo, etag)
-        self._finish(t, etag, verification)
+        self._finish(t, etag, s3.verify(client, rec, parts, t.algo, etag))
 
-    def _finish(self, t: Transfer, etag: str, verification: str) -> None:
+    def _finish(self, t: Transfer, etag: str, verdict: Verdict) -> None:
+        verification = str(verdict)
         with self._lock:
             # The object is stored: done wins over a pause or cancel that came
             # while its last request was on the wire.
             cancelled_late = t.cancelling
             t.cancelling = False
             t.rec.final_etag, t.rec.verification = etag, verification
+            t.rec.evidence = verdict.tokens
             for part in t.parts:
                 if part.state != PART_DONE:
                     t.mark_part(part, PART_DONE)
-            self._move(t, DONE, final_etag=etag, verification=verification)
+            self._move(t, DONE, final_etag=etag, verification=verification,
+                       evidence=verdict.tokens)
             t.close_file()
         # Per small file a line at INFO would cost more than its upload.
         log.log(logging.INFO if t.plan.multipart else logging.DEBUG, "Uploaded %s → %s (%s)",
@@ -792,6 +789,12 @@ class TransferEngine(QObject):
         try:
             if rec.upload_id:
                 s3.abort_until_empty(self._client(t), rec.bucket, rec.key, rec.upload_id)
+        except s3.AbortUnsupported as exc:
+            # Cancelled here all the same: nothing more can be done with the
+            # upload, and the sentence says how to remove its parts.
+            log.warning("Abort of %s: %s", rec.uri, exc)
+            self._cancelled(t, kept=str(exc))
+            return
         except Exception as exc:
             sentence = describe(exc, bucket=rec.bucket, op="s3:AbortMultipartUpload")
             gave_up: list[tuple[Transfer, str]] = []
@@ -819,15 +822,20 @@ class TransferEngine(QObject):
             return
         self._cancelled(t)
 
-    def _cancelled(self, t: Transfer) -> None:
+    def _cancelled(self, t: Transfer, kept: str = "") -> None:
+        """`kept`: the server could not abort; says what stays there."""
         self.journal.forget_parts(t.id)
         with self._lock:
             t.aborting = t.cancelling = False
             t.reset_parts()
-            self._move(t, CANCELLED)
+            self._move(t, CANCELLED, kept)
             t.close_file()
             restart = t.restart_after_abort
-        self.message.emit("info", f"Cancelled {t.rec.uri}; nothing of it is left on the server.")
+        if kept:
+            self.message.emit("warning", f"Cancelled {t.rec.uri}. {kept}")
+        else:
+            self.message.emit("info",
+                              f"Cancelled {t.rec.uri}; nothing of it is left on the server.")
         if restart:
             self.restart(t.id)
 

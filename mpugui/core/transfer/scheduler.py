@@ -39,7 +39,11 @@ PREPARE, PART, PUT, COMPLETE, ABORT = "prepare", "part", "put", "complete", "abo
 # p99 7-9 ms, max 17-27 ms with 16 parts starting (tests/bench/gui_stall.py).
 # Small files are not limited this way: their requests are small.
 START_BURST, START_WINDOW = 8, 0.04
-PUT_LIMIT = 48  # small files in flight at once (see EngineSettings.put_concurrency)
+# Small files in flight at once (EngineSettings.put_concurrency). One thread
+# sends them all (core/putloop.py), so a request in flight costs a socket,
+# not a thread: 5,000 x 64 KiB at 40 ms RTT need ~70 in flight to fill a
+# 100 MB/s link; s5cmd runs 256.
+PUT_LIMIT = 128
 PUT_MEMORY = 256 * 1024 * 1024  # bytes small files in flight may hold together
 
 _PARTS, _PUTS = 1, 2  # Transfer.queued_in: the heap that holds it
