@@ -9,7 +9,9 @@ changes transfers; nothing was done).
 Commands that change transfers (upload, resume, cancel, uploads abort,
 cleanup and adopt) own the state directory while they run (see
 mpugui.core.journal.owner); read-only ones (transfers, uploads list and
-parts, --help, --version) never take the lock.
+parts, --help, --version) never take the lock. While the window owns it,
+upload, resume and cancel run through the window (mpugui.remote_cli); the
+others are refused.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from mpugui.core import paths
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint, validate_endpoint_url
 from mpugui.core.errors import MpuguiError
+from mpugui.core.hard_exit import exit_now
 from mpugui.core.journal import owner as owner_lock
 from mpugui.core.journal.store import CANCELLED, DONE, FAILED, WAITING, Journal, JournalError
 from mpugui.core.logsetup import setup_logging
@@ -49,6 +52,7 @@ from mpugui.core.verify import parse as parse_evidence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_JOURNAL = 0, 1, 2, 3, 4
 EXIT_BUSY = 5
+SHUTDOWN_SECONDS = 3.0  # at most, after Ctrl-C, for workers to leave their requests
 
 log = logging.getLogger("mpugui.cli")
 
@@ -201,7 +205,13 @@ def main(argv: list[str]) -> int:
         setup_logging(args.verbose)
         kind = owner_kind(args)
         if kind:  # refused at once while the window or another command owns the journal
-            owner = owner_lock.acquire(kind)
+            try:
+                owner = owner_lock.acquire(kind)
+            except owner_lock.JournalBusy as busy:
+                code = _through_window(args, busy)
+                if code is None:
+                    raise
+                return code
         if args.command == "uploads":
             from mpugui import uploads_cli
 
@@ -222,6 +232,19 @@ def main(argv: list[str]) -> int:
     finally:
         if owner is not None:
             owner.release()
+
+
+def _through_window(args: argparse.Namespace, busy: owner_lock.JournalBusy) -> int | None:
+    """upload, resume and cancel run through the window that owns the journal
+    (mpugui.remote_cli); None when they cannot (another command owns it, or
+    no window answers)."""
+    if args.command not in ("upload", "resume", "cancel"):
+        return None
+    if busy.holder is None or not busy.holder.is_window:
+        return None
+    from mpugui import remote_cli
+
+    return remote_cli.run(args)
 
 
 def owner_kind(args: argparse.Namespace) -> str | None:
@@ -315,18 +338,23 @@ def _run_engine(journal: Journal, args: argparse.Namespace) -> int:
                 return EXIT_OK
         interrupted = _wait(app, engine, feeders, out)
     finally:
-        engine.shutdown()
+        # Idle at a normal end, so this returns at once; after Ctrl-C a request
+        # the network holds (a Complete, say) does not hold the exit.
+        stopped = engine.shutdown(timeout=SHUTDOWN_SECONDS)
         final = engine.publish(everything=True) or engine.current_snapshot()
         engine.snapshot.disconnect(out.on_snapshot)
         journal.close()
     out.summary(final, feeders)
+    code = EXIT_OK
     if interrupted:
-        return EXIT_INTERRUPTED
-    if final.failed:
-        return EXIT_FAILED
-    if any(f.counts.problems for f in feeders):
-        return EXIT_USAGE
-    return EXIT_OK
+        code = EXIT_INTERRUPTED
+    elif final.failed:
+        code = EXIT_FAILED
+    elif any(f.counts.problems for f in feeders):
+        code = EXIT_USAGE
+    if not stopped:
+        exit_now(code)
+    return code
 
 
 def _start_upload(engine: Any, journal: Journal, args: argparse.Namespace) -> Feeder:
@@ -431,7 +459,8 @@ class Reporter:
     def _outages(self, snap: Any) -> None:
         """A line when an endpoint stops answering and one when it is back
         (per endpoint: 100,000 waiting files are two lines, not 200,000)."""
-        down = {o.endpoint: o for o in snap.outages}
+        # (a command run through the window gets snapshots without outages)
+        down = {o.endpoint: o for o in getattr(snap, "outages", ())}
         for name, o in down.items():
             if name not in self._down:
                 self._clear()
@@ -491,8 +520,9 @@ class Reporter:
         text = (f"{snap.done:,}/{snap.total:,} files  {format_bytes(snap.done_bytes)} / "
                 f"{format_bytes(snap.total_bytes)}  {format_rate(snap.speed)}  "
                 f"ETA {format_duration(eta)}")
-        if snap.outages:
-            text += "  " + snap.outages[0].sentence().split(". ")[0]
+        outages = getattr(snap, "outages", ())
+        if outages:
+            text += "  " + outages[0].sentence().split(". ")[0]
         if self.tty:
             frac = snap.done_bytes / snap.total_bytes if snap.total_bytes else \
                 (snap.done / snap.total if snap.total else 1.0)

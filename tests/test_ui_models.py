@@ -481,8 +481,8 @@ class FakeEngine(QObject):
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
-        return lambda *args: self.calls.append((name, *args) if len(args) > 1 else
-                                               (name, args[0] if args else None))
+        return lambda *args, **_options: self.calls.append(
+            (name, *args) if len(args) > 1 else (name, args[0] if args else None))
 
 
 def test_window_acts_on_a_select_all_of_twenty_thousand_rows(qtbot, journal) -> None:

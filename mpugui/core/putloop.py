@@ -94,6 +94,8 @@ class PutLoop:
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: list[tuple[Any, Result]] = []
         self._wake_pending = threading.Event()
+        self._fallback_lock = threading.Lock()
+        self._fallbacks = 0  # fallback requests running on the pool
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="mpugui-put-loop", daemon=True)
         self._thread.start()
@@ -109,18 +111,21 @@ class PutLoop:
         except RuntimeError:
             pass  # closed: stopping
 
-    def stop(self, timeout: float = 3.0) -> None:
+    def stop(self, timeout: float = 3.0) -> bool:
         """Cancel what is in flight (the journal keeps those transfers as
-        they were), close every connection and end the thread."""
-        if self._stopping:
-            return
-        self._stopping = True
-        try:
-            self._loop.call_soon_threadsafe(self._shutdown)
-        except RuntimeError:
-            return
+        they were), close every connection and end the thread. False when
+        the loop or a fallback request has not ended within `timeout`."""
+        if not self._stopping:
+            self._stopping = True
+            try:
+                self._loop.call_soon_threadsafe(self._shutdown)
+            except RuntimeError:
+                pass  # the loop has already closed
+            self._pool.shutdown(wait=False, cancel_futures=True)
         self._thread.join(timeout)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._fallback_lock:
+            blocked = self._fallbacks
+        return not self._thread.is_alive() and not blocked
 
     # -- the loop's thread ------------------------------------------------------------
 
@@ -189,11 +194,20 @@ class PutLoop:
 
     async def _send(self, req: PutRequest) -> tuple[str, int]:
         if req.route is None:
-            return await self._loop.run_in_executor(self._pool, req.fallback, None)
+            return await self._loop.run_in_executor(self._pool, self._blocking, req, None)
         try:
             return await self._exchange(req, req.route), 0
         except NotForThisRoute as exc:
-            return await self._loop.run_in_executor(self._pool, req.fallback, exc)
+            return await self._loop.run_in_executor(self._pool, self._blocking, req, exc)
+
+    def _blocking(self, req: PutRequest, refused: BaseException | None) -> tuple[str, int]:
+        with self._fallback_lock:  # counted, so stop() can say one is still on the wire
+            self._fallbacks += 1
+        try:
+            return req.fallback(refused)
+        finally:
+            with self._fallback_lock:
+                self._fallbacks -= 1
 
     async def _exchange(self, req: PutRequest, route: Route) -> str:
         key = (route.scheme, route.netloc)

@@ -379,6 +379,11 @@ class TransferEngine(QObject):
     def has(self, transfer_id: int) -> bool:
         return transfer_id in self._by_id
 
+    def state_of(self, transfer_id: int) -> str | None:
+        """The live state (None once removed); the record keeps the one it was loaded with."""
+        t = self._by_id.get(transfer_id)
+        return None if t is None else t.state
+
     # -- the one state transition (engine lock held) ----------------------------------
 
     def _move(self, t: Transfer, state: str, detail: str = "",
@@ -555,9 +560,17 @@ class TransferEngine(QObject):
         live = self._live
         return self._sched.has_work() or any(live[s] for s in _RUNNING)
 
-    def shutdown(self) -> None:
+    def running_count(self) -> int:
+        """Transfers queued or on their way (what quitting would interrupt)."""
+        with self._lock:
+            return sum(self._live[s] for s in _RUNNING)
+
+    def shutdown(self, timeout: float | None = None) -> bool:
         """Stop every worker. Running transfers keep their journal state, so
-        the next start finds them as after a crash and resumes them."""
+        the next start finds them as after a crash and resumes them. With a
+        timeout (seconds), a worker still inside a request the network holds
+        (a Complete, a part's answer) is left to the end of the process: False
+        then. The journal has what resume needs, as after a SIGKILL."""
         self._timer.stop()
         while self._bulk:  # a Pause all still being applied finishes first
             self._bulk_step()
@@ -568,18 +581,34 @@ class TransferEngine(QObject):
                     t.cancel.set()
             self._lock.notify_all()
         self._probe_wake.set()
-        self._putloop.stop()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        loop_stopped = self._putloop.stop(
+            3.0 if deadline is None else max(0.0, deadline - time.monotonic()))
         for th in self._threads:
-            th.wait()
-        self._threads.clear()
+            if deadline is None:
+                th.wait()
+            else:
+                th.wait(max(0, int((deadline - time.monotonic()) * 1000)))
         if self._prober is not None:
             # A probe on the wire may take its whole timeout: not waited for
             # (a daemon thread that touches nothing once stopping is set).
-            self._prober.join(PROBER_JOIN)
+            self._prober.join(PROBER_JOIN if deadline is None else
+                              max(0.0, min(PROBER_JOIN, deadline - time.monotonic())))
             self._prober = None
+        if not loop_stopped:
+            log.warning("Stopped with small files still on the wire; they are sent again at "
+                        "the next start")
+            return False
+        if any(th.isRunning() for th in self._threads):
+            # Kept referenced: a QThread object destroyed while it runs aborts.
+            log.warning("Stopped with %d request(s) still on the wire; they are resumed "
+                        "at the next start", sum(th.isRunning() for th in self._threads))
+            return False
+        self._threads.clear()
         with self._lock:
             for t in self._by_id.values():
                 t.close_file()
+        return True
 
     def _pick(self, ids: Iterable[int]) -> list[Transfer]:
         by_id = self._by_id
@@ -917,6 +946,8 @@ class TransferEngine(QObject):
                     t.not_before = now() + self._backoff(t.complete_failures)
                     self._move(t, UPLOADING, only_from=(ASSEMBLING, VERIFYING))
                     return
+            if t.cancelling:
+                return  # a cancel is under way: its abort (job_done schedules it) ends this
             if t.state == FAILED:
                 return  # another part already failed it
             if transient:

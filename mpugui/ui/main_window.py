@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from typing import Any
 
 import shiboken6
@@ -54,6 +55,7 @@ from mpugui.ui.part_panel import PartPanel
 from mpugui.ui.progress_delegate import forget_palette, is_dark
 from mpugui.ui.queue_model import ID_ROLE, QueueModel, QueueProxy
 from mpugui.ui.queue_view import QueueView, local_paths
+from mpugui.ui.quit_guard import QuitGuard
 from mpugui.ui.status_bar import StatusPanel
 
 # Settings ▸ When the network is down: seconds to wait before giving up (0: until back).
@@ -63,6 +65,9 @@ MAX_WAIT_CHOICES = ((0, "Wait until it is back"), (600, "Give up after 10 minute
 log = logging.getLogger("mpugui.ui")
 
 _ADD_SLICE_S = 0.02  # time box per batch of engine.add calls on the GUI thread
+# Quitting waits at most this long for the workers and the task pool (in all,
+# whatever the network does); requests still held are resumed at the next start.
+SHUTDOWN_SECONDS = 2.5
 
 
 class MainWindow(QMainWindow):
@@ -80,6 +85,8 @@ class MainWindow(QMainWindow):
         self._current_id: int | None = None
         self._any_paused = self._any_running = False
         self.confirm_box: QMessageBox | None = None
+        self.quit_guard = QuitGuard(self, engine, settings)
+        self.stopped_cleanly = True  # False: requests were left on the wire at shutdown
 
         self.setObjectName("mainWindow")
         self.setWindowTitle("mpugui — Sandbox" if sandbox else "mpugui")
@@ -274,7 +281,7 @@ class MainWindow(QMainWindow):
         a["auto_resume"].toggled.connect(lambda on: cfg.put(self.settings, cfg.AUTO_RESUME, on))
         a["notify"].toggled.connect(lambda on: cfg.put(self.settings, cfg.NOTIFY, on))
         a["about"].triggered.connect(self._about)
-        a["quit"].triggered.connect(self.close)
+        a["quit"].triggered.connect(self.request_quit)
 
     # -- settings ---------------------------------------------------------------
 
@@ -578,7 +585,21 @@ class MainWindow(QMainWindow):
             self.acts.refresh_icons()
         super().changeEvent(event)
 
+    def request_quit(self) -> None:
+        """Quit (Ctrl+Q, the window's close button): asks first while uploads
+        run, unless told not to (see quit_guard)."""
+        if not self._closed and self.quit_guard.needed():
+            self.quit_guard.ask(self.close)
+        else:
+            self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        # A close from the window manager asks as Quit does; close() from the
+        # code (Quit answered, a signal, tests) does not.
+        if event.spontaneous() and not self._closed and self.quit_guard.needed():
+            event.ignore()
+            self.quit_guard.ask(self.close)
+            return
         if not self._closed:
             self.save_state()
             self.shutdown()
@@ -599,5 +620,8 @@ class MainWindow(QMainWindow):
             d.close()
         if self.uploads_browser is not None:
             self.uploads_browser.close()
-        self.engine.shutdown()
-        self.runner.shutdown()
+        deadline = time.monotonic() + SHUTDOWN_SECONDS
+        stopped = self.engine.shutdown(timeout=SHUTDOWN_SECONDS)
+        left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+        stopped = self.runner.shutdown(wait_ms=left_ms) and stopped
+        self.stopped_cleanly = stopped

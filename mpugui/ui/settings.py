@@ -34,6 +34,8 @@ BANDWIDTH_LIMIT = Setting("transfers/bandwidth_limit", int, 0)  # bytes/s, 0 = u
 MAX_WAIT = Setting("transfers/max_wait", int, 0)
 NOTIFY = Setting("ui/notifications", bool, True)
 LOG_VISIBLE = Setting("ui/log_visible", bool, False)
+# Ask before quitting while uploads run ("Don't ask again" turns it off).
+ASK_BEFORE_QUIT = Setting("ui/ask_before_quit", bool, True)
 
 # Window state: opaque blobs Qt produces and restores.
 GEOMETRY = "window/geometry"
