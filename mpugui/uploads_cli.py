@@ -8,6 +8,10 @@ Commands
     mpugui uploads cleanup   s3://BUCKET[/PREFIX] --older-than AGE [--dry-run] [--yes] [--json]
     mpugui uploads adopt     s3://BUCKET/KEY --upload-id ID LOCAL_FILE [--json]
     mpugui uploads lifecycle s3://BUCKET[/PREFIX] --abort-after DAYS [--dry-run] [--json]
+The whole account (every bucket, each in its own region; mpugui.orphans_cli):
+    mpugui uploads scan      [--regions REGION...] [--json] [--price-per-gb-month USD]
+    mpugui uploads cleanup   --all-buckets --older-than AGE [--dry-run] [--yes] [--json]
+    mpugui uploads lifecycle --all-buckets --abort-after DAYS [--dry-run] [--json]
 Each takes the connection options of `mpugui upload` (--account, --profile,
 --endpoint-url, --region, ...). AGE is a number and a unit: 90m, 36h, 7d, 2w.
 `cleanup` without --yes asks on a terminal and refuses otherwise.
@@ -94,9 +98,18 @@ def add_parser(sub: Any, endpoint_options: Callable[[argparse.ArgumentParser], N
                                    "object listing shows.")
     cmds = p.add_subparsers(dest="uploads_command", metavar="COMMAND")
 
-    def command(name: str, help_text: str, target: str) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, target: str | None,
+                all_buckets: bool = False) -> argparse.ArgumentParser:
         c = cmds.add_parser(name, help=help_text, description=help_text)
-        c.add_argument("target", metavar=target)
+        if target:
+            # With --all-buckets (every bucket of the account) no target is named.
+            c.add_argument("target", metavar=target, nargs="?" if all_buckets else None)
+        if all_buckets:
+            c.add_argument("--all-buckets", action="store_true",
+                           help="every bucket the account lists, each in its own region")
+        if all_buckets or not target:
+            c.add_argument("--regions", nargs="+", metavar="REGION",
+                           help="only buckets in these regions (with --all-buckets)")
         endpoint_options(c)
         c.add_argument("--json", action="store_true", help="JSON output, one object a line")
         # Tests only (see MPUGUI_NOW): the time ages are measured from.
@@ -109,18 +122,25 @@ def add_parser(sub: Any, endpoint_options: Callable[[argparse.ArgumentParser], N
                     metavar="USD", help="storage price for the cost estimate "
                     f"(default {inv.DEFAULT_PRICE_PER_GB_MONTH}, S3 Standard us-east-1)")
 
+    sc = command("scan", "find unfinished uploads in every bucket of the account: bytes, "
+                 "age, estimated cost and whether a lifecycle rule aborts them", None)
+    sc.add_argument("--price-per-gb-month", type=float, default=None, metavar="USD",
+                    help="one price for every class and region (default: AWS's table, "
+                    "or prices.json in the state directory)")
+
     pa = command("parts", "list the parts of one upload", "s3://BUCKET/KEY")
     pa.add_argument("--upload-id", required=True)
 
     ab = command("abort", "abort one upload and delete its parts", "s3://BUCKET/KEY")
     ab.add_argument("--upload-id", required=True)
 
-    cl = command("cleanup", "abort every upload older than an age", "s3://BUCKET[/PREFIX]")
+    cl = command("cleanup", "abort every upload older than an age", "s3://BUCKET[/PREFIX]",
+                 all_buckets=True)
     cl.add_argument("--older-than", required=True, type=_age, metavar="AGE",
                     help="e.g. 36h, 7d, 2w")
     cl.add_argument("--dry-run", action="store_true", help="only list what would be aborted")
     cl.add_argument("--yes", action="store_true", help="do not ask before aborting")
-    cl.add_argument("--price-per-gb-month", type=float, default=inv.DEFAULT_PRICE_PER_GB_MONTH,
+    cl.add_argument("--price-per-gb-month", type=float, default=None,
                     metavar="USD", help=argparse.SUPPRESS)
 
     ad = command("adopt", "verify the uploaded parts against a local file, then upload "
@@ -130,19 +150,20 @@ def add_parser(sub: Any, endpoint_options: Callable[[argparse.ArgumentParser], N
     ad.add_argument("--concurrency", type=int, help="parts in flight at once")
 
     lc = command("lifecycle", "make the bucket abort incomplete uploads after N days "
-                 "(merged into its lifecycle rules)", "s3://BUCKET[/PREFIX]")
+                 "(merged into its lifecycle rules)", "s3://BUCKET[/PREFIX]",
+                 all_buckets=True)
     lc.add_argument("--abort-after", required=True, type=int, metavar="DAYS")
     lc.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
 
 
 def run(args: argparse.Namespace) -> int:
     if not getattr(args, "uploads_command", None):
-        print("mpugui uploads: name a command: list, parts, abort, cleanup, adopt, lifecycle "
-              "(see mpugui uploads --help).", file=sys.stderr)
+        print("mpugui uploads: name a command: list, scan, parts, abort, cleanup, adopt, "
+              "lifecycle (see mpugui uploads --help).", file=sys.stderr)
         return EXIT_USAGE
     from mpugui.cli import endpoint_from_args
 
-    handler = _HANDLERS[args.uploads_command]
+    handler = _account_handler(args) or _HANDLERS[args.uploads_command]
     endpoint = endpoint_from_args(args)
     out = _Out(args.json)
     try:
@@ -151,9 +172,32 @@ def run(args: argparse.Namespace) -> int:
         out.error(str(exc))
         return EXIT_FAILED
     except (ClientError, BotoCoreError) as exc:
-        bucket = getattr(args, "target", "s3://")[5:].partition("/")[0]
+        bucket = (getattr(args, "target", None) or "s3://")[5:].partition("/")[0]
         out.error(inv.explain(exc, bucket) if isinstance(exc, ClientError) else describe(exc))
         return EXIT_FAILED
+
+
+def _account_handler(args: argparse.Namespace
+                     ) -> Callable[[argparse.Namespace, Endpoint, _Out], int] | None:
+    """The whole-account commands (mpugui.orphans_cli), or None for the
+    per-bucket ones; naming both a bucket and --all-buckets is refused."""
+    from mpugui import orphans_cli
+
+    if args.uploads_command == "scan":
+        return orphans_cli.scan
+    all_buckets = getattr(args, "all_buckets", False)
+    has_target = bool(getattr(args, "target", None))
+    if all_buckets and has_target:
+        raise MpuguiError(f"Name a bucket or --all-buckets, not both ('{args.target}').")
+    if not all_buckets and not has_target:
+        raise MpuguiError(f"`mpugui uploads {args.uploads_command}` needs s3://BUCKET or "
+                          "--all-buckets.")
+    if getattr(args, "regions", None) and not all_buckets:
+        raise MpuguiError("--regions applies only with --all-buckets.")
+    if not all_buckets:
+        return None
+    return {"cleanup": orphans_cli.cleanup_all,
+            "lifecycle": orphans_cli.lifecycle_all}[args.uploads_command]
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -399,7 +443,10 @@ def _confirm(question: str) -> bool | None:
 
 def _cleanup(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     bucket, prefix = parse_s3_uri(args.target)
-    client, now, price = _client(endpoint), _now(args), args.price_per_gb_month
+    client, now = _client(endpoint), _now(args)
+    price = args.price_per_gb_month
+    if price is None:
+        price = inv.DEFAULT_PRICE_PER_GB_MONTH
     age = args.older_than
     journal_ids = _journal_ids()
     candidates: list[_Row] = []

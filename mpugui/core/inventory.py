@@ -651,7 +651,7 @@ def read_lifecycle(client: Any, bucket: str) -> tuple[list[dict[str, Any]], dict
     return list(resp.get("Rules", [])), extra
 
 
-def _scope(rule: dict[str, Any]) -> str | None:
+def rule_scope(rule: dict[str, Any]) -> str | None:
     """The prefix a rule applies to, or None when it also filters by tag or
     size (an abort rule cannot have those, so it is not ours to update)."""
     if "Filter" not in rule:
@@ -673,7 +673,7 @@ def merge_abort_rule(rules: list[dict[str, Any]], days: int,
         raise InventoryError("The number of days must be at least 1.")
     after = copy.deepcopy(rules)
     for rule in after:
-        if "AbortIncompleteMultipartUpload" not in rule or _scope(rule) != prefix:
+        if "AbortIncompleteMultipartUpload" not in rule or rule_scope(rule) != prefix:
             continue
         others = set(rule) - {"ID", "Filter", "Prefix", "Status",
                               "AbortIncompleteMultipartUpload"}
@@ -708,7 +708,7 @@ def set_abort_incomplete(client: Any, bucket: str, days: int, prefix: str = "",
 
 def describe_rule(rule: dict[str, Any]) -> str:
     """One line per rule for the before/after view."""
-    scope = _scope(rule)
+    scope = rule_scope(rule)
     where = "whole bucket" if scope == "" else f"prefix '{scope}'" if scope is not None \
         else "filtered"
     actions = []

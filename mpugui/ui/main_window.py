@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory
-from mpugui.core.journal.store import Journal
+from mpugui.core.journal.store import FINAL_STATES, Journal
 from mpugui.core.transfer.snapshot import EngineSnapshot, TransferSnapshot
 from mpugui.engine.engine import TransferEngine
 from mpugui.engine.tasks import TaskRunner
@@ -110,6 +110,10 @@ class MainWindow(QMainWindow):
         self._uploads_placeholder = QLabel("Loading…")
         self.uploads_browser: QWidget | None = None
         self.tabs.addTab(self._uploads_placeholder, icons.icon("uploads"), "In-progress uploads")
+        # Every bucket of an account at once (mpugui.ui.account_view), made on first use.
+        self._account_placeholder = QLabel("Loading…")
+        self.account_view: QWidget | None = None
+        self.tabs.addTab(self._account_placeholder, icons.icon("uploads"), "All buckets")
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.tabs)
@@ -527,6 +531,45 @@ class MainWindow(QMainWindow):
     def _tab_changed(self, index: int) -> None:
         if index == 1 and self.uploads_browser is None:
             self.ensure_uploads_browser()
+        if index == 2 and self.account_view is None:
+            self.ensure_account_view()
+
+    def ensure_account_view(self) -> QWidget:
+        if self.account_view is not None:
+            return self.account_view
+        from mpugui.ui.account_view import AccountView
+
+        view = AccountView(self.accounts, self.runner, self.clients, self.journal, self,
+                           cancel_transfers=self._cancel_aborted_transfers)
+        view.open_bucket.connect(self._open_bucket_uploads)
+        if self.sandbox is not None:
+            view.set_account(self.sandbox.account.name)
+        self.account_view = view
+        current = self.tabs.currentIndex()
+        self.tabs.blockSignals(True)
+        self.tabs.removeTab(2)
+        self.tabs.insertTab(2, view, icons.icon("uploads"), "All buckets")
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(False)
+        self._account_placeholder.deleteLater()
+        return view
+
+    def _cancel_aborted_transfers(self, ids: list[int]) -> None:
+        """Transfers whose uploads the account view aborted cannot resume:
+        the engine marks them cancelled (its abort finds nothing left)."""
+        snapshot = self.engine.current_snapshot()
+        live = [i for i in ids if (t := snapshot.by_id(i)) is not None
+                and t.state not in FINAL_STATES]
+        if live:
+            self.engine.cancel(live)
+
+    def _open_bucket_uploads(self, account: str, bucket: str) -> None:
+        browser = self.ensure_uploads_browser()
+        if browser is None or not hasattr(browser, "set_location"):
+            return
+        browser.set_location(account, bucket)
+        browser.list_uploads()
+        self.tabs.setCurrentIndex(1)
 
     def ensure_uploads_browser(self) -> QWidget | None:
         if self.uploads_browser is not None:
@@ -620,6 +663,8 @@ class MainWindow(QMainWindow):
             d.close()
         if self.uploads_browser is not None:
             self.uploads_browser.close()
+        if self.account_view is not None:
+            self.account_view.close()  # stops a running scan (its task ends with the runner)
         deadline = time.monotonic() + SHUTDOWN_SECONDS
         stopped = self.engine.shutdown(timeout=SHUTDOWN_SECONDS)
         left_ms = max(0, int((deadline - time.monotonic()) * 1000))

@@ -14,6 +14,7 @@ from PySide6.QtGui import QGuiApplication, QPalette
 
 from mpugui.core import inventory as inv
 from mpugui.core.inventory import format_age, format_cost
+from mpugui.core.orphans.prices import PriceTable
 from mpugui.core.units import format_bytes
 from mpugui.ui.table_model import TableModel
 
@@ -71,6 +72,10 @@ class UploadsModel(TableModel):
         self._index: dict[str, int] = {}
         self._now = now
         self.price = price_per_gb_month
+        # When set (the account view), each upload is priced by its storage
+        # class in `region` instead of the one price above.
+        self.prices: PriceTable | None = None
+        self.region = ""
 
     # -- changes ----------------------------------------------------------------------
 
@@ -116,6 +121,16 @@ class UploadsModel(TableModel):
         self.price = price
         self._announce_column(COST)
 
+    def set_prices(self, prices: PriceTable | None, region: str = "") -> None:
+        self.prices, self.region = prices, region
+        self._announce_column(COST)
+
+    def price_of(self, upload: inv.Upload) -> float:
+        """USD per GB-month for this upload's bytes."""
+        if self.prices is None:
+            return self.price
+        return self.prices.price(upload.storage_class, self.region)
+
     def refresh_ages(self) -> None:
         self._announce_column(AGE)
 
@@ -131,10 +146,13 @@ class UploadsModel(TableModel):
         return self._index.get(upload_id)
 
     def totals(self) -> Totals:
-        known = [r.usage for r in self._rows if r.usage is not None]
+        sized = [r for r in self._rows if r.usage is not None]
+        known = [r.usage for r in sized if r.usage is not None]
         size = sum(u.bytes for u in known)
-        return Totals(len(self._rows), sum(u.parts for u in known), size,
-                      inv.monthly_cost(size, self.price),
+        cost = inv.monthly_cost(size, self.price) if self.prices is None else sum(
+            inv.monthly_cost(r.usage.bytes, self.price_of(r.upload))
+            for r in sized if r.usage is not None)
+        return Totals(len(self._rows), sum(u.parts for u in known), size, cost,
                       sum(1 for r in self._rows if r.usage is None and r.error is None))
 
     def now(self) -> datetime:
@@ -185,7 +203,7 @@ class UploadsModel(TableModel):
                 return f"{r.usage.parts:,}"
             if col == BYTES:
                 return format_bytes(r.usage.bytes)
-            return format_cost(inv.monthly_cost(r.usage.bytes, self.price))
+            return format_cost(inv.monthly_cost(r.usage.bytes, self.price_of(u)))
         if col == JOURNAL:
             if r.journal_id is None:
                 return "—"
@@ -215,8 +233,9 @@ class UploadsModel(TableModel):
             if r.usage is None:
                 return "Listing the parts…"
             if col == COST:
-                return (f"About {format_cost(inv.monthly_cost(r.usage.bytes, self.price))} "
-                        f"a month at ${self.price}/GB-month — an estimate, not a bill")
+                price = self.price_of(u)
+                return (f"About {format_cost(inv.monthly_cost(r.usage.bytes, price))} "
+                        f"a month at ${price}/GB-month — an estimate, not a bill")
             return f"{r.usage.parts:,} part(s), {r.usage.bytes:,} bytes"
         if col == INITIATED:
             return f"{local_time(u.initiated)} local time ({u.initiated.isoformat()})"
