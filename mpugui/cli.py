@@ -33,14 +33,21 @@ from mpugui.core.endpoint import ClientFactory, Endpoint, validate_endpoint_url
 from mpugui.core.errors import MpuguiError
 from mpugui.core.hard_exit import exit_now
 from mpugui.core.journal import owner as owner_lock
-from mpugui.core.journal.store import CANCELLED, DONE, FAILED, Journal, JournalError
+from mpugui.core.journal.store import CANCELLED, DONE, FAILED, WAITING, Journal, JournalError
 from mpugui.core.logsetup import setup_logging
 from mpugui.core.s3uri import parse_s3_uri
 from mpugui.core.transfer.checksums import ALGORITHMS, DEFAULT_ALGORITHM
 from mpugui.core.transfer.existing import skipped_sentence
 from mpugui.core.transfer.feeder import Feeder, FeedRequest, resume_walks
 from mpugui.core.transfer.plan import DEFAULT_PART_SIZE, PlanError
-from mpugui.core.units import format_bytes, format_duration, format_rate, parse_rate, parse_size
+from mpugui.core.units import (
+    format_bytes,
+    format_duration,
+    format_rate,
+    parse_duration,
+    parse_rate,
+    parse_size,
+)
 from mpugui.core.verify import parse as parse_evidence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_JOURNAL = 0, 1, 2, 3, 4
@@ -71,7 +78,10 @@ def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return convert
 
 
-SIZE, RATE = _typed(parse_size), _typed(parse_rate)
+SIZE, RATE, DURATION = _typed(parse_size), _typed(parse_rate), _typed(parse_duration)
+MAX_WAIT_HELP = ("when the network or the server is down, give up after this long (e.g. 90s, "
+                 "10m, 2h; 0: at once) and exit 1, the transfers resumable; default: wait "
+                 "until it is back")
 
 
 def _endpoint_options(p: argparse.ArgumentParser) -> None:
@@ -125,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="upload every file, also those already there (default for files)")
     up.add_argument("--bwlimit", type=RATE, default=0,
                     help="bandwidth limit for all parts together, e.g. 10MB/s")
+    up.add_argument("--max-wait", type=DURATION, default=None, metavar="DURATION",
+                    help=MAX_WAIT_HELP)
     up.add_argument("--json", action="store_true", help="one JSON object per line")
 
     tr = sub.add_parser("transfers", help="list journaled transfers")
@@ -137,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="start over: abort the old upload and send the whole file again")
     rs.add_argument("--concurrency", type=int)
     rs.add_argument("--bwlimit", type=RATE, default=0)
+    rs.add_argument("--max-wait", type=DURATION, default=None, metavar="DURATION",
+                    help=MAX_WAIT_HELP)
     rs.add_argument("--json", action="store_true")
 
     ca = sub.add_parser("cancel", help="cancel transfers and delete their parts from the bucket")
@@ -282,7 +296,8 @@ def _run_engine(journal: Journal, args: argparse.Namespace) -> int:
     from mpugui.engine.engine import EngineSettings, TransferEngine
 
     app = QCoreApplication.instance() or QCoreApplication(["mpugui"])
-    settings = EngineSettings(bandwidth_limit=getattr(args, "bwlimit", 0) or 0)
+    settings = EngineSettings(bandwidth_limit=getattr(args, "bwlimit", 0) or 0,
+                              max_wait=getattr(args, "max_wait", None))
     if getattr(args, "concurrency", None):
         if args.concurrency < 1:
             raise MpuguiError("--concurrency must be at least 1.")
@@ -413,6 +428,8 @@ class Reporter:
         self.engine = engine
         self.tty = stream.isatty() and not as_json
         self._last_plain = time.monotonic()
+        self._waiting: set[int] = set()  # transfers said to be waiting
+        self._down: set[str] = set()  # endpoints said to be down
 
     def _emit(self, obj: dict[str, Any]) -> None:
         self.stream.write(json.dumps(obj) + "\n")
@@ -435,12 +452,47 @@ class Reporter:
     def on_snapshot(self, snap: Any) -> None:
         for ev in snap.events:
             self._state(ev)
+        if not self.json:
+            self._outages(snap)
         self._progress(snap)
+
+    def _outages(self, snap: Any) -> None:
+        """A line when an endpoint stops answering and one when it is back
+        (per endpoint: 100,000 waiting files are two lines, not 200,000)."""
+        # (a command run through the window gets snapshots without outages)
+        down = {o.endpoint: o for o in getattr(snap, "outages", ())}
+        for name, o in down.items():
+            if name not in self._down:
+                self._clear()
+                self.stream.write(f"waiting   {name} does not answer: {o.reason} Retrying by "
+                                  f"itself ({o.waiting:,} transfers wait; Ctrl-C pauses).\n")
+        if self._down - set(down):
+            # Gone from the outages: answered, or given up (--max-wait), which
+            # fails its transfers in the same tick.
+            gave_up = any(ev.state == FAILED and "Gave up after waiting" in ev.detail
+                          for ev in snap.events)
+            for name in self._down - set(down):
+                self._clear()
+                self.stream.write(f"gave up   waiting for {name} (--max-wait).\n" if gave_up
+                                  else f"resumed   {name} answers again; the transfers "
+                                       "carry on.\n")
+        self._down = set(down)
 
     def _state(self, ev: Any) -> None:
         if ev.state == "removed" or not self.engine.has(ev.id):
             return
         rec = self.engine.record(ev.id)
+        if self.json and ev.state == WAITING:
+            self._waiting.add(ev.id)
+            self.stream.write(json.dumps({
+                "event": "waiting", "id": ev.id, "source": rec.source, "destination": rec.uri,
+                "upload_id": rec.upload_id, "reason": ev.detail}) + "\n")
+        elif self.json and ev.id in self._waiting:
+            self._waiting.discard(ev.id)
+            if ev.state != FAILED:
+                self.stream.write(json.dumps({
+                    "event": "resumed", "id": ev.id, "source": rec.source,
+                    "destination": rec.uri, "upload_id": rec.upload_id}) + "\n")
         if self.json:
             self.stream.write(json.dumps({
                 "event": "state", "id": ev.id, "state": ev.state, "source": rec.source,
@@ -468,6 +520,9 @@ class Reporter:
         text = (f"{snap.done:,}/{snap.total:,} files  {format_bytes(snap.done_bytes)} / "
                 f"{format_bytes(snap.total_bytes)}  {format_rate(snap.speed)}  "
                 f"ETA {format_duration(eta)}")
+        outages = getattr(snap, "outages", ())
+        if outages:
+            text += "  " + outages[0].sentence().split(". ")[0]
         if self.tty:
             frac = snap.done_bytes / snap.total_bytes if snap.total_bytes else \
                 (snap.done / snap.total if snap.total else 1.0)

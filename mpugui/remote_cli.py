@@ -38,6 +38,9 @@ def request_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "bwlimit", 0) or getattr(args, "concurrency", None):
         notes.append("--bwlimit and --concurrency do not apply through the window; "
                      "its own settings do.")
+    if getattr(args, "max_wait", None) is not None:
+        notes.append("--max-wait does not apply through the window; its setting "
+                     "(Settings ▸ When the network is down) does.")
     if args.command == "upload":
         *sources, dest = args.paths
         if not sources:

@@ -28,6 +28,13 @@ repeated Complete idempotently (200) and a part of an aborted upload with a
                   "body" after `after_bytes`) until released: a deterministic
                   point for a SIGKILL; the connection is closed on release
 
+Outages, for the whole proxy rather than per request:
+  refuse()        stop listening and reset every open connection: new
+                  connections are refused, as when the network or a VPN goes
+                  away; accept() listens again on the same port
+  blackhole()     accept connections but never answer (a frozen link): requests
+                  are read and held, unanswered, until unblackhole()
+
 The proxy also counts what reached the server: every forwarded request, and
 the UploadPart/PutObject body bytes the server accepted.
 """
@@ -149,10 +156,14 @@ class _Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     block_on_close = False
 
-    def __init__(self, proxy: FaultProxy, tls: ssl.SSLContext | None) -> None:
+    def __init__(self, proxy: FaultProxy, tls: ssl.SSLContext | None, port: int = 0) -> None:
         self.proxy = proxy
         self.tls = tls
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
+
+    def verify_request(self, request, client_address):  # type: ignore[no-untyped-def]
+        # refuse() is under way (the accept loop stops within a poll): close at once
+        return not self.proxy.refusing
 
     def get_request(self):  # type: ignore[no-untyped-def]
         sock, addr = self.socket.accept()
@@ -217,6 +228,8 @@ class _Handler(socketserver.StreamRequestHandler):
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         op, bucket, key = classify(method, parts.path, query)
         req = Request(method, target, headers, op, bucket, key, query)
+        if proxy._holes(op):
+            return False  # blackholed: held unanswered, then the connection closes
         gone = req.upload_id is not None and req.upload_id in proxy.gone
         fault = None if gone else proxy._match(req)
         if headers.get("expect", "").lower() == "100-continue":
@@ -253,6 +266,8 @@ class _Handler(socketserver.StreamRequestHandler):
         if req.op == "CompleteMultipartUpload":
             body = proxy._real_etags(body)
         status, reason, resp_headers, resp_body = proxy._forward(req, body)
+        if proxy._holes(op, counted=False):
+            return False  # the server acted; its answer is lost in the hole
         if action == "opaque_etag" and status < 300:
             resp_headers = [(k, proxy._opaque(v) if k.lower() == "etag" else v)
                             for k, v in resp_headers]
@@ -323,7 +338,7 @@ class FaultProxy:
         up = urlsplit(upstream)
         self._up_host, self._up_port = up.hostname or "127.0.0.1", up.port or 80
         self._server = _Server(self, tls)
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name="faultproxy", daemon=True)
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -335,6 +350,10 @@ class FaultProxy:
         self.forwarded: list[Forwarded] = []
         self._received_by_op: dict[str, int] = {}
         self.gone: set[str] = set()  # upload ids answered with NoSuchUpload from now on
+        self._tls = tls
+        self._blackhole = threading.Event()
+        self.blackholed: list[str] = []  # operations of the requests held unanswered
+        self.refusing = False
         self._aliases: dict[str, str] = {}  # opaque ETag hex -> the server's
         host, port = self._server.server_address[:2]
         self.url = f"{'https' if tls else 'http'}://{host}:{port}"
@@ -391,6 +410,49 @@ class FaultProxy:
         with self._lock:
             return sum(1 for _, a, _ in self.injected if action is None or a == action)
 
+    # -- outages -----------------------------------------------------------
+
+    def refuse(self) -> None:
+        """Stop listening (connections refused) and reset open connections."""
+        self.refusing = True
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def accept(self) -> None:
+        """Listen again on the same port (the network is back)."""
+        port = int(self.url.rsplit(":", 1)[1])
+        self._server = _Server(self, self._tls, port)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        name="faultproxy", daemon=True)
+        self.refusing = False
+        self._thread.start()
+
+    def blackhole(self) -> None:
+        self._blackhole.set()
+
+    def unblackhole(self) -> None:
+        self._blackhole.clear()
+
+    def _holes(self, op: str, counted: bool = True) -> bool:
+        """Hold a request while blackholed; True when it was held."""
+        if not self._blackhole.is_set():
+            return False
+        if counted:
+            with self._lock:
+                self.blackholed.append(op)
+        while self._blackhole.is_set() and not self._stopping.wait(0.05):
+            pass
+        return True
+
     # -- plumbing ----------------------------------------------------------
 
     def _opaque(self, etag: str) -> str:
@@ -446,8 +508,9 @@ class FaultProxy:
     def stop(self) -> None:
         self._stopping.set()
         self.clear()
-        self._server.shutdown()
-        self._server.server_close()
+        if not self.refusing:
+            self._server.shutdown()
+            self._server.server_close()
         with self._lock:
             conns = list(self._conns)
         for c in conns:  # wake handler threads blocked on idle keep-alive sockets

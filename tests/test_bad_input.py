@@ -181,7 +181,9 @@ def test_endpoint_refusing_connections(bucket, tmp_path) -> None:
         port = s.getsockname()[1]
     f = make_file(tmp_path / "f.bin", 10, seed=8)
     url = f"http://127.0.0.1:{port}"
-    done = upload(str(f), f"s3://{bucket}/k", "--endpoint-url", url, "--json")
+    # --max-wait 0: fail at once (by default it waits for the endpoint to answer)
+    done = upload(str(f), f"s3://{bucket}/k", "--endpoint-url", url, "--json",
+                  "--max-wait", "0")
     assert done.returncode == EXIT_FAILED
     assert "The endpoint could not be reached" in said(done)
     assert [t["state"] for t in transfers()] == ["failed"]

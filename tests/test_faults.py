@@ -109,7 +109,9 @@ def test_part_failing_past_all_retries_fails_resumable_then_resumes(
     src = make_file(tmp_path / "f.bin", 16 * MiB + 1, seed=3)
     fault = proxy.add(Fault("UploadPart", "error", part=2, status=503, code="SlowDown",
                             times=None))
-    engine = engines(part_retries=1)
+    # max_wait=0: give up at once instead of waiting for the server to
+    # recover (by default a transfer waits out 5xx answers indefinitely).
+    engine = engines(part_retries=1, max_wait=0)
     tid = engine.add(UploadRequest(str(src), bucket, "k", via(proxy)))
     snap = wait_final(qtbot, engine, tid)
     assert snap.state == FAILED

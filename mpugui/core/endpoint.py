@@ -125,6 +125,7 @@ def make_session(endpoint: Endpoint) -> boto3.session.Session:
     return new_session(profile_name=endpoint.profile, region_name=endpoint.region)
 
 
+PROBE_TIMEOUT = 10.0  # seconds an outage probe may take to connect or answer
 POOL_FLOOR = 64  # >= the engine's adaptive concurrency ceiling (core/transfer/adaptive.py MAXIMUM)
 
 
@@ -181,6 +182,7 @@ class ClientFactory:
         self._lock = threading.Lock()
         self._clients: dict[Endpoint, Any] = {}
         self._credentials: dict[Endpoint, Any] = {}
+        self._probes: dict[Endpoint, Any] = {}
 
     def client(self, endpoint: Endpoint) -> Any:
         with self._lock:
@@ -209,6 +211,24 @@ class ClientFactory:
             creds = self._credentials.get(endpoint)
         return creds.get_frozen_credentials() if creds is not None else None
 
+    def probe_client(self, endpoint: Endpoint) -> Any:
+        """A client for outage probes: one attempt, short timeouts (the probe
+        schedule is the retry policy), same credentials and TLS settings."""
+        with self._lock:
+            cached = self._probes.get(endpoint)
+        if cached is not None:
+            return cached
+        validate_endpoint_url(endpoint.endpoint_url)
+        verify: bool | str = endpoint.ca_bundle or endpoint.verify_tls
+        config = client_config(endpoint, 2, min(self._read_timeout, PROBE_TIMEOUT)).merge(
+            Config(retries={"mode": "standard", "total_max_attempts": 1},
+                   connect_timeout=PROBE_TIMEOUT))
+        client = make_session(endpoint).client(
+            "s3", endpoint_url=endpoint.endpoint_url or None, config=config,
+            verify=None if verify is True else verify)
+        with self._lock:
+            return self._probes.setdefault(endpoint, client)
+
     @property
     def read_timeout(self) -> float:
         return self._read_timeout
@@ -216,3 +236,4 @@ class ClientFactory:
     def forget(self, endpoint: Endpoint) -> None:
         with self._lock:
             self._clients.pop(endpoint, None)
+            self._probes.pop(endpoint, None)

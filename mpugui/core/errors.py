@@ -118,8 +118,29 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (bx.HTTPClientError, ConnectionError, TimeoutError))
 
 
-def describe(exc: BaseException, *, bucket: str = "", op: str = "this operation") -> str:
-    """One sentence for the user."""
+def is_unreachable(exc: BaseException) -> bool:
+    """The endpoint cannot be reached (refused, DNS, no route, connect
+    timeout) or stopped answering (no answer within the read timeout, on
+    every one of botocore's attempts: a frozen link): the next request would
+    most likely fail the same way, so a transfer waits for the endpoint at
+    once instead of retrying part by part. A reset is not counted: under load
+    one request in a few hundred meets one with nothing down."""
+    return isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError,
+                            bx.ReadTimeoutError, bx.ProxyConnectionError,
+                            ConnectionRefusedError))
+
+
+def describe(exc: BaseException, *, bucket: str = "", op: str = "this operation",
+             profile: str | None = None) -> str:
+    """One sentence for the user (`profile`: the AWS profile, so that an
+    expired sign-in says exactly how to sign in again)."""
+    sentence = _describe(exc, bucket, op)
+    if profile and "aws sso login" in sentence:
+        sentence = sentence.replace("aws sso login", f"aws sso login --profile {profile}")
+    return sentence
+
+
+def _describe(exc: BaseException, bucket: str, op: str) -> str:
     if isinstance(exc, MpuguiError):
         return str(exc)
     if isinstance(exc, bx.NoCredentialsError):

@@ -182,6 +182,14 @@ class PutLoop:
             raise
         except BaseException as exc:  # every outcome goes back to the engine
             result = exc
+        # Free its slot now: the done-callback that discards it runs after
+        # _deliver, whose _fill would see the slot still taken — a burst of
+        # results arriving together (an outage refusing every request at
+        # once) then left the rest of the queue untaken, with nothing to
+        # wake the loop again.
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.discard(task)
         self._finished(job, result)
 
     async def _send(self, req: PutRequest) -> tuple[str, int]:

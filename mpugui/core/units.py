@@ -41,6 +41,14 @@ def parse_age(text: str) -> float:
     return float(m.group(1)) * _AGE_UNITS[m.group(2)]
 
 
+def parse_duration(text: str) -> float:
+    """'30s', '5m', '2h', '1d', '90' (seconds) -> seconds."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text.lower())
+    if not m:
+        raise ValueError(f"'{text}' is not a duration (examples: 90s, 10m, 2h, 1d)")
+    return float(m.group(1)) * _AGE_UNITS[m.group(2) or "s"]
+
+
 def format_bytes(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n) < 1024 or unit == "TiB":

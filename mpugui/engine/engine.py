@@ -39,6 +39,7 @@ from mpugui.core.errors import (
     describe,
     error_code,
     is_transient,
+    is_unreachable,
 )
 from mpugui.core.journal.store import (
     ACTIVE_STATES,
@@ -51,6 +52,7 @@ from mpugui.core.journal.store import (
     QUEUED,
     UPLOADING,
     VERIFYING,
+    WAITING,
     Journal,
     PartRecord,
     TransferRecord,
@@ -64,7 +66,7 @@ from mpugui.core.sources import (
     identity,
     identity_of,
 )
-from mpugui.core.transfer import recovery
+from mpugui.core.transfer import outage, recovery
 from mpugui.core.transfer.adaptive import MAXIMUM, MEMORY_BUDGET, AdaptiveConcurrency, Inputs
 from mpugui.core.transfer.bandwidth import RateLimiter
 from mpugui.core.transfer.body import (
@@ -91,7 +93,14 @@ from mpugui.core.transfer.scheduler import (
 )
 from mpugui.core.transfer.snapshot import DONE as PART_DONE
 from mpugui.core.transfer.snapshot import FAILED as PART_FAILED
-from mpugui.core.transfer.snapshot import PENDING, EngineSnapshot, StateEvent, TransferSnapshot
+from mpugui.core.transfer.snapshot import (
+    PENDING,
+    EngineSnapshot,
+    OutageSnapshot,
+    StateEvent,
+    TransferSnapshot,
+)
+from mpugui.core.units import format_duration
 from mpugui.core.verify import Verdict
 from mpugui.engine.small_files import SmallFiles
 
@@ -106,16 +115,20 @@ BULK_SLICE = 2000  # transfers per event-loop turn of a bulk action (in_slices)
 
 # Which state may follow which; anything else is a race the transition refuses.
 _NEXT: dict[str, frozenset[str]] = {
-    QUEUED: frozenset({UPLOADING, PAUSED, FAILED, CANCELLED, DONE}),
-    UPLOADING: frozenset({PAUSED, FAILED, ASSEMBLING, DONE, CANCELLED, QUEUED}),
-    ASSEMBLING: frozenset({VERIFYING, UPLOADING, FAILED, DONE, CANCELLED}),
-    VERIFYING: frozenset({DONE, FAILED, UPLOADING}),
+    QUEUED: frozenset({UPLOADING, PAUSED, FAILED, CANCELLED, DONE, WAITING}),
+    UPLOADING: frozenset({PAUSED, FAILED, ASSEMBLING, DONE, CANCELLED, QUEUED, WAITING}),
+    ASSEMBLING: frozenset({VERIFYING, UPLOADING, FAILED, DONE, CANCELLED, WAITING}),
+    VERIFYING: frozenset({DONE, FAILED, UPLOADING, WAITING}),
+    WAITING: frozenset({QUEUED, UPLOADING, PAUSED, FAILED, CANCELLED, DONE}),
     PAUSED: frozenset({QUEUED, CANCELLED, FAILED, DONE}),
     FAILED: frozenset({QUEUED, CANCELLED, DONE}),
     CANCELLED: frozenset({QUEUED}),
     DONE: frozenset(),
 }
-_RUNNING = frozenset({QUEUED, *ACTIVE_STATES})
+_RUNNING = frozenset({QUEUED, WAITING, *ACTIVE_STATES})
+OUTAGE_PUBLISH = 1.0  # seconds between snapshots that only move a waiting countdown
+PROBER_JOIN = 1.0  # seconds shutdown waits for the probe thread
+RESUME_SLICE = 1000  # waiting transfers resumed per tick when their endpoint answers
 
 
 def default_read_lanes() -> int:
@@ -140,6 +153,11 @@ class EngineSettings:
     part_retries: int = 3  # our retries of a part after botocore's own
     retry_base: float = 1.0  # seconds; doubled per failure, with jitter
     tick_ms: int = 100
+    # Outages (core/transfer/outage.py): the first probe's delay, doubled per
+    # failed probe up to the cap; max_wait None waits for the network forever.
+    probe_first: float = outage.FIRST_DELAY
+    probe_cap: float = outage.MAX_DELAY
+    max_wait: float | None = None
     read_lanes: int = field(default_factory=default_read_lanes)
 
 
@@ -237,6 +255,13 @@ class TransferEngine(QObject):
         self._totals = _Totals()
         self._seq = 0
         self._was_busy = False
+        # Endpoints that do not answer and the transfers waiting on them; one
+        # probe thread for all of them, started at the first outage.
+        self._outages: outage.Outages[Transfer] = outage.Outages(
+            self.settings.probe_first, self.settings.probe_cap, self.settings.max_wait)
+        self._probe_wake = threading.Event()
+        self._prober: threading.Thread | None = None
+        self._outage_published = 0.0
         self._threads_wanted.connect(self._ensure_threads)
         self._bulk: collections.deque[tuple[Any, list[int]]] = collections.deque()
         self._bulk_timer = QTimer(self)
@@ -374,6 +399,8 @@ class TransferEngine(QObject):
         if state != old and state not in _NEXT[old]:
             log.debug("Refused %s -> %s for %s", old, state, t.rec.uri)
             return False
+        if old == WAITING and state != WAITING:
+            self._outages.leave(t.rec.endpoint, t.id)
         t.set_state(state, detail)
         self._live[old] -= 1
         self._live[state] += 1
@@ -409,7 +436,7 @@ class TransferEngine(QObject):
     def pause(self, ids: Iterable[int]) -> None:
         with self._lock:
             for t in self._pick(ids):
-                if t.state not in (QUEUED, UPLOADING) or t.cancelling:
+                if t.state not in (QUEUED, UPLOADING, WAITING) or t.cancelling:
                     continue
                 t.cancel.set()
                 t.prepared = False
@@ -421,6 +448,10 @@ class TransferEngine(QObject):
         """Resume paused or failed transfers from their finished parts."""
         with self._lock:
             for t in self._pick(ids):
+                if t.state == WAITING:  # "Retry now": probe its endpoint at once
+                    if self._outages.probe_now(t.rec.endpoint):
+                        self._probe_wake.set()
+                    continue
                 if t.state not in (PAUSED, FAILED) or t.cancelling or t.aborting:
                     continue
                 t.cancel = Flag()
@@ -492,6 +523,13 @@ class TransferEngine(QObject):
     def resume_all(self) -> None:
         self.resume(self.transfer_ids())
 
+    def set_max_wait(self, seconds: float | None) -> None:
+        """Give up on transfers waiting for an endpoint after `seconds` of
+        outage (None: wait until it answers). Applies to outages under way."""
+        with self._lock:
+            self.settings.max_wait = self._outages.max_wait = seconds
+        self._probe_wake.set()
+
     def set_bandwidth_limit(self, rate: int) -> None:
         self.limiter.set_rate(rate)
 
@@ -542,6 +580,7 @@ class TransferEngine(QObject):
                 if t.inflight:
                     t.cancel.set()
             self._lock.notify_all()
+        self._probe_wake.set()
         deadline = None if timeout is None else time.monotonic() + timeout
         loop_stopped = self._putloop.stop(
             3.0 if deadline is None else max(0.0, deadline - time.monotonic()))
@@ -550,6 +589,12 @@ class TransferEngine(QObject):
                 th.wait()
             else:
                 th.wait(max(0, int((deadline - time.monotonic()) * 1000)))
+        if self._prober is not None:
+            # A probe on the wire may take its whole timeout: not waited for
+            # (a daemon thread that touches nothing once stopping is set).
+            self._prober.join(PROBER_JOIN if deadline is None else
+                              max(0.0, min(PROBER_JOIN, deadline - time.monotonic())))
+            self._prober = None
         if not loop_stopped:
             log.warning("Stopped with small files still on the wire; they are sent again at "
                         "the next start")
@@ -586,7 +631,10 @@ class TransferEngine(QObject):
                 return
             buffer = self._buffers.take() if job.kind == PART else PartBuffer()
             try:
-                self._run(job, buffer)
+                if not (self._outages and self._held(job)):
+                    self._run(job, buffer)
+                    if self._outages:
+                        self._reached(job.transfer)
             except BaseException as exc:  # a job never kills its worker
                 try:
                     self._job_failed(job, exc)
@@ -778,11 +826,27 @@ class TransferEngine(QObject):
             return
         except Exception as exc:
             sentence = describe(exc, bucket=rec.bucket, op="s3:AbortMultipartUpload")
-            log.warning("Abort of %s failed", rec.uri, exc_info=True)
+            gave_up: list[tuple[Transfer, str]] = []
             with self._lock:
                 t.aborting = False
-                self._move(t, FAILED, f"Cancel failed; the upload is still on the server: "
-                                      f"{sentence}")
+                if is_transient(exc):
+                    # The cancel waits for the endpoint like an upload does, and
+                    # is sent again when it answers (see _unwait).
+                    log.info("Abort of %s waits for %s: %s", rec.uri, rec.endpoint.label(),
+                             sentence)
+                    t.cancelling = True
+                    gave_up = self._wait(t, sentence, move=False)
+                    if not gave_up:
+                        t.changed()
+                        return
+                else:
+                    log.warning("Abort of %s failed", rec.uri, exc_info=True)
+                    self._move(t, FAILED, f"Cancel failed; the upload is still on the "
+                                          f"server: {sentence}")
+            if gave_up:
+                for failed, why in gave_up:
+                    self.message.emit("error", f"{os.path.basename(failed.rec.source)}: {why}")
+                return
             self.message.emit("error", f"{os.path.basename(rec.source)}: {t.detail}")
             return
         self._cancelled(t)
@@ -834,7 +898,8 @@ class TransferEngine(QObject):
         retries = 0
         if isinstance(exc, ClientError):
             retries = int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
-        sentence = describe(exc, bucket=t.rec.bucket, op=_OPS.get(job.kind, "this operation"))
+        sentence = describe(exc, bucket=t.rec.bucket, op=_OPS.get(job.kind, "this operation"),
+                            profile=t.rec.endpoint.profile)
         if job.kind == PUT and t.rec.no_overwrite and error_code(exc) == "PreconditionFailed":
             sentence = (f"{t.rec.uri} already exists and the transfer is set not to "
                         "overwrite it.")
@@ -846,8 +911,15 @@ class TransferEngine(QObject):
                          if t.rec.upload_id else
                          " Nothing was stored; start over to upload it as it is now.")
         transient = is_transient(exc)
-        log.warning("%s of %s failed: %s", job.kind, t.rec.uri, sentence,
-                    exc_info=not transient and not isinstance(exc, MpuguiError))
+        # An endpoint that cannot be reached or does not answer (see
+        # is_unreachable), or one already known down: wait for it now rather
+        # than retry part by part (one probe for all that wait on it). A reset
+        # or a 5xx is often one request's bad luck (seen under load with
+        # nothing down): part retries first; it waits once they are spent.
+        wait = transient and (is_unreachable(exc) or self._outages.is_down(t.rec.endpoint))
+        log.log(logging.DEBUG if wait else logging.WARNING, "%s of %s failed: %s", job.kind,
+                t.rec.uri, sentence, exc_info=not transient and not isinstance(exc, MpuguiError))
+        gave_up: list[tuple[Transfer, str]] = []
         with self._lock:
             t.retries += retries
             if part is not None and part.state != PART_DONE:
@@ -855,7 +927,7 @@ class TransferEngine(QObject):
                 part.attempts += retries
                 part.failures += 1
                 part.error = sentence
-                if transient and part.failures <= self.settings.part_retries:
+                if transient and not wait and part.failures <= self.settings.part_retries:
                     t.retries += 1
                     t.mark_part(part, PENDING, now() + self._backoff(part.failures))
                     if job.kind == PUT:
@@ -863,8 +935,12 @@ class TransferEngine(QObject):
                     log.info("Part %d of %s will be retried (%d of %d)", part.number,
                              t.rec.uri, part.failures, self.settings.part_retries)
                     return
-                t.mark_part(part, PART_FAILED)
-            if job.kind == COMPLETE and transient:
+                if transient:  # sent again once the endpoint answers
+                    part.failures = 0
+                    t.mark_part(part, PENDING)
+                else:
+                    t.mark_part(part, PART_FAILED)
+            if job.kind == COMPLETE and transient and not wait:
                 t.complete_failures += 1
                 if t.complete_failures <= self.settings.part_retries:
                     t.not_before = now() + self._backoff(t.complete_failures)
@@ -874,12 +950,191 @@ class TransferEngine(QObject):
                 return  # a cancel is under way: its abort (job_done schedules it) ends this
             if t.state == FAILED:
                 return  # another part already failed it
+            if transient:
+                if job.kind == PREPARE and t.rec.upload_id is None:
+                    self._maybe_created.add(t.id)  # its Create may have reached the server
+                gave_up = self._wait(t, sentence)
+                if part is not None and t.state == WAITING:
+                    t.retries += 1  # the part will be sent again
+        if transient:
+            for failed, why in gave_up:
+                self.message.emit("error", f"{os.path.basename(failed.rec.source)}: {why}")
+            return
+        with self._lock:
+            if t.state == FAILED:
+                return
             t.cancel.set()  # stop the other parts of this transfer
             t.prepared = False
             t.rec.error = sentence  # as journaled; the CLI's --json lines report it
             if not self._move(t, FAILED, sentence, only_from=_RUNNING):
                 return  # paused or cancelled meanwhile: that stands
         self.message.emit("error", f"{os.path.basename(t.rec.source)}: {sentence}")
+
+    # -- outages (core/transfer/outage.py; engine lock held unless said) ------------
+
+    def _wait(self, t: Transfer, reason: str, move: bool = True) -> list[tuple[Transfer, str]]:
+        """`t` waits for its endpoint to answer, keeping its upload and parts
+        (with `move` False its state stays: a cancel waiting to be sent).
+        Returns the transfers failed instead when the user's limit is reached."""
+        t_now = now()
+        key = t.rec.endpoint
+        first = not self._outages.is_down(key)
+        o = self._outages.wait(key, t.rec.bucket, t.id, t, reason, t_now)
+        if self._outages.expired(o, t_now):
+            return self._give_up(o, t_now)
+        if move and not self._move(t, WAITING, reason, only_from=_RUNNING):
+            self._outages.leave(key, t.id)  # paused or cancelled meanwhile: that stands
+            return []
+        if first:
+            log.warning("%s does not answer (%s); transfers wait and resume by themselves",
+                        key.label(), reason)
+        if self._prober is None and not self._sched.stopping:
+            self._prober = threading.Thread(target=self._probe_loop, daemon=True,
+                                            name="mpugui-outage-probe")
+            self._prober.start()
+        self._probe_wake.set()
+        return []
+
+    def _give_up(self, o: outage.Outage[Transfer], t_now: float) -> list[tuple[Transfer, str]]:
+        waited = t_now - o.since
+        sentence = o.reason if not self._outages.max_wait else (
+            f"{o.reason} Gave up after waiting {format_duration(waited)} for the endpoint; "
+            "the upload is kept: resume it later.")
+        failed = []
+        for t in self._outages.give_up(o.key):
+            why = sentence
+            if t.cancelling:  # a cancel that could not be sent
+                t.cancelling = False
+                why = f"Cancel failed; the upload is still on the server: {sentence}"
+            t.rec.error = why
+            t.prepared = False
+            t.cancel.set()  # its parts still on the wire stop, as with any failure
+            if self._move(t, FAILED, why, only_from=(*_RUNNING, PAUSED)):
+                failed.append((t, why))
+        log.warning("Gave up waiting for %s after %.0f s: %d transfers failed",
+                    o.key.label(), waited, len(failed))  # type: ignore[attr-defined]
+        return failed
+
+    def _held(self, job: Job) -> bool:
+        """Keep a job from a known-down endpoint: its transfer waits instead
+        (100,000 queued small files do not each try the dead network)."""
+        if job.kind == ABORT:
+            return False
+        with self._lock:
+            held, gave_up = self._hold(job)
+        self._say_failed(gave_up)
+        return held
+
+    def _hold(self, job: Job) -> tuple[bool, list[tuple[Transfer, str]]]:
+        """_held with the lock held (the small-file sender takes jobs in
+        batches under one lock): whether it was held, and who gave up."""
+        t = job.transfer
+        o = self._outages.get(t.rec.endpoint)
+        if o is None or not o.down:
+            return False, []
+        if job.part is not None and job.part.state != PART_DONE:
+            t.mark_part(job.part, PENDING)
+        return True, self._wait(t, o.reason)
+
+    def _say_failed(self, failed: list[tuple[Transfer, str]]) -> None:
+        for t, why in failed:
+            self.message.emit("error", f"{os.path.basename(t.rec.source)}: {why}")
+
+    def _reached(self, t: Transfer) -> None:
+        """A job talked to its endpoint without a transient failure (worker)."""
+        with self._lock:
+            if self._outages.get(t.rec.endpoint) is not None:
+                self._outages.succeeded(t.rec.endpoint)
+                self._probe_wake.set()
+
+    def _unwait(self, t: Transfer) -> None:
+        """The endpoint answers: `t` carries on from its finished parts (or
+        its cancel is sent, when that was what waited)."""
+        if t.cancelling:
+            if t.inflight == 0:
+                self._sched.abort(t)
+            return
+        if t.state != WAITING or t.cancel.is_set():
+            return
+        for part in t.parts:
+            part.failures = 0
+        t.reset_pending()
+        t.complete_failures = 0
+        self._move(t, UPLOADING if t.prepared else QUEUED)
+        self._sched.offer(t)
+
+    def _probe_loop(self) -> None:
+        """The probe thread: sleeps until an outage's probe is due, probes."""
+        while True:
+            self._probe_wake.clear()
+            with self._lock:
+                if self._sched.stopping:
+                    return
+                due = self._outages.take_due(now())
+                wakeup = self._outages.next_due()
+            for o in due:
+                self._probe(o)
+            if not due:
+                self._probe_wake.wait(None if wakeup is None else max(0.01, wakeup - now()))
+
+    def _probe(self, o: outage.Outage[Transfer]) -> None:
+        """One cheap request (HeadBucket): any answer but a transient one means
+        the endpoint is back, also 403 or 404 (the transfers then meet that
+        cause themselves and fail with its sentence)."""
+        endpoint: Any = o.key
+        log.info("Probing %s (%d transfers waiting)", endpoint.label(), len(o.waiting))
+        try:
+            self.clients.probe_client(endpoint).head_bucket(Bucket=o.bucket)
+            answered, reason = True, ""
+        except Exception as exc:
+            answered = not is_transient(exc)
+            reason = describe(exc, bucket=o.bucket, op="s3:ListBucket")
+        if self._sched.stopping:
+            return  # shut down while the probe was on the wire
+        gave_up: list[tuple[Transfer, str]] = []
+        resumed: list[Transfer] = []
+        with self._lock:
+            t_now = now()
+            if answered:
+                resumed = self._outages.answered(o, t_now)
+                self._was_busy = True
+                log.warning("%s answers again after %.0f s; %d transfers resume",
+                            endpoint.label(), t_now - o.since, len(resumed))
+            else:
+                self._outages.probe_failed(o, reason, t_now)
+                if self._outages.expired(o, t_now):
+                    gave_up = self._give_up(o, t_now)
+        # A slice per tick: the lock is never held for long, and no tick
+        # carries 100,000 state events (each one a signal to the window). The
+        # first slice goes at once; only a few hundred can be sent at a time.
+        for i in range(0, len(resumed), RESUME_SLICE):
+            if i:
+                time.sleep(self.settings.tick_ms / 1000)
+            with self._lock:
+                if self._sched.stopping:
+                    return
+                for t in resumed[i:i + RESUME_SLICE]:
+                    self._unwait(t)
+            if i == 0:
+                self._threads_wanted.emit()
+                self._sched.wake()
+        for failed, why in gave_up:
+            self.message.emit("error", f"{os.path.basename(failed.rec.source)}: {why}")
+
+    def outages(self) -> list[OutageSnapshot]:
+        """The endpoints down now (a few: one per endpoint), for the window."""
+        with self._lock:
+            return self._outage_snapshots()
+
+    def _outage_snapshots(self) -> list[OutageSnapshot]:
+        t_now = now()
+        return [OutageSnapshot(o.key.label(), o.reason, len(o.waiting),  # type: ignore
+                               o.retry_in(t_now), t_now - o.since, o.probing)
+                for o in self._outages.down()]
+
+    @property
+    def probes_sent(self) -> int:
+        return self._outages.probes
 
     def _backoff(self, failures: int) -> float:
         base = self.settings.retry_base * (2 ** (failures - 1))
@@ -889,6 +1144,11 @@ class TransferEngine(QObject):
         with self._lock:
             if t.inflight == 0 and t.state in (PAUSED, FAILED) and not t.cancelling:
                 t.close_file()
+            elif t.inflight == 0 and not t.plan.multipart and t.state == QUEUED:
+                # Resumed from waiting while its failed job was still ending:
+                # the scheduler dropped the offer then (job_done re-offers
+                # multipart transfers only).
+                self._sched.offer(t)
             t.changed()
 
     # -- ticks (engine thread) ----------------------------------------------------------
@@ -937,7 +1197,8 @@ class TransferEngine(QObject):
             total_bytes=totals.total_bytes, done_bytes=totals.done_bytes,
             retries=totals.retries, wire_bytes=totals.wire_bytes,
             speed=max(0.0, totals.speed), concurrency=self._sched.limit,
-            bandwidth_limit=self.limiter.rate, time=now())
+            bandwidth_limit=self.limiter.rate, time=now(),
+            outages=tuple(self._outage_snapshots()) if self._outages else ())
 
     def publish(self, everything: bool = False) -> EngineSnapshot | None:
         """Emit what changed since the last tick (the tick calls this; the CLI
@@ -947,8 +1208,12 @@ class TransferEngine(QObject):
             changed = tuple(sorted(self._changed.values(), key=lambda s: s.id))
             removed, events = tuple(self._removed), tuple(self._events)
             self._changed, self._removed, self._events = {}, [], []
-            if not (changed or removed or events or self._totals.speed):
+            countdown = self._outages.any_down() and \
+                now() - self._outage_published >= OUTAGE_PUBLISH
+            if not (changed or removed or events or self._totals.speed or countdown):
                 return None
+            if self._outages:
+                self._outage_published = now()
             self._seq += 1
             snap = self._snapshot(changed, removed, events)
         self.snapshot.emit(snap)

@@ -48,11 +48,18 @@ class SmallFiles:
             return []
         out: list[tuple[Token, PutRequest | Result]] = []
         started = []
+        gave_up: list[tuple[Transfer, str]] = []
         with eng._lock:
             t_now = now()
             for job in jobs:
                 t, part = job.transfer, job.part
                 assert part is not None
+                if eng._outages:  # its endpoint known down: it waits, nothing sent
+                    held, failed = eng._hold(job)
+                    gave_up += failed
+                    if held:
+                        out.append(((job, None), Interrupted()))
+                        continue
                 # (already uploading when this is a retry)
                 if eng._move(t, UPLOADING, only_from=(QUEUED, UPLOADING)):
                     part.started, part.error, part.snap = t_now, None, None
@@ -61,6 +68,7 @@ class SmallFiles:
                     started.append(job)
                 else:  # paused or cancelled before it started
                     out.append(((job, None), Interrupted()))
+        eng._say_failed(gave_up)
         for job in started:
             try:
                 out.append(self._request(job))
@@ -155,6 +163,8 @@ class SmallFiles:
                 part.attempts += retries
                 t.retries += retries
                 t.mark_part(part, PART_DONE)
+                if eng._outages:  # its endpoint answers: an outage of it is over
+                    eng._reached(t)
                 eng._finish(t, etag, verdict)
         for job, exc in failed:
             try:

@@ -10,10 +10,11 @@ from PySide6.QtWidgets import QWidget
 
 from mpugui.ui import icons
 
-PAUSABLE = frozenset({"queued", "uploading"})
+PAUSABLE = frozenset({"queued", "uploading", "waiting"})
 RESUMABLE = frozenset({"paused"})
-RETRYABLE = frozenset({"failed", "cancelled"})
-CANCELLABLE = frozenset({"queued", "uploading", "paused", "failed", "assembling", "verifying"})
+RETRYABLE = frozenset({"failed", "cancelled", "waiting"})  # waiting: "Retry now" probes at once
+CANCELLABLE = frozenset({"queued", "uploading", "paused", "failed", "assembling", "verifying",
+                         "waiting"})
 REMOVABLE = frozenset({"done", "cancelled", "paused", "failed"})
 
 
@@ -36,7 +37,9 @@ SPECS = (
          "Resume the selected transfers from their finished parts"),
     Spec("cancel", "&Cancel…", "cancel", ("Shift+Del",),
          "Stop the selected transfers and delete their uploaded parts from the bucket"),
-    Spec("retry", "Re&try", "retry", ("F5",), "Try failed or cancelled transfers again"),
+    Spec("retry", "Re&try", "retry", ("F5",),
+         "Try failed or cancelled transfers again; for ones waiting for the network, "
+         "try to reach it now"),
     Spec("remove", "Re&move from list", "remove", (QKeySequence.StandardKey.Delete,),
          "Remove the selected transfers from the list"),
     Spec("remove_finished", "Remove &finished", "remove-finished", ("Ctrl+Shift+Del",),

@@ -12,7 +12,15 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QEvent, QModelIndex, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -49,6 +57,10 @@ from mpugui.ui.queue_model import ID_ROLE, QueueModel, QueueProxy
 from mpugui.ui.queue_view import QueueView, local_paths
 from mpugui.ui.quit_guard import QuitGuard
 from mpugui.ui.status_bar import StatusPanel
+
+# Settings ▸ When the network is down: seconds to wait before giving up (0: until back).
+MAX_WAIT_CHOICES = ((0, "Wait until it is back"), (600, "Give up after 10 minutes"),
+                    (3600, "Give up after 1 hour"), (8 * 3600, "Give up after 8 hours"))
 
 log = logging.getLogger("mpugui.ui")
 
@@ -221,8 +233,26 @@ class MainWindow(QMainWindow):
         prefs = menus.addMenu("&Settings")
         prefs.addAction(a["auto_resume"])
         prefs.addAction(a["notify"])
+        self._max_wait_menu(prefs.addMenu("When the network is &down"))
         help_menu = menus.addMenu("&Help")
         help_menu.addAction(a["about"])
+
+    def _max_wait_menu(self, menu: Any) -> None:
+        """Wait for the network until it is back (default), or give up after
+        a time: the transfers then fail, resumable (Retry)."""
+        group = QActionGroup(self)
+        self._max_wait_acts: dict[int, QAction] = {}
+        for seconds, text in MAX_WAIT_CHOICES:
+            act = QAction(text, self, checkable=True)
+            act.setData(seconds)
+            group.addAction(act)
+            menu.addAction(act)
+            self._max_wait_acts[seconds] = act
+            act.triggered.connect(functools.partial(self._set_max_wait, seconds))
+
+    def _set_max_wait(self, seconds: int) -> None:
+        self.engine.set_max_wait(seconds or None)
+        cfg.put(self.settings, cfg.MAX_WAIT, seconds)
 
     def _connect(self) -> None:
         a = self.acts
@@ -285,6 +315,12 @@ class MainWindow(QMainWindow):
             self.part_panel.splitter.setSizes([600, 680])
         self.acts["auto_resume"].setChecked(cfg.get(s, cfg.AUTO_RESUME))
         self.acts["notify"].setChecked(cfg.get(s, cfg.NOTIFY))
+        max_wait = cfg.get(s, cfg.MAX_WAIT)
+        act = self._max_wait_acts.get(max_wait)
+        if act is None:  # a value written by hand: keep it, show no choice
+            act = QAction(f"Give up after {max_wait} s", self, checkable=True)
+        act.setChecked(True)
+        self.engine.set_max_wait(max_wait or None)
         limit = cfg.get(s, cfg.BANDWIDTH_LIMIT)
         self.status.bandwidth.set_limit(limit)
         if limit:
@@ -311,7 +347,7 @@ class MainWindow(QMainWindow):
         totals the engine keeps go to the status bar and the actions."""
         self.model.update(snap)
         self.status.update_from(snap if any(snap.counts.values()) else None)
-        running = snap.count("queued", "uploading") > 0
+        running = snap.count("queued", "uploading", "waiting") > 0
         paused = snap.count("paused", "failed") > 0
         if (running, paused) != (self._any_running, self._any_paused):
             self._any_running, self._any_paused = running, paused
@@ -402,7 +438,8 @@ class MainWindow(QMainWindow):
 
     def retry_selected(self) -> None:
         selected = self.selected_transfers()
-        self.engine.retry([t.id for t in selected if t.state == "failed"])
+        # failed: resume; waiting: probe the endpoint now ("Retry now")
+        self.engine.retry([t.id for t in selected if t.state in ("failed", "waiting")])
         for tid in [t.id for t in selected if t.state == "cancelled"]:
             self.engine.restart(tid)  # a cancelled upload starts over (says why if not)
 

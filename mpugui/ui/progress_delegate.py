@@ -15,6 +15,7 @@ _COLORS: dict[str, tuple[str, str]] = {
     "pending": ("#d8dee4", "#30363d"),
     "paused": ("#bf8700", "#d29922"),
     "failed": ("#cf222e", "#f85149"),
+    "waiting": ("#bc4c00", "#db6d28"),  # for the network: amber, not a failure's red
     "cancelled": ("#6e7781", "#8b949e"),
     "assembling": ("#8250df", "#a371f7"),
     "verifying": ("#8250df", "#a371f7"),

@@ -66,10 +66,11 @@ ID_ROLE = Qt.ItemDataRole.UserRole + 12
 STATE_LABELS = {
     "queued": "Queued", "uploading": "Uploading", "paused": "Paused",
     "assembling": "Completing", "verifying": "Verifying", "done": "Done",
-    "failed": "Failed", "cancelled": "Cancelled",
+    "failed": "Failed", "cancelled": "Cancelled", "waiting": "Waiting",
 }
 _STATE_ORDER = {s: i for i, s in enumerate(
-    ("uploading", "assembling", "verifying", "queued", "paused", "failed", "cancelled", "done"))}
+    ("uploading", "assembling", "verifying", "waiting", "queued", "paused", "failed",
+     "cancelled", "done"))}
 _MERGE_GAP = 4  # changed rows this close share one dataChanged
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 13
 
@@ -108,6 +109,7 @@ class QueueModel(TableModel):
         self._sort_order = Qt.SortOrder.AscendingOrder
         self._desc = False
         self._needle = ""
+        self._waiting_label = "Waiting for the network"  # with the countdown, per tick
 
     # -- feeding ----------------------------------------------------------------
 
@@ -127,6 +129,21 @@ class QueueModel(TableModel):
             self._remove(snapshot.removed)
         if snapshot.changed:
             self._change(snapshot.changed)
+        self._countdown(snapshot)
+
+    def _countdown(self, snapshot: EngineSnapshot) -> None:
+        """Waiting rows say when the next try is: one label from the engine's
+        outages (a few, not one per row), then one dataChanged over the
+        state column; the view repaints only the rows it shows."""
+        outages = snapshot.outages
+        label = ("Waiting — " + outages[0].sentence().split(". ")[0].removeprefix(
+            "Waiting for the network — ")) if len(outages) == 1 else "Waiting for the network"
+        if label == self._waiting_label:
+            return
+        self._waiting_label = label
+        if self._states["waiting"] > 0 and self._rows:
+            self.dataChanged.emit(self.index(0, STATE), self.index(len(self._rows) - 1, STATE),
+                                  [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole])
 
     def resync(self, table: Mapping[int, TransferSnapshot]) -> None:
         """Rebuild every row from the engine's table (queue order), keeping
@@ -534,7 +551,8 @@ def _foreground(_m: QueueModel, t: TransferSnapshot, col: int) -> Any:
 
 
 _ROLES: dict[int, Callable[[QueueModel, TransferSnapshot, int], Any]] = {
-    int(Qt.ItemDataRole.DisplayRole): lambda _m, t, col: QueueModel._display(t, col),
+    int(Qt.ItemDataRole.DisplayRole): lambda m, t, col: m._waiting_label
+    if col == STATE and t.state == "waiting" else QueueModel._display(t, col),
     int(SORT_ROLE): lambda _m, t, col: QueueModel._sort_key(t, col),
     int(BAR_ROLE): lambda _m, t, col: (t.fraction, t.state) if col == PROGRESS else None,
     int(FRACTION_ROLE): lambda _m, t, col: t.fraction if col == PROGRESS else None,

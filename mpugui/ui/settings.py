@@ -29,6 +29,9 @@ class Setting:
 
 AUTO_RESUME = Setting("transfers/auto_resume", bool, False)
 BANDWIDTH_LIMIT = Setting("transfers/bandwidth_limit", int, 0)  # bytes/s, 0 = unlimited
+# Give up on transfers waiting for the network after this many seconds; 0 waits
+# until it is back (the default).
+MAX_WAIT = Setting("transfers/max_wait", int, 0)
 NOTIFY = Setting("ui/notifications", bool, True)
 LOG_VISIBLE = Setting("ui/log_visible", bool, False)
 # Ask before quitting while uploads run ("Don't ask again" turns it off).

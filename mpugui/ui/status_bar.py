@@ -130,6 +130,13 @@ class StatusPanel(QWidget):
             return
         # counts and totals the engine keeps: nothing here looks at every transfer
         bits = [f"{snap.active} active", f"{snap.queued} queued"]
+        if snap.outages:  # a few: one per endpoint that does not answer
+            color = state_color("waiting", self.palette()).name()
+            down = snap.outages[0] if len(snap.outages) == 1 else None
+            text = (down.sentence().split(". ")[0] if down is not None else
+                    f"{len(snap.outages)} endpoints do not answer")
+            bits.append(f"<span style='color:{color}'>Network down: {snap.waiting:,} waiting"
+                        f" — {text.removeprefix('Waiting for the network — ')}</span>")
         if snap.failed:
             color = state_color("failed", self.palette()).name()
             bits.append(f"<span style='color:{color}'>{snap.failed} failed</span>")

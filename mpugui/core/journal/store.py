@@ -41,6 +41,9 @@ COMMIT_INTERVAL = 0.03  # seconds a write may wait to share a transaction
 QUEUED, UPLOADING, PAUSED, ASSEMBLING, VERIFYING = (
     "queued", "uploading", "paused", "assembling", "verifying")
 DONE, FAILED, CANCELLED = "done", "failed", "cancelled"
+# Stopped by a transient cause (the network, the server's 5xx), resuming by
+# itself when its endpoint answers again (core/transfer/outage.py).
+WAITING = "waiting"
 FINAL_STATES = frozenset({DONE, CANCELLED})
 ACTIVE_STATES = frozenset({UPLOADING, ASSEMBLING, VERIFYING})
 

@@ -81,6 +81,23 @@ class StateEvent(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class OutageSnapshot:
+    """An endpoint that does not answer; its transfers wait (state "waiting")."""
+
+    endpoint: str  # the endpoint's label (account, profile or URL)
+    reason: str  # the latest failure, as a sentence
+    waiting: int  # transfers waiting on it
+    retry_in: float  # seconds until the next probe (0: probing or due)
+    down_for: float  # seconds since requests to it began failing
+    probing: bool
+
+    def sentence(self) -> str:
+        when = "retrying now" if self.probing or self.retry_in < 0.5 else \
+            f"retrying in {self.retry_in:.0f} s"
+        return f"Waiting for the network — {when}. {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class EngineSnapshot:
     seq: int  # 1, 2, 3 ... per published tick; a gap means a consumer missed one
     changed: tuple[TransferSnapshot, ...]  # new or changed since the previous tick, by id
@@ -98,6 +115,7 @@ class EngineSnapshot:
     concurrency: int
     bandwidth_limit: int
     time: float
+    outages: tuple[OutageSnapshot, ...] = ()  # endpoints down now (a few, not per transfer)
 
     def by_id(self, transfer_id: int) -> TransferSnapshot | None:
         return self.table.get(transfer_id)
@@ -116,6 +134,10 @@ class EngineSnapshot:
     @property
     def queued(self) -> int:
         return self.count("queued")
+
+    @property
+    def waiting(self) -> int:
+        return self.count("waiting")
 
     @property
     def failed(self) -> int:
