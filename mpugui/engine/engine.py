@@ -355,13 +355,15 @@ class TransferEngine(QObject):
         if state != old and state not in _NEXT[old]:
             log.debug("Refused %s -> %s for %s", old, state, t.rec.uri)
             return False
+        # A failed transfer failing anew (its cancel's abort, say) is news too.
+        news = state != old or (state == FAILED and detail != t.detail)
         t.set_state(state, detail)
         self._live[old] -= 1
         self._live[state] += 1
         if state in (FAILED, PAUSED) or state != old:
             journal.setdefault("error", detail or None)
         self.journal.update(t.id, state=state, **journal)
-        if state != old:
+        if news:
             self._events.append(StateEvent(t.id, state, detail))
         return True
 
@@ -804,8 +806,9 @@ class TransferEngine(QObject):
             log.warning("Abort of %s failed", rec.uri, exc_info=True)
             with self._lock:
                 t.aborting = False
-                self._move(t, FAILED, f"Cancel failed; the upload is still on the server: "
-                                      f"{sentence}")
+                t.rec.error = (f"Cancel failed; the upload is still on the server: "
+                               f"{sentence}")
+                self._move(t, FAILED, t.rec.error)
             self.message.emit("error", f"{os.path.basename(rec.source)}: {t.detail}")
             return
         self._cancelled(t)
