@@ -36,6 +36,7 @@ from mpugui.engine.engine import EngineSettings, TransferEngine
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui import icons
 from mpugui.ui import settings as cfg
+from mpugui.ui.display import platform_guard
 from mpugui.ui.main_window import MainWindow
 from mpugui.ui.messages import (
     BridgeHandler,
@@ -172,7 +173,8 @@ def make_application(argv: list[str]) -> QApplication:
     if app is None:
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
             Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
-        app = QApplication([sys.argv[0] if sys.argv else "mpugui", *argv])
+        with platform_guard():  # no display: a sentence and exit 2, not SIGABRT
+            app = QApplication([sys.argv[0] if sys.argv else "mpugui", *argv])
     app.setApplicationName("mpugui")
     app.setOrganizationName("mpugui")
     app.setDesktopFileName("mpugui")
