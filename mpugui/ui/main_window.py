@@ -1,5 +1,5 @@
-"""The main window: the queue on top (with the in-progress uploads browser as
-a second tab), the live part view of the selected transfer below, the status
+"""The main window: two tabs — the queue with the live part view of the
+selected transfer below it, and the in-progress uploads browser — the status
 bar and the log dock. Behaviour lives in the models, views and panels; the
 window wires them to the engine and the actions."""
 
@@ -84,20 +84,22 @@ class MainWindow(QMainWindow):
         self.queue.setup_columns()
         self.queue.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self.part_panel = PartPanel()
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("mainTabs")
-        self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.queue, icons.icon("uploading"), "Queue")
-        self._uploads_placeholder = QLabel("Loading…")
-        self.uploads_browser: QWidget | None = None
-        self.tabs.addTab(self._uploads_placeholder, icons.icon("uploads"), "In-progress uploads")
+        # The parts pane belongs to the queue: the In-progress uploads tab
+        # gets the window's whole height (its own parts table is beside it).
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("mainSplitter")
-        self.splitter.addWidget(self.tabs)
+        self.splitter.addWidget(self.queue)
         self.splitter.addWidget(self.part_panel)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.splitter, icons.icon("uploading"), "Queue")
+        self._uploads_placeholder = QLabel("Loading…")
+        self.uploads_browser: QWidget | None = None
+        self.tabs.addTab(self._uploads_placeholder, icons.icon("uploads"), "In-progress uploads")
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -105,7 +107,7 @@ class MainWindow(QMainWindow):
         layout.setSpacing(0)
         if sandbox is not None:
             layout.addWidget(self._sandbox_banner(sandbox))
-        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
         self.status = StatusPanel()
@@ -202,8 +204,8 @@ class MainWindow(QMainWindow):
         view = menus.addMenu("&View")
         view.addAction(a["find"])
         view.addAction(a["show_uploads"])
+        view.addAction(a["show_parts"])
         log_toggle = self.log_dock.toggleViewAction()
-        log_toggle.setIcon(icons.icon("log"))
         log_toggle.setShortcut(QKeySequence("Ctrl+L"))
         view.addAction(log_toggle)
         self.acts.by_name["show_log"] = log_toggle
@@ -219,7 +221,11 @@ class MainWindow(QMainWindow):
         e.snapshot.connect(self._on_snapshot)
         self.queue.paths_dropped.connect(self.offer_paths)
         self.queue.customContextMenuRequested.connect(self._context_menu)
-        self.queue.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
+        self.queue.selectionModel().selectionChanged.connect(self._selection_changed)
+        # Rows filtered out or removed leave the selection without a signal.
+        for changed in (self.proxy.rowsRemoved, self.proxy.modelReset,
+                        self.proxy.layoutChanged):
+            changed.connect(self._follow_selection)
         self.queue.selectionModel().currentRowChanged.connect(self._current_changed)
         self.queue.doubleClicked.connect(lambda _i: self.part_panel.grid.setFocus())
         self.filter_edit.textChanged.connect(self.proxy.set_filter_text)
@@ -239,6 +245,7 @@ class MainWindow(QMainWindow):
         a["copy_uri"].triggered.connect(self.copy_uris)
         a["accounts"].triggered.connect(self.open_accounts)
         a["show_uploads"].triggered.connect(lambda: self.tabs.setCurrentIndex(1))
+        a["show_parts"].toggled.connect(self._show_parts_pane)
         a["find"].triggered.connect(lambda: (self.filter_edit.setFocus(),
                                              self.filter_edit.selectAll()))
         a["auto_resume"].toggled.connect(lambda on: cfg.put(self.settings, cfg.AUTO_RESUME, on))
@@ -272,6 +279,8 @@ class MainWindow(QMainWindow):
             self.splitter.setSizes([300, 400])
         if cfg.blob(s, cfg.PART_SPLITTER) is None:
             self.part_panel.splitter.setSizes([600, 680])
+        self.acts["show_parts"].setChecked(cfg.get(s, cfg.SHOW_PARTS))
+        self._show_parts_pane(self.acts["show_parts"].isChecked())
         self.acts["auto_resume"].setChecked(cfg.get(s, cfg.AUTO_RESUME))
         self.acts["notify"].setChecked(cfg.get(s, cfg.NOTIFY))
         limit = cfg.get(s, cfg.BANDWIDTH_LIMIT)
@@ -288,6 +297,10 @@ class MainWindow(QMainWindow):
         s.setValue(cfg.MAIN_SPLITTER, self.splitter.saveState())
         s.setValue(cfg.PART_SPLITTER, self.part_panel.splitter.saveState())
         s.sync()
+
+    def _show_parts_pane(self, on: bool) -> None:
+        self.part_panel.setVisible(on)
+        cfg.put(self.settings, cfg.SHOW_PARTS, on)
 
     def _set_limit(self, rate: int) -> None:
         self.engine.set_bandwidth_limit(rate)
@@ -312,6 +325,20 @@ class MainWindow(QMainWindow):
                 self.notifier.on_state_changed(ev.id, ev.state)
             if not self._closed:
                 self._actions_timer.start()
+
+    def _selection_changed(self, *_: object) -> None:
+        self._update_actions()
+        self._follow_selection()
+
+    def _follow_selection(self, *_: object) -> None:
+        """The parts pane shows the current row only while something is
+        selected (checks the selection's ranges, never the rows)."""
+        selection = self.queue.selectionModel()
+        current = selection.currentIndex() if selection.hasSelection() else QModelIndex()
+        wanted = current.data(ID_ROLE) if current.isValid() else None
+        if wanted != self._current_id and not self._closed:
+            self._current_changed(current, QModelIndex())
+            self._actions_timer.start()
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self._current_id = current.data(ID_ROLE) if current.isValid() else None
@@ -475,10 +502,17 @@ class MainWindow(QMainWindow):
                 return d
         dialog = AccountsDialog(self.accounts, self.runner, self.clients, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        # The In-progress tab lists with what the dialog saves, at once.
+        dialog.accounts_changed.connect(self._accounts_changed)
         dialog.destroyed.connect(self._prune_dialogs)
         self._dialogs.append(dialog)
         dialog.show()
         return dialog
+
+    def _accounts_changed(self) -> None:
+        if self.uploads_browser is not None and hasattr(self.uploads_browser,
+                                                        "reload_accounts"):
+            self.uploads_browser.reload_accounts()
 
     def _tab_changed(self, index: int) -> None:
         if index == 1 and self.uploads_browser is None:

@@ -505,7 +505,11 @@ class QueueModel(TableModel):
         if col == SIZE:
             return f"{t.size:,} bytes"
         if col == PROGRESS:
-            return f"{t.done_bytes:,} of {t.size:,} bytes"
+            acked = t.done_bytes if t.acked_bytes < 0 else t.acked_bytes
+            text = f"{acked:,} of {t.size:,} bytes stored"
+            if t.done_bytes > acked:
+                text += f"; {t.done_bytes - acked:,} more sent, awaiting the server"
+            return text
         if col == PARTS:
             return f"{t.parts_done} of {t.parts_total} parts of {t.part_sizes}"
         return ""

@@ -31,6 +31,7 @@ AUTO_RESUME = Setting("transfers/auto_resume", bool, False)
 BANDWIDTH_LIMIT = Setting("transfers/bandwidth_limit", int, 0)  # bytes/s, 0 = unlimited
 NOTIFY = Setting("ui/notifications", bool, True)
 LOG_VISIBLE = Setting("ui/log_visible", bool, False)
+SHOW_PARTS = Setting("ui/show_parts", bool, True)  # the parts pane under the queue
 
 # Window state: opaque blobs Qt produces and restores.
 GEOMETRY = "window/geometry"

@@ -610,6 +610,9 @@ class UploadsBrowser(QWidget):
                 if failed:
                     text += " Not aborted: " + "; ".join(
                         f"{r.upload.key}: {r.error}" for r in failed)
+                    for r in failed:  # the log dock keeps each one
+                        log.warning("Abort of %s (upload %s) failed: %s", r.upload.key,
+                                    short_id(r.upload.upload_id), r.error)
                 self._say(text, error=bool(failed))
                 if on_done is not None:
                     on_done(results)
