@@ -71,6 +71,7 @@ from mpugui.core.aws_profiles import KEYS as PROFILE_KEYS
 from mpugui.core.endpoint import ClientFactory, validate_endpoint_url
 from mpugui.core.errors import MpuguiError, describe
 from mpugui.core.preflight import Check, make_test_client, preflight
+from mpugui.core.units import plural
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.icons import icon
 
@@ -568,8 +569,8 @@ class AccountsDialog(QDialog):
         elif profile is None and name:
             text = f"The profile '{name}' is not in the AWS config files."
         elif profile is None:
-            text = f"Environment variables, then the default profile ({len(self._profiles)} " \
-                   "profiles found)."
+            text = (f"Environment variables, then the default profile "
+                    f"({plural(len(self._profiles), 'profile')} found).")
             tip = ("The standard AWS chain: AWS_ACCESS_KEY_ID / AWS_PROFILE, the default "
                    "profile, SSO, then an instance or container role.")
         else:

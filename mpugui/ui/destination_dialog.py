@@ -567,6 +567,10 @@ class DestinationDialog(QDialog):
         self._bucket_task = None
         self.refresh_button.setEnabled(True)
         typed = self.bucket_combo.currentText()
+        gone = bool(names and typed) and typed == getattr(self, "_restored_bucket", None) \
+            and typed not in names
+        if gone:  # last time's bucket, deleted or never there: do not propose it
+            typed = ""
         self.bucket_combo.blockSignals(True)
         self.bucket_combo.clear()
         self.bucket_combo.addItems(names)
@@ -580,6 +584,9 @@ class DestinationDialog(QDialog):
         self.bucket_note.setStyleSheet("")
         self.bucket_note.setEnabled(False)
         self.bucket_note.setWordWrap(False)  # one line; a wrapped one reserves two
+        if gone:
+            self.bucket_note.setText(f"{count} in this account; the last one used, "
+                                     f"“{self._restored_bucket}”, is not among them.")
         if not typed and names:
             self.bucket_combo.setCurrentIndex(0)
         self._update_keys()
@@ -725,6 +732,7 @@ class DestinationDialog(QDialog):
         concurrency = _int(s.value("concurrency", 0))
         skip_files = str(s.value("skip_existing_files", "false")).lower() in ("true", "1")
         s.endGroup()
+        self._restored_bucket = bucket  # proposed, not typed: dropped if not listed
         self.bucket_combo.setEditText(bucket)
         self.prefix_edit.setText(prefix)
         self.storage_combo.setCurrentIndex(max(0, self.storage_combo.findData(storage)))

@@ -392,7 +392,8 @@ class MainWindow(QMainWindow):
         menu.popup(self.queue.viewport().mapToGlobal(pos))
 
     def confirm_cancel(self) -> None:
-        ids = [t.id for t in self.selected_transfers() if t.state not in ("done", "cancelled")]
+        chosen = [t for t in self.selected_transfers() if t.state not in ("done", "cancelled")]
+        ids = [t.id for t in chosen]
         if not ids:
             return
         what = "this upload" if len(ids) == 1 else f"these {len(ids)} uploads"
@@ -402,7 +403,12 @@ class MainWindow(QMainWindow):
                                "the upload cannot be resumed later. Pause keeps them.")
         self._cancel_yes = box.addButton("Cancel and delete parts",
                                          QMessageBox.ButtonRole.DestructiveRole)
-        keep = box.addButton("Keep uploading", QMessageBox.ButtonRole.RejectRole)
+        # "Keep uploading" only where something uploads: a failed one is kept, not sent.
+        running = any(t.state in ("queued", "uploading", "assembling", "verifying")
+                      for t in chosen)
+        keep_text = "Keep uploading" if running else (
+            "Keep the upload" if len(ids) == 1 else "Keep the uploads")
+        keep = box.addButton(keep_text, QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(keep)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._cancel_ids = ids

@@ -416,6 +416,10 @@ class QueueModel(TableModel):
         """The shown rows `first` to `last` (inclusive; default: to the end)."""
         return self._rows[first:None if last is None else last + 1]
 
+    def total(self) -> int:
+        """Transfers in the queue, shown or filtered out."""
+        return len(self._by_id)
+
     def shown_states(self) -> set[str]:
         """The states of the shown rows (kept as rows change: no pass over them)."""
         return {s for s, n in self._states.items() if n > 0}

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from mpugui.core import inventory as inv
 from mpugui.core.endpoint import Endpoint
 from mpugui.core.journal.store import FINAL_STATES
-from mpugui.core.units import format_bytes
+from mpugui.core.units import format_bytes, plural
 from mpugui.ui import icons
 from mpugui.ui.messages import user_error
 from mpugui.ui.uploads_models import format_age, local_time, short_id
@@ -193,7 +193,7 @@ class CleanupDialog(QDialog):
 
         def done(results: list[inv.AbortResult]) -> None:
             failed = [r for r in results if not r.ok]
-            text = f"Aborted {len(results) - len(failed)} of {len(results)} upload(s)."
+            text = f"Aborted {len(results) - len(failed):,} of {plural(len(results), 'upload')}."
             if failed:
                 text += " Failed: " + " ".join(f"{r.upload.key}: {r.error}" for r in failed)
             _say(self.summary, text, _ERROR_STYLE if failed else _OK_STYLE)
@@ -351,7 +351,7 @@ class AdoptDialog(QDialog):
             self.failed.emit(sentence)
             return None
         self.queue_button.setEnabled(False)
-        _say(self.status, f"Queued as transfer {transfer_id}: {len(check.missing)} part(s) "
+        _say(self.status, f"Queued as transfer {transfer_id}: {plural(len(check.missing), 'part')} "
                           "to send, then complete. Follow it in the transfer list.", _OK_STYLE)
         self.browser.mark_adopted(self.upload.upload_id, transfer_id)
         self.queued.emit(transfer_id)
@@ -390,9 +390,9 @@ class LifecycleDialog(QDialog):
         form.addWidget(self.days)
         form.addWidget(self.only_prefix)
         form.addStretch(1)
-        note = QLabel("The bucket has one lifecycle configuration: this rule is merged into "
-                      "it. Every other rule is kept; an existing abort rule is updated rather "
-                      "than duplicated.")
+        note = QLabel("This rule is added to the bucket's lifecycle rules (a bucket keeps "
+                      "them all in one configuration): every other rule is kept, and an "
+                      "existing abort rule is updated rather than duplicated.")
         note.setWordWrap(True)
         self.before_text = QPlainTextEdit()
         self.before_text.setReadOnly(True)
@@ -467,7 +467,8 @@ class LifecycleDialog(QDialog):
 
 
 def _rules_text(rules: list[dict[str, Any]]) -> str:
-    return "\n".join(inv.describe_rule(r) for r in rules) or "(no lifecycle rules)"
+    rules_text = "\n".join(inv.describe_rule(r) for r in rules)
+    return rules_text or "(none yet: the bucket has no lifecycle rules)"
 
 
 def _html(text: str) -> str:

@@ -14,7 +14,7 @@ from PySide6.QtGui import QGuiApplication, QPalette
 
 from mpugui.core import inventory as inv
 from mpugui.core.inventory import format_age, format_cost
-from mpugui.core.units import format_bytes
+from mpugui.core.units import format_bytes, plural
 from mpugui.ui.table_model import TableModel
 
 KEY, UPLOAD_ID, INITIATED, AGE, INITIATOR, STORAGE, PARTS, BYTES, COST, JOURNAL = range(10)
@@ -217,7 +217,7 @@ class UploadsModel(TableModel):
             if col == COST:
                 return (f"About {format_cost(inv.monthly_cost(r.usage.bytes, self.price))} "
                         f"a month at ${self.price}/GB-month — an estimate, not a bill")
-            return f"{r.usage.parts:,} part(s), {r.usage.bytes:,} bytes"
+            return f"{plural(r.usage.parts, 'part')}, {r.usage.bytes:,} bytes"
         if col == INITIATED:
             return f"{local_time(u.initiated)} local time ({u.initiated.isoformat()})"
         if col == INITIATOR:
