@@ -74,6 +74,7 @@ from mpugui.core.preflight import Check, make_test_client, preflight
 from mpugui.core.units import plural
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.icons import icon
+from mpugui.ui.screen_fit import scrolled, size_to_screen
 
 # Status colours chosen to read on both light and dark palettes.
 OK_COLOR, BAD_COLOR, UNKNOWN_COLOR, WARN_COLOR = "#2e9d4e", "#d64545", "#8a8f98", "#c98a00"
@@ -275,8 +276,8 @@ class AccountsDialog(QDialog):
         self.setWindowTitle("Accounts — mpugui")
         self.setWindowIcon(icon("accounts"))
         self.setModal(False)
-        self.setMinimumSize(880, 640)
-        self.resize(1000, 720)
+        # From the screen it opens on; the form scrolls, the buttons stay in view.
+        size_to_screen(self, QSize(1000, 720), QSize(880, 640))
         self._editing: Account | None = None  # the saved account shown; None = new
         self._dirty = False
         self._loading = False
@@ -354,7 +355,7 @@ class AccountsDialog(QDialog):
         buttons.addWidget(self.close_button)
 
         outer = QVBoxLayout(self)
-        outer.addWidget(splitter, 1)
+        outer.addWidget(scrolled(splitter), 1)
         outer.addWidget(self.error_label)
         outer.addLayout(buttons)
 

@@ -21,6 +21,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     QSettings,
+    QSize,
     Qt,
     QTimer,
     Signal,
@@ -57,6 +58,7 @@ from mpugui.core.units import MiB, format_bytes, parse_size
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.account_dialog import BAD_COLOR, WARN_COLOR, warning_label
 from mpugui.ui.icons import icon
+from mpugui.ui.screen_fit import scrolled, size_to_screen
 from mpugui.ui.settings import open_settings
 
 DEFAULT_ACCOUNT = ""  # the combo's data for the standard AWS credential chain
@@ -280,8 +282,8 @@ class DestinationDialog(QDialog):
         self.setWindowTitle("Upload to S3 — mpugui")
         self.setWindowIcon(icon("add-file"))
         self.setModal(False)
-        self.setMinimumSize(900, 560)
-        self.resize(1120, 700)
+        # From the screen it opens on; the form scrolls, the buttons stay in view.
+        size_to_screen(self, QSize(1120, 700), QSize(900, 560))
         self._tasks: set[int] = set()
         self._bucket_task: int | None = None
         self._walked = False
@@ -446,7 +448,7 @@ class DestinationDialog(QDialog):
         buttons.addWidget(self.cancel_button)
 
         outer = QVBoxLayout(self)
-        outer.addWidget(splitter, 1)
+        outer.addWidget(scrolled(splitter), 1)
         outer.addLayout(buttons)
 
         self.account_combo.currentIndexChanged.connect(self._account_changed)

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QEvent, QModelIndex, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QTabWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +38,7 @@ from mpugui.ui import icons
 from mpugui.ui import settings as cfg
 from mpugui.ui.actions import Actions
 from mpugui.ui.adder import DestinationLike, PathAdder
+from mpugui.ui.fitting_toolbar import FittingToolBar
 from mpugui.ui.log_dock import LogDock
 from mpugui.ui.messages import AlertPresenter, MessageBridge
 from mpugui.ui.notifier import Notifier
@@ -46,6 +46,7 @@ from mpugui.ui.part_panel import PartPanel
 from mpugui.ui.progress_delegate import forget_palette, is_dark
 from mpugui.ui.queue_model import ID_ROLE, QueueModel, QueueProxy
 from mpugui.ui.queue_view import QueueView, local_paths
+from mpugui.ui.screen_fit import available_geometry, bounded, fits, size_to_screen
 from mpugui.ui.status_bar import StatusPanel
 
 log = logging.getLogger("mpugui.ui")
@@ -72,7 +73,6 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setWindowTitle("mpugui — Sandbox" if sandbox else "mpugui")
         self.setWindowIcon(icons.app_icon())
-        self.setMinimumSize(720, 480)
         self.setAcceptDrops(True)
 
         self.acts = Actions(self)
@@ -162,7 +162,7 @@ class MainWindow(QMainWindow):
 
     def _build_toolbar(self) -> None:
         a = self.acts
-        bar = QToolBar("Main toolbar")
+        bar = FittingToolBar("Main toolbar")  # narrow windows: labels go first
         bar.setObjectName("mainToolbar")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -187,6 +187,7 @@ class MainWindow(QMainWindow):
         self.filter_edit.setAccessibleName("Filter the queue")
         bar.addWidget(self.filter_edit)
         bar.addAction(a["accounts"])
+        bar.keep_labels(a["add_files"], a["add_folder"])
         self.addToolBar(bar)
         self.toolbar = bar
 
@@ -257,9 +258,15 @@ class MainWindow(QMainWindow):
 
     def _restore_state(self) -> None:
         s = self.settings
+        # Sized from this screen; a saved geometry only where it still fits
+        # (another monitor, a new scale factor).
+        area = available_geometry(self)
         geometry = cfg.blob(s, cfg.GEOMETRY)
-        if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1180, 760)
+        if geometry is None or not self.restoreGeometry(geometry) \
+                or not fits(self.geometry(), area):
+            size_to_screen(self, QSize(1180, 760), QSize(720, 480))
+        else:
+            self.setMinimumSize(bounded(QSize(720, 480), area))
         state = cfg.blob(s, cfg.WINDOW_STATE)
         if state is not None:
             self.restoreState(state)

@@ -207,9 +207,12 @@ class UploadsBrowser(QWidget):
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         header = self.table.horizontalHeader()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(KEY, QHeaderView.ResizeMode.Stretch)
-        widths = {UPLOAD_ID: 130, INITIATED: 130, AGE: 80, INITIATOR: 150, STORAGE: 100,
+        # The key is what tells uploads apart: a width of its own (a narrow
+        # window scrolls sideways), the last column takes what is left.
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        widths = {KEY: max(240, self.fontMetrics().horizontalAdvance("x" * 34)),
+                  UPLOAD_ID: 130, INITIATED: 130, AGE: 80, INITIATOR: 150, STORAGE: 100,
                   PARTS: 60, BYTES: 90, COST: 120, JOURNAL: 90}
         for col, width in widths.items():
             header.resizeSection(col, width)

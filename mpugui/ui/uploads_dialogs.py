@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -42,6 +42,7 @@ from mpugui.core.journal.store import FINAL_STATES
 from mpugui.core.units import format_bytes, plural
 from mpugui.ui import icons
 from mpugui.ui.messages import user_error
+from mpugui.ui.screen_fit import size_to_screen
 from mpugui.ui.uploads_models import format_age, local_time, short_id
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class CleanupDialog(QDialog):
         super().__init__(browser)
         self.setWindowTitle("Clean up old in-progress uploads")
         self.setModal(False)
-        self.resize(760, 440)
+        size_to_screen(self, QSize(760, 440), QSize(0, 0))
         self.browser = browser
         self.candidates: list[inv.Upload] = []
         self.results: list[inv.AbortResult] = []
@@ -211,7 +212,7 @@ class AdoptDialog(QDialog):
         super().__init__(browser)
         self.setWindowTitle("Resume an upload with a local file")
         self.setModal(False)
-        self.resize(680, 420)
+        size_to_screen(self, QSize(680, 420), QSize(0, 0))
         self.browser, self.upload, self.endpoint = browser, upload, endpoint
         self.check: inv.AdoptCheck | None = None
         self.progress_state = inv.Progress()
@@ -375,7 +376,7 @@ class LifecycleDialog(QDialog):
         super().__init__(browser)
         self.setWindowTitle(f"Lifecycle rule of {bucket}")
         self.setModal(False)
-        self.resize(640, 460)
+        size_to_screen(self, QSize(640, 460), QSize(0, 0))
         self.browser, self.endpoint, self.bucket = browser, endpoint, bucket
         self.before: list[dict[str, Any]] | None = None
         self.change: inv.LifecycleChange | None = None
