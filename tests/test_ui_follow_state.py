@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
+
 from mpugui.core.accounts import KEYS, Account
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from mpugui.ui import settings as cfg
+from mpugui.ui.queue_model import STATE
 from tests import test_ui_main_window as main_window_tests
 from tests.conftest import make_file
 from tests.test_ui_main_window import select
@@ -103,3 +106,32 @@ def test_in_progress_tab_follows_the_accounts_dialog(qtbot, make_window, moto_ur
     dialog.accounts_changed.emit()
     browser.account.setCurrentIndex(browser.account.findText("fresh"))
     assert browser.endpoint().endpoint_url == fixed
+
+
+def test_a_failed_cancel_is_said_where_the_user_acted(qtbot, make_window, moto_url, bucket,
+                                                      tmp_path: Path) -> None:
+    from mpugui.core.endpoint import Endpoint
+    from tests.faultproxy import Fault, FaultProxy
+
+    with FaultProxy(moto_url) as proxy:
+        via = Endpoint(endpoint_url=proxy.url, region="us-east-1")
+        window = make_window(concurrency=1, bandwidth_limit=4 * MiB)
+        src = make_file(tmp_path / "c.bin", 20 * MiB, seed=5)
+        tid = window.engine.add(UploadRequest(str(src), bucket, "c.bin", via))
+        qtbot.waitUntil(lambda: bool(getattr(window.model.transfer(tid), "upload_id", None))
+                        and window.model.row_of(tid) is not None, timeout=10000)
+        proxy.add(Fault("AbortMultipartUpload", "error", status=403, code="AccessDenied"))
+        select(window, tid)
+        window.confirm_cancel()
+        box = window.confirm_box
+        assert box is not None
+        qtbot.mouseClick(window._cancel_yes, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: window.model.transfer(tid).state == "failed", timeout=20000)
+        t = window.model.transfer(tid)
+        assert t.detail.startswith("Cancel failed")
+        cell = window.model.index(window.model.row_of(tid), STATE)
+        assert "Cancel failed" in cell.data(Qt.ItemDataRole.ToolTipRole)  # the row says it
+        assert "Cancel failed" in window.statusBar().currentMessage()  # where the user is
+        assert any("Cancel failed" in m.sentence for m in window.bridge.history)  # log dock
+        assert window.acts["retry"].isEnabled() and window.acts["cancel"].isEnabled()
+        window.close()

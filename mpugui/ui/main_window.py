@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self._dialogs: list[QWidget] = []
         self._current_id: int | None = None
         self._any_paused = self._any_running = False
+        self._cancelling: set[int] = set()  # asked to cancel here: its outcome is said here
         self.confirm_box: QMessageBox | None = None
 
         self.setObjectName("mainWindow")
@@ -330,6 +331,10 @@ class MainWindow(QMainWindow):
         if snap.events:  # the tick's state changes, read here rather than a signal each
             for ev in snap.events:
                 self.notifier.on_state_changed(ev.id, ev.state)
+                if ev.id in self._cancelling and ev.state in ("cancelled", "failed", "done"):
+                    self._cancelling.discard(ev.id)
+                    if ev.state == "failed":
+                        self._say_failed(ev.id, ev.detail)
             if not self._closed:
                 self._actions_timer.start()
 
@@ -346,6 +351,13 @@ class MainWindow(QMainWindow):
         if wanted != self._current_id and not self._closed:
             self._current_changed(current, QModelIndex())
             self._actions_timer.start()
+
+    def _say_failed(self, transfer_id: int, sentence: str) -> None:
+        """A user action that failed, said where the user is: the status bar
+        (the row's state and tooltip and the log dock say it as well)."""
+        t = self.model.transfer(transfer_id)
+        name = t.name if t is not None else f"Transfer {transfer_id}"
+        self.statusBar().showMessage(f"{name}: {sentence}", 20000)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self._current_id = current.data(ID_ROLE) if current.isValid() else None
@@ -426,6 +438,7 @@ class MainWindow(QMainWindow):
     def _cancel_answered(self, _result: int) -> None:
         box, self.confirm_box = self.confirm_box, None
         if box is not None and box.clickedButton() is self._cancel_yes:
+            self._cancelling.update(self._cancel_ids)
             self.engine.cancel(self._cancel_ids)
         self._cancel_ids = []
 
