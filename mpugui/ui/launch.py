@@ -114,9 +114,11 @@ def start_session(sandbox: bool = False, engine_settings: EngineSettings | None 
     """Everything the window needs; the caller owns the QApplication."""
     box = None
     if sandbox:
-        from mpugui.core.sandbox import start_sandbox
+        from mpugui.core.sandbox import prepare_sandbox
 
-        box = start_sandbox()  # before the journal: it may choose MPUGUI_HOME
+        # At once, before the journal (it may choose MPUGUI_HOME); its server
+        # starts behind the window (below), which says so meanwhile.
+        box = prepare_sandbox()
     bridge = MessageBridge()
     handlers = _log_handlers(bridge)
     install_excepthooks(bridge)
@@ -137,6 +139,10 @@ def start_session(sandbox: bool = False, engine_settings: EngineSettings | None 
     window = MainWindow(engine, journal, AccountStore(), runner, ClientFactory(8), bridge,
                         settings, sandbox=box)
     session = Session(window, engine, runner, journal, bridge, box, handlers)
+    if box is not None:
+        # Once the event loop runs: the window is shown and painted first,
+        # before moto's import competes with it for the GIL.
+        QTimer.singleShot(100, box.start_in_background)
     # The journal is read on a thread of its own: a window with 100,000
     # transfers shows at once and its rows arrive over the next ticks.
     session.restoring = threading.Thread(

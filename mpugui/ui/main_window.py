@@ -14,8 +14,6 @@ from PySide6.QtCore import QEvent, QModelIndex, QSettings, QSize, Qt, QTimer, Si
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
-    QFrame,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -43,9 +41,10 @@ from mpugui.ui.log_dock import LogDock
 from mpugui.ui.messages import AlertPresenter, MessageBridge
 from mpugui.ui.notifier import Notifier
 from mpugui.ui.part_panel import PartPanel
-from mpugui.ui.progress_delegate import forget_palette, is_dark
+from mpugui.ui.progress_delegate import forget_palette
 from mpugui.ui.queue_model import ID_ROLE, QueueModel, QueueProxy
 from mpugui.ui.queue_view import QueueView, local_paths
+from mpugui.ui.sandbox_banner import SandboxBanner
 from mpugui.ui.screen_fit import available_geometry, bounded, fits, size_to_screen
 from mpugui.ui.status_bar import StatusPanel
 
@@ -69,6 +68,7 @@ class MainWindow(QMainWindow):
         self._current_id: int | None = None
         self._any_paused = self._any_running = False
         self._cancelling: set[int] = set()  # asked to cancel here: its outcome is said here
+        self._waiting_for_sandbox: list[tuple[list[str], DestinationLike]] = []
         self.confirm_box: QMessageBox | None = None
 
         self.setObjectName("mainWindow")
@@ -106,8 +106,11 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        if sandbox is not None:
-            layout.addWidget(self._sandbox_banner(sandbox))
+        self.banner: SandboxBanner | None = None
+        if sandbox is not None:  # says "starting…" until the sandbox's server answers
+            self.banner = SandboxBanner(sandbox)
+            self.banner.ready.connect(self._sandbox_ready)
+            layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
@@ -138,28 +141,6 @@ class MainWindow(QMainWindow):
         self._on_snapshot(engine.current_snapshot())
 
     # -- construction ---------------------------------------------------------
-
-    def _sandbox_banner(self, sandbox: Any) -> QWidget:
-        banner = QFrame()
-        banner.setObjectName("sandboxBanner")
-        dark = is_dark(self.palette())
-        bg, fg, border = ("#3b2e0a", "#f2cc60", "#6b5310") if dark else \
-            ("#fff4d6", "#5c4300", "#e6c35c")
-        banner.setStyleSheet(
-            f"#sandboxBanner {{ background: {bg}; border-bottom: 1px solid {border}; }}"
-            f"#sandboxBanner QLabel {{ color: {fg}; }}")
-        row = QHBoxLayout(banner)
-        row.setContentsMargins(12, 6, 12, 6)
-        icon = QLabel()
-        icon.setPixmap(icons.icon("sandbox", fg).pixmap(18, 18))
-        text = QLabel(
-            f"<b>Sandbox</b> — a local test S3 server at {sandbox.endpoint_url}, "
-            f"bucket “{sandbox.bucket}”. Nothing leaves this computer, and it is all "
-            "gone when mpugui quits.")
-        text.setWordWrap(True)
-        row.addWidget(icon)
-        row.addWidget(text, 1)
-        return banner
 
     def _build_toolbar(self) -> None:
         a = self.acts
@@ -503,8 +484,21 @@ class MainWindow(QMainWindow):
         self._dialogs = [d for d in self._dialogs if shiboken6.isValid(d)]
 
     def add_paths(self, paths: list[str], dest: DestinationLike) -> None:
-        """Queue `paths` (files and folders) for `dest`; emits paths_added."""
+        """Queue `paths` (files and folders) for `dest`; emits paths_added.
+        While the sandbox starts, they wait for it (its server would refuse)."""
+        if self.banner is not None and not self.banner.is_ready:
+            self._waiting_for_sandbox.append((paths, dest))
+            self.statusBar().showMessage("Waiting for the sandbox to start…", 10000)
+            return
         self.adder.add_paths(paths, dest)
+
+    def _sandbox_ready(self) -> None:
+        waiting, self._waiting_for_sandbox = self._waiting_for_sandbox, []
+        for paths, dest in waiting:
+            self.adder.add_paths(paths, dest)
+        browser = self.uploads_browser
+        if browser is not None and hasattr(browser, "list_uploads"):
+            browser.list_uploads()
 
     def _show_status(self, text: str, timeout_ms: int) -> None:
         if text:
@@ -558,7 +552,8 @@ class MainWindow(QMainWindow):
         self.uploads_browser = browser
         if self.sandbox is not None and hasattr(browser, "set_location"):
             browser.set_location(self.sandbox.account.name, self.sandbox.bucket)
-            if hasattr(browser, "list_uploads"):
+            ready = self.banner is None or self.banner.is_ready
+            if hasattr(browser, "list_uploads") and ready:  # else once it is (_sandbox_ready)
                 QTimer.singleShot(0, browser.list_uploads)
         current = self.tabs.currentIndex()
         self.tabs.blockSignals(True)
@@ -615,6 +610,8 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.notifier.stop()
         self._actions_timer.stop()
+        if self.banner is not None:
+            self.banner.stop()
         self.adder.stop()
         self.statusBar().clearMessage()  # stops the status bar's message timer
         self._prune_dialogs()
