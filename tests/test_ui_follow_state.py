@@ -135,3 +135,20 @@ def test_a_failed_cancel_is_said_where_the_user_acted(qtbot, make_window, moto_u
         assert any("Cancel failed" in m.sentence for m in window.bridge.history)  # log dock
         assert window.acts["retry"].isEnabled() and window.acts["cancel"].isEnabled()
         window.close()
+
+
+def test_actions_follow_the_only_row_when_it_finishes(qtbot, make_window, bucket, endpoint,
+                                                      tmp_path: Path) -> None:
+    """One row selected is every row selected: the states come from the
+    model's counts, which must follow the change too."""
+    window = make_window(concurrency=2, bandwidth_limit=8 * MiB)
+    src = make_file(tmp_path / "only.bin", 17 * MiB, seed=6)
+    tid = window.engine.add(UploadRequest(str(src), bucket, "only.bin", endpoint))
+    qtbot.waitUntil(lambda: window.model.row_of(tid) is not None, timeout=3000)
+    select(window, tid)
+    qtbot.waitUntil(lambda: window.model.transfer(tid).state == "uploading", timeout=10000)
+    assert window.acts["cancel"].isEnabled() and not window.acts["remove"].isEnabled()
+    window.engine.set_bandwidth_limit(0)
+    qtbot.waitUntil(lambda: window.model.transfer(tid).state == "done", timeout=30000)
+    qtbot.waitUntil(lambda: window.acts["remove"].isEnabled()
+                    and not window.acts["cancel"].isEnabled(), timeout=2000)
