@@ -403,3 +403,27 @@ def test_rows_arrive_page_by_page(qtbot, store, runner, journal, engine_factory,
     assert [c.get("UploadIdMarker") for c in fake.calls] == [None, "id-k01", "id-k03"]
     t = browser.model.totals()
     assert (t.uploads, t.parts, t.bytes, t.pending) == (5, 5, 500, 0)
+
+
+def test_a_failed_abort_is_said_in_the_tab_and_in_the_log(qtbot, make_browser, store, s3,
+                                                           bucket, moto_url, caplog):
+    """Issue 14: a refused abort said nothing. The tab's status line gives
+    the reason and the log (the window's log dock) keeps it."""
+    import logging
+
+    from tests.faultproxy import Fault, FaultProxy
+
+    start_upload(s3, bucket, "kept/one.tar", [b"x" * 100])
+    with FaultProxy(moto_url) as proxy:
+        store.save(Account("via proxy", endpoint_url=proxy.url, region="us-east-1",
+                           path_style=True))
+        proxy.add(Fault("AbortMultipartUpload", "error", status=403, code="AccessDenied"))
+        browser = make_browser(bucket, account="via proxy")
+        list_all(qtbot, browser)
+        uploads = [r.upload for r in browser.model.rows()]
+        caplog.set_level(logging.WARNING, logger="mpugui.ui.uploads")
+        with qtbot.waitSignal(browser.aborts_finished, timeout=15000):
+            browser.run_aborts(uploads)
+        assert "Not aborted" in browser.status_text() and "kept/one.tar" in browser.status_text()
+        assert any("Abort of kept/one.tar" in r.getMessage() for r in caplog.records)
+        assert browser.model.rowCount() == 1  # still listed: it is still there
