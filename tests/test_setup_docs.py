@@ -13,7 +13,7 @@ def _apt_packages(text: str) -> set[str]:
     names: set[str] = set()
     for command in re.findall(r"apt-get install((?:[^\n]*\\\n)*[^\n]*)", text):
         names.update(w for w in command.replace("\\\n", " ").split()
-                     if re.fullmatch(r"lib[\w.+-]+|fonts-[\w-]+", w))
+                     if re.fullmatch(r"lib[\w.+-]+|fonts-[\w-]+|xvfb|xdotool", w))
     return names
 
 
@@ -22,4 +22,5 @@ def test_readme_and_ci_install_the_same_system_libraries() -> None:
     ci = _apt_packages((ROOT / ".ci" / "run").read_text())
     assert {"libxcb-icccm4", "libxcb-keysyms1", "libxcb-cursor0"} <= readme
     assert readme <= ci, readme - ci
-    assert ci - readme <= {"fonts-dejavu-core"}  # CI's fonts for the offscreen renders
+    # CI's extras: fonts for the offscreen renders, tests/e2e's X server and XTest driver
+    assert ci - readme <= {"fonts-dejavu-core", "xvfb", "xdotool"}
