@@ -9,7 +9,9 @@ changes transfers; nothing was done).
 Commands that change transfers (upload, resume, cancel, uploads abort,
 cleanup and adopt) own the state directory while they run (see
 mpugui.core.journal.owner); read-only ones (transfers, uploads list and
-parts, --help, --version) never take the lock.
+parts, --help, --version) never take the lock. While the window owns it,
+upload, resume and cancel run through the window (mpugui.remote_cli); the
+others are refused.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from mpugui.core import paths
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint, validate_endpoint_url
 from mpugui.core.errors import MpuguiError
+from mpugui.core.hard_exit import exit_now
 from mpugui.core.journal import owner as owner_lock
 from mpugui.core.journal.store import CANCELLED, DONE, FAILED, Journal, JournalError
 from mpugui.core.logsetup import setup_logging
@@ -38,11 +41,13 @@ from mpugui.core.transfer.existing import skipped_sentence
 from mpugui.core.transfer.feeder import Feeder, FeedRequest, resume_walks
 from mpugui.core.transfer.plan import DEFAULT_PART_SIZE, PlanError
 from mpugui.core.units import format_bytes, format_duration, format_rate, parse_rate, parse_size
+from mpugui.core.verify import parse as parse_evidence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_JOURNAL = 0, 1, 2, 3, 4
 EXIT_BUSY = 5
 # What a shell reports for a tool that SIGPIPE ended (`mpugui transfers | head -1`).
 EXIT_PIPE = 128 + signal.SIGPIPE
+SHUTDOWN_SECONDS = 3.0  # at most, after Ctrl-C, for workers to leave their requests
 
 log = logging.getLogger("mpugui.cli")
 
@@ -79,8 +84,10 @@ def _endpoint_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--region")
     g.add_argument("--path-style", action="store_true", help="path-style addressing")
     g.add_argument("--checksum-when-required", action="store_true",
-                   help="send checksums only where S3 requires them (for stores that "
-                        "reject botocore's default CRC32)")
+                   help="send no checksum header the store did not ask for (Content-MD5 "
+                        "only where S3 requires one): for stores that reject or mis-store "
+                        "checksum headers. Uploads then default to --checksum none; an "
+                        "explicit --checksum still applies")
     g.add_argument("--equal-parts", action="store_true",
                    help="cut every part but the last to one size (for stores that require "
                         "it; Cloudflare R2 is detected from the URL)")
@@ -106,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--concurrency", type=int,
                     help="parts in flight at once (default: adaptive, found while running)")
     up.add_argument("--checksum", choices=sorted(ALGORITHMS), default=None,
-                    help=f"per-part integrity checksum (default {DEFAULT_ALGORITHM})")
+                    help=f"per-part integrity checksum (default {DEFAULT_ALGORITHM}; none "
+                         "with --checksum-when-required)")
     up.add_argument("--storage-class", help="e.g. STANDARD_IA, GLACIER_IR")
     up.add_argument("--no-overwrite", action="store_true",
                     help="fail instead of replacing an existing object (If-None-Match: *)")
@@ -185,7 +193,13 @@ def main(argv: list[str]) -> int:
         setup_logging(args.verbose)
         kind = owner_kind(args)
         if kind:  # refused at once while the window or another command owns the journal
-            owner = owner_lock.acquire(kind)
+            try:
+                owner = owner_lock.acquire(kind)
+            except owner_lock.JournalBusy as busy:
+                code = _through_window(args, busy)
+                if code is None:
+                    raise
+                return code
         if args.command == "uploads":
             from mpugui import uploads_cli
 
@@ -221,6 +235,19 @@ def stdout_closed() -> None:
         os.close(devnull)
 
 
+def _through_window(args: argparse.Namespace, busy: owner_lock.JournalBusy) -> int | None:
+    """upload, resume and cancel run through the window that owns the journal
+    (mpugui.remote_cli); None when they cannot (another command owns it, or
+    no window answers)."""
+    if args.command not in ("upload", "resume", "cancel"):
+        return None
+    if busy.holder is None or not busy.holder.is_window:
+        return None
+    from mpugui import remote_cli
+
+    return remote_cli.run(args)
+
+
 def owner_kind(args: argparse.Namespace) -> str | None:
     """The command as the owner lock records it, for commands that change
     transfers; None for read-only ones (and a cleanup --dry-run)."""
@@ -248,12 +275,16 @@ def _transfers(journal: Journal, args: argparse.Namespace) -> int:
                 "id": rec.id, "source": rec.source, "destination": rec.uri, "size": rec.size,
                 "state": rec.state, "parts_done": done, "parts_total": total,
                 "upload_id": rec.upload_id, "error": rec.error,
-                "verification": rec.verification, "endpoint": rec.endpoint.label()}) + "\n")
+                "verification": rec.verification,
+                "evidence": list(parse_evidence(rec.evidence)),
+                "endpoint": rec.endpoint.label()}) + "\n")
             continue
         line = (f"{rec.id:>5}  {rec.state:<10} {done:>5}/{total:<5} "
                 f"{format_bytes(rec.size):>10}  {rec.source} → {rec.uri}")
         if rec.error:
             line += f"\n       {rec.error}"
+        if rec.state == DONE and rec.verification:
+            line += f"\n       verified by {rec.verification}"
         out.write(line + "\n")
     out.flush()
     return EXIT_OK
@@ -275,6 +306,8 @@ def _run_engine(journal: Journal, args: argparse.Namespace) -> int:
     out = Reporter(sys.stdout, args.json, engine)
     # Connected before any transfer starts: the first tick's events reach it.
     engine.snapshot.connect(out.on_snapshot)
+    # Warnings (a store without ListParts or Abort, a cancel that came too
+    # late) are problems on stderr; errors already come with their state.
     engine.message.connect(out.on_message)
     feeders: list[Feeder] = []
     interrupted = False
@@ -305,19 +338,24 @@ def _run_engine(journal: Journal, args: argparse.Namespace) -> int:
                 return EXIT_OK
         interrupted = _wait(app, engine, feeders, out)
     finally:
-        engine.shutdown()
+        # Idle at a normal end, so this returns at once; after Ctrl-C a request
+        # the network holds (a Complete, say) does not hold the exit.
+        stopped = engine.shutdown(timeout=SHUTDOWN_SECONDS)
         final = engine.publish(everything=True) or engine.current_snapshot()
         engine.snapshot.disconnect(out.on_snapshot)
         engine.message.disconnect(out.on_message)
         journal.close()
     out.summary(final, feeders)
+    code = EXIT_OK
     if interrupted:
-        return EXIT_INTERRUPTED
-    if final.failed:
-        return EXIT_FAILED
-    if any(f.counts.problems for f in feeders):
-        return EXIT_USAGE
-    return EXIT_OK
+        code = EXIT_INTERRUPTED
+    elif final.failed:
+        code = EXIT_FAILED
+    elif any(f.counts.problems for f in feeders):
+        code = EXIT_USAGE
+    if not stopped:
+        exit_now(code)
+    return code
 
 
 def _start_upload(engine: Any, journal: Journal, args: argparse.Namespace) -> Feeder:
@@ -459,7 +497,9 @@ class Reporter:
                 "error": ev.detail or None if ev.state == FAILED else None})
         elif ev.state in (DONE, CANCELLED):
             self._clear()
-            self._write(f"{ev.state:<9} {rec.source} → {rec.uri}{detail}\n")
+            # A cancel's note (parts a store could not abort) is a warning on stderr.
+            note = detail if ev.state != CANCELLED else ""
+            self._write(f"{ev.state:<9} {rec.source} → {rec.uri}{note}\n")
         if ev.state == FAILED:
             self._stderr(f"failed {rec.source} → {rec.uri}{detail}")
 

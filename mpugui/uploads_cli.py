@@ -66,6 +66,7 @@ For tests only: the environment variable MPUGUI_NOW (ISO 8601, e.g.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -288,8 +289,10 @@ def _list(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     client, now, price = _client(endpoint), _now(args), args.price_per_gb_month
     journal_ids = _journal_ids()
     count = parts = size = failed = 0
+    rows = _rows(client, bucket, prefix)
+    first = next(rows, None)  # a store without the listing says so before any table
     out.line(_HEADER)
-    for row in _rows(client, bucket, prefix):
+    for row in itertools.chain([first] if first else [], rows):
         count += 1
         if row.usage:
             parts, size = parts + row.usage.parts, size + row.usage.bytes

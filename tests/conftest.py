@@ -23,6 +23,8 @@ from mpugui.core.accounts import Account, AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.journal.store import Journal
 from mpugui.core.units import MiB
+from tests import s3rver
+from tests.s3rver import S3rver
 
 
 class MemoryKeyring(KeyringBackend):
@@ -153,3 +155,19 @@ def store(moto_url: str) -> AccountStore:
     s = AccountStore()
     s.save(Account(MOTO_ACCOUNT, endpoint_url=moto_url, region="us-east-1", path_style=True))
     return s
+
+
+@pytest.fixture(scope="session")
+def s3rver_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3rver]:
+    """s3rver (tests/s3rver.py) on 127.0.0.1 for the whole session."""
+    server = S3rver(tmp_path_factory.mktemp("s3rver-data")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3rver_env(s3rver_server: S3rver, monkeypatch: pytest.MonkeyPatch) -> S3rver:
+    """s3rver's own key in the environment (for the engine and the CLI)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3rver.ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3rver.SECRET_KEY)
+    return s3rver_server

@@ -21,6 +21,9 @@ gone: every later request naming it is answered 404 NoSuchUpload, as S3 and
 MinIO answer once an upload is completed or aborted. moto instead answers a
 repeated Complete idempotently (200) and a part of an aborted upload with a
 500 (a KeyError inside moto), so `gone` lets the tests meet S3's behaviour.
+  opaque_etag     forward, then answer with an ETag that is not the MD5 (as S3 does
+                  under SSE-KMS/SSE-C); a later CompleteMultipartUpload naming it
+                  is translated back, so the server assembles the real parts
   hold            stop at `phase` ("before" forwarding, "after" it, or in the
                   "body" after `after_bytes`) until released: a deterministic
                   point for a SIGKILL; the connection is closed on release
@@ -31,6 +34,7 @@ the UploadPart/PutObject body bytes the server accepted.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import random
 import socket
@@ -246,7 +250,12 @@ class _Handler(socketserver.StreamRequestHandler):
             proxy.gone.add(req.upload_id)
             self._send_error(method, 404, "NoSuchUpload", "The specified upload does not exist.")
             return self._keep_alive(headers)
+        if req.op == "CompleteMultipartUpload":
+            body = proxy._real_etags(body)
         status, reason, resp_headers, resp_body = proxy._forward(req, body)
+        if action == "opaque_etag" and status < 300:
+            resp_headers = [(k, proxy._opaque(v) if k.lower() == "etag" else v)
+                            for k, v in resp_headers]
         if req.upload_id and ((fault and fault.gone) or (
                 proxy.forget_completed and status < 300
                 and req.op in ("CompleteMultipartUpload", "AbortMultipartUpload"))):
@@ -326,6 +335,7 @@ class FaultProxy:
         self.forwarded: list[Forwarded] = []
         self._received_by_op: dict[str, int] = {}
         self.gone: set[str] = set()  # upload ids answered with NoSuchUpload from now on
+        self._aliases: dict[str, str] = {}  # opaque ETag hex -> the server's
         host, port = self._server.server_address[:2]
         self.url = f"{'https' if tls else 'http'}://{host}:{port}"
 
@@ -382,6 +392,20 @@ class FaultProxy:
             return sum(1 for _, a, _ in self.injected if action is None or a == action)
 
     # -- plumbing ----------------------------------------------------------
+
+    def _opaque(self, etag: str) -> str:
+        real = etag.strip('"')
+        fake = hashlib.md5(f"kms:{real}".encode()).hexdigest()
+        with self._lock:
+            self._aliases[fake] = real
+        return f'"{fake}"'
+
+    def _real_etags(self, body: bytes) -> bytes:
+        with self._lock:
+            aliases = dict(self._aliases)
+        for fake, real in aliases.items():
+            body = body.replace(fake.encode(), real.encode())
+        return body
 
     def _forward(self, req: Request, body: bytes) -> tuple[int, str, list[tuple[str, str]], bytes]:
         conn = http.client.HTTPConnection(self._up_host, self._up_port, timeout=60)

@@ -102,14 +102,16 @@ def test_second_mpugui_hands_its_file_to_the_window_and_exits_0(window, tmp_path
 
 def test_cli_that_changes_transfers_is_refused_while_the_window_runs(
         window, moto_url: str, bucket: str, tmp_path: Path) -> None:
-    refused = run_cli("resume", "--all")
+    # upload, resume and cancel run through the window (test_cli_through_window);
+    # the uploads commands that touch journaled uploads are refused at once
+    refused = run_cli("uploads", "abort", f"s3://{bucket}/k", "--upload-id", "x",
+                      "--endpoint-url", moto_url)
     assert refused.returncode == 5, refused.stderr + refused.stdout
     assert f"mpugui (the window, pid {window.pid}, since " in refused.stderr
-    assert "is using this journal" in refused.stderr
-
-    src = make_file(tmp_path / "u.bin", 10, seed=2)
-    upload = run_cli("upload", str(src), f"s3://{bucket}/u.bin", "--endpoint-url", moto_url)
-    assert upload.returncode == 5, upload.stderr
+    assert "is using this journal; use the window's In-progress uploads tab" in refused.stderr
+    cleanup = run_cli("uploads", "cleanup", f"s3://{bucket}", "--older-than", "1d", "--yes",
+                      "--endpoint-url", moto_url)
+    assert cleanup.returncode == 5, cleanup.stderr
 
     # read-only commands never take the lock
     listing = run_cli("transfers", "--json")

@@ -1,20 +1,23 @@
 """The small-file PutObject path: its SigV4 signature is botocore's, its
-route is the one botocore would use, and it uploads real objects."""
+route is the one botocore would use, and its loop uploads real objects and
+reports failures as botocore's exceptions."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import socket
 import threading
 
 import boto3
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from mpugui.core.endpoint import ClientFactory, Endpoint
+from mpugui.core.putloop import PutLoop, PutRequest
 from mpugui.core.smallput import Route, Signer, SmallPut, learn_route
-from mpugui.core.transfer.body import Flag, PartBody
 
 KEY_PATH = "/bucket/some%20dir/k%C3%A9y%2Bx%3D1%26.txt"  # "some dir/kéy+x=1&.txt"
 
@@ -46,26 +49,77 @@ def test_route_is_learnt_from_botocore_without_sending(moto_url: str) -> None:
     assert learn_route(aws, "my-bucket").netloc.startswith("my-bucket.s3.")
 
 
-def test_puts_real_objects_from_many_threads(s3, bucket: str, moto_url: str) -> None:
-    endpoint = Endpoint(endpoint_url=moto_url)
-    factory = ClientFactory(4)
-    small = SmallPut()
+class _Source:
+    """A PutSource of ready-made requests: what the engine's SmallFiles gives."""
+
+    def __init__(self, items: list[tuple[str, PutRequest]]) -> None:
+        self.items = items
+        self.total = len(items)
+        self.results: dict[str, object] = {}
+        self.finished = threading.Event()
+        self.batches = 0
+
+    def take(self, n: int) -> list[tuple[str, PutRequest]]:
+        taken, self.items = self.items[:n], self.items[n:]
+        return taken
+
+    def done(self, results: list[tuple[str, object]]) -> None:
+        self.batches += 1
+        self.results.update(results)
+        if not self.items and len(self.results) == self.total:
+            self.finished.set()
+
+
+def _requests(small: SmallPut, factory: ClientFactory, endpoint: Endpoint, bucket: str,
+              bodies: dict[str, bytes]) -> list[tuple[str, PutRequest]]:
     route = small.route(factory.client(endpoint), endpoint, bucket)
     assert route is not None
     creds = factory.credentials(endpoint)
-    bodies = {f"dir/file {i}+é.bin": bytes([i]) * (i * 100) for i in range(40)}
-    etags: dict[str, str] = {}
 
-    def send(key: str, data: bytes) -> None:
-        body = PartBody(memoryview(data), Flag())
-        etags[key] = small.put(route, creds, endpoint, key, body, len(data), {}, None)
+    def refused(_exc: BaseException | None) -> tuple[str, int]:
+        raise AssertionError("no fallback expected")
 
-    threads = [threading.Thread(target=send, args=item) for item in bodies.items()]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    small.close()
+    out = []
+    for key, data in bodies.items():
+        url, head = small.request(route, creds, key, len(data), {}, None)
+        out.append((key, PutRequest(route, head, data, url, refused)))
+    return out
+
+
+def test_loop_puts_real_objects_many_at_once(s3, bucket: str, moto_url: str) -> None:
+    endpoint = Endpoint(endpoint_url=moto_url)
+    factory = ClientFactory(4)
+    bodies = {f"dir/file {i}+é.bin": bytes([i]) * (i * 100) for i in range(60)}
+    source = _Source(_requests(SmallPut(), factory, endpoint, bucket, bodies))
+    loop = PutLoop(source, limit=16)
+    loop.wake()
+    assert source.finished.wait(30)
+    loop.stop()
+    assert source.batches < len(bodies)  # results come back in batches
     for key, data in bodies.items():
         got = s3.get_object(Bucket=bucket, Key=key)
-        assert got["Body"].read() == data and got["ETag"] == etags[key]
+        etag, retries = source.results[key]
+        assert got["Body"].read() == data and got["ETag"] == etag and retries == 0
+
+
+def test_loop_gives_errors_as_botocores(s3, bucket: str, moto_url: str) -> None:
+    endpoint = Endpoint(endpoint_url=moto_url)
+    factory = ClientFactory(4)
+    good = _requests(SmallPut(), factory, endpoint, bucket, {"ok.bin": b"x"})
+    bad = _requests(SmallPut(), factory, endpoint, "no-such-bucket-here", {"k": b"y"})
+    # A route to a port nobody listens on: refused, as a botocore connection error.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dead_route = Route("http", f"127.0.0.1:{port}", "/b/", "us-east-1", sign_payload=False)
+    dead = [("dead", PutRequest(dead_route, good[0][1].head, b"x", "http://dead",
+                                good[0][1].fallback))]
+    source = _Source(good + bad + dead)
+    loop = PutLoop(source, limit=4)
+    loop.wake()
+    assert source.finished.wait(30)
+    loop.stop()
+    assert isinstance(source.results["ok.bin"], tuple)
+    err = source.results["k"]
+    assert isinstance(err, ClientError) and err.response["Error"]["Code"] == "NoSuchBucket"
+    assert isinstance(source.results["dead"], EndpointConnectionError)

@@ -1,11 +1,10 @@
 """The queue and parts models: qtmodeltester, one dataChanged per tick, and
 10,000 rows updated within a frame budget. Snapshots for the big cases are
-built directly (they are plain frozen dataclasses, exactly what the engine
+built directly (they are plain named tuples, exactly what the engine
 publishes); the small cases come from a real engine against moto."""
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import time
 from collections import Counter
@@ -154,7 +153,7 @@ def test_queue_model_rows_come_and_go_with_selection_kept(qtbot) -> None:
     model.update(feed.set_rows(rows))
     view.selectRow(proxy.mapFromSource(model.index(model.row_of(4), 0)).row())
     # 1 and 2 removed, 3 changed, 7 added
-    rows = [rows[0], dataclasses.replace(rows[3], state="uploading"), rows[4], rows[5],
+    rows = [rows[0], rows[3]._replace(state="uploading"), rows[4], rows[5],
             transfer(7)]
     model.update(feed.set_rows(rows))
     assert [model.index(r, 0).data(ID_ROLE) for r in range(model.rowCount())] == [0, 3, 4, 5, 7]
@@ -482,8 +481,8 @@ class FakeEngine(QObject):
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
-        return lambda *args: self.calls.append((name, *args) if len(args) > 1 else
-                                               (name, args[0] if args else None))
+        return lambda *args, **_options: self.calls.append(
+            (name, *args) if len(args) > 1 else (name, args[0] if args else None))
 
 
 def test_window_acts_on_a_select_all_of_twenty_thousand_rows(qtbot, journal) -> None:
@@ -521,7 +520,7 @@ def test_window_acts_on_a_select_all_of_twenty_thousand_rows(qtbot, journal) -> 
     window.remove_finished()
     assert engine.calls[-1] == ("remove_finished", None)
     # a tick: the status bar and the actions come from the counts
-    done = [dataclasses.replace(feed.table[i], state="done") for i in ids[:100]]
+    done = [feed.table[i]._replace(state="done") for i in ids[:100]]
     engine.snapshot.emit(feed.tick(done))
     assert f"{feed.current().done} done" in window.status.counts.text()
     assert window.model.transfer(ids[0]).state == "done"

@@ -4,8 +4,6 @@ the grid and the parts table follow each other's selection."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication
@@ -135,7 +133,7 @@ def test_same_transfer_updates_in_place(qtbot) -> None:
     panel.model.modelReset.connect(lambda: resets.append(1))
     changed = []
     panel.model.dataChanged.connect(lambda a, b, _r=(): changed.append((a.row(), b.row())))
-    moved = (parts[0], dataclasses.replace(parts[1], state="uploading", sent=MiB), *parts[2:])
+    moved = (parts[0], parts[1]._replace(state="uploading", sent=MiB), *parts[2:])
     panel.set_transfer(snapshot(moved))
     assert resets == [] and changed == [(1, 1)]
     panel.set_transfer(snapshot(moved, tid=2))  # another transfer: a reset

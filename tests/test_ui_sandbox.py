@@ -135,3 +135,104 @@ def test_files_added_while_the_sandbox_starts_wait_for_it(qtbot, tmp_path: Path)
                         timeout=30000)
     finally:
         session.close()
+
+
+def test_sandbox_transfers_of_a_dead_sandbox_start_over_on_the_new_one(
+        qtbot, tmp_path: Path, monkeypatch) -> None:
+    import tempfile
+
+    from mpugui.core.journal.store import CANCELLED, DONE, PAUSED, Journal
+    from mpugui.core.paths import journal_path
+    from mpugui.core.sandbox import STARTED_OVER
+    from mpugui.engine.engine import TransferEngine
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # stale homes are looked for here
+    settings = EngineSettings(part_size=5 * MiB, threshold=5 * MiB, concurrency=1)
+    old = start_sandbox(part_size=256 * 1024)
+    journal = Journal(journal_path())
+    engine = TransferEngine(journal, ClientFactory(8), EngineSettings(
+        part_size=5 * MiB, threshold=5 * MiB, concurrency=1, bandwidth_limit=4 * MiB))
+    big = make_file(tmp_path / "big.bin", 12 * MiB, seed=21)
+    tid = engine.add(UploadRequest(str(big), old.bucket, "big.bin", old.endpoint))
+    qtbot.waitUntil(lambda: (s := engine.current_snapshot().by_id(tid)) is not None
+                    and s.parts_done >= 1, timeout=30000)
+    old_upload = engine.current_snapshot().by_id(tid).upload_id
+    engine.pause([tid])
+    (other,), _ = engine.add_many([UploadRequest(str(big), old.bucket, "other.bin",
+                                                 old.endpoint)], paused=True)
+    folder = tmp_path / "walked"
+    make_file(folder / "w.bin", 1000, seed=22)
+    from mpugui.core.transfer.feeder import FeedRequest
+
+    journal.add_walk(FeedRequest([str(folder)], old.bucket, "w/", old.endpoint).to_json())
+    assert engine.shutdown()
+    journal.close()
+    # The old sandbox's process ends, and its server's uploads with it (moto's
+    # store is shared by the servers of one process: say so explicitly).
+    client = ClientFactory().client(old.endpoint)
+    client.abort_multipart_upload(Bucket=old.bucket, Key="big.bin", UploadId=old_upload)
+    old.server.stop()
+
+    session = start_session(sandbox=True, engine_settings=settings)
+    try:
+        new = session.sandbox
+        assert new.endpoint_url != old.endpoint_url
+        # The journal is read once the new sandbox's server runs (it starts
+        # behind the window): its transfers resume against a live server.
+        qtbot.waitUntil(lambda: session.restoring is not None, timeout=30000)
+        session.restoring.join()
+        eng = session.engine
+        rec = eng.record(tid)
+        assert rec.endpoint == new.endpoint and rec.upload_id is None
+        assert eng.state_of(tid) == PAUSED  # auto-resume is off
+        assert eng.current_snapshot().by_id(tid).detail == STARTED_OVER
+        assert eng.current_snapshot().by_id(tid).parts_done == 0  # started over
+        eng.resume([tid])  # Retry/Resume reach the new server
+        qtbot.waitUntil(lambda: eng.state_of(tid) == DONE, timeout=60000)
+        s3 = boto3.client("s3", endpoint_url=new.endpoint_url, region_name="us-east-1",
+                          aws_access_key_id="sandbox", aws_secret_access_key="sandbox-secret")
+        assert s3.get_object(Bucket=new.bucket, Key="big.bin")["Body"].read() == big.read_bytes()
+        eng.cancel([other])
+        qtbot.waitUntil(lambda: eng.state_of(other) == CANCELLED, timeout=30000)
+        # the walk the old run had not finished goes on against the new sandbox
+        qtbot.waitUntil(lambda: all(f.finished for f in session.walks), timeout=30000)
+        walked = [eng.record(i) for i in eng.transfer_ids() if eng.record(i).key == "w/w.bin"]
+        assert len(walked) == 1 and walked[0].endpoint == new.endpoint
+    finally:
+        session.close()
+
+
+def test_stale_sandbox_homes_of_dead_processes_are_removed(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from mpugui.core.journal import owner
+    from mpugui.core.sandbox import HOME_PREFIX, PID_FILE, STALE_WITHOUT_PID, clean_stale_homes
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = dead.stdout.strip()
+
+    def home(name: str, pid: str | None, age: float = 0) -> Path:
+        h = tmp_path / f"{HOME_PREFIX}{name}"
+        h.mkdir()
+        if pid is not None:
+            (h / PID_FILE).write_text(pid)
+        if age:
+            os.utime(h, (time.time() - age, time.time() - age))
+        return h
+
+    crashed = home("crashed", dead_pid)
+    running = home("running", str(os.getpid()))
+    owned = home("owned", dead_pid)  # its maker died, but someone owns it now
+    old_unknown = home("old", None, age=STALE_WITHOUT_PID + 60)
+    young_unknown = home("young", None)
+    other = tmp_path / "not-a-sandbox"
+    other.mkdir()
+    with owner.acquire("window", owned / owner.LOCK_NAME):
+        removed = clean_stale_homes(tmp_path)
+    assert sorted(removed) == sorted([crashed, old_unknown])
+    assert not crashed.exists() and not old_unknown.exists()
+    assert running.exists() and owned.exists() and young_unknown.exists() and other.exists()

@@ -19,6 +19,7 @@ from botocore.config import Config
 
 from mpugui.core import secrets
 from mpugui.core.errors import MpuguiError
+from mpugui.core.stores import quirks_for
 from mpugui.core.transfer.body import MAX_CHUNK
 
 
@@ -56,13 +57,13 @@ class Endpoint:
 
     def needs_equal_parts(self) -> bool:
         """Whether uploads here must use parts of one size: said by the
-        account, or known from the host (R2's documented limit)."""
-        host = (urlparse(self.endpoint_url).hostname or "") if self.endpoint_url else ""
-        return self.equal_parts or host.endswith(EQUAL_PART_HOSTS)
+        account, or known from the host (core/stores.py: R2)."""
+        return self.equal_parts or quirks_for(self.endpoint_url).equal_parts
 
-
-# Stores whose documentation requires equal parts (all but the last).
-EQUAL_PART_HOSTS = (".r2.cloudflarestorage.com",)
+    def checksum_compat(self) -> bool:
+        """No checksum header the store did not ask for: said by the account
+        (checksum_when_required), or known from the host (core/stores.py: GCS)."""
+        return self.checksum_when_required or quirks_for(self.endpoint_url).no_checksum_headers
 
 
 def validate_endpoint_url(url: str | None) -> None:
@@ -139,10 +140,10 @@ def client_config(endpoint: Endpoint, max_pool_connections: int = 10,
         read_timeout=read_timeout,
         tcp_keepalive=True,
         request_checksum_calculation=(
-            "when_required" if endpoint.checksum_when_required else "when_supported"
+            "when_required" if endpoint.checksum_compat() else "when_supported"
         ),
         response_checksum_validation=(
-            "when_required" if endpoint.checksum_when_required else "when_supported"
+            "when_required" if endpoint.checksum_compat() else "when_supported"
         ),
         s3={
             "addressing_style": "path" if endpoint.path_style else "auto",

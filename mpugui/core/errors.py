@@ -53,8 +53,11 @@ _CODE_SENTENCES = {
     "InternalError": "The server had an internal error.",
     "RequestTimeout": "The connection was idle too long and the server closed it.",
     "KeyTooLongError": "The key is longer than S3 allows (1024 bytes).",
-    "NotImplemented": "The server does not implement this operation.",
 }
+
+# What a store answers for an S3 operation it lacks (s3rver: ListParts and
+# AbortMultipartUpload 405, ListMultipartUploads and lifecycle 501).
+_UNSUPPORTED_CODES = {"MethodNotAllowed", "NotImplemented"}
 
 _TRANSIENT_CODES = {
     "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "BadDigest",
@@ -68,12 +71,42 @@ def error_code(exc: BaseException) -> str | None:
     return None
 
 
+def unsupported(exc: BaseException) -> bool:
+    """The server lacks the operation: asking again will not help."""
+    if not isinstance(exc, bx.ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return error_code(exc) in _UNSUPPORTED_CODES or int(status or 0) in (405, 501)
+
+
+# What a missing operation means for the user.
+_WITHOUT = {
+    "ListMultipartUploads": "in-progress uploads cannot be listed here; `mpugui transfers` "
+    "still shows the ones this app started",
+    "ListParts": "the parts of an upload cannot be listed here",
+    "AbortMultipartUpload": "uploads cannot be aborted here; their parts stay on the server",
+    "PutBucketLifecycleConfiguration": "lifecycle rules cannot be set here",
+    "GetBucketLifecycleConfiguration": "lifecycle rules cannot be read here",
+}
+
+
+def unsupported_sentence(exc: bx.ClientError) -> str:
+    op = getattr(exc, "operation_name", "") or "this operation"
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
+    sentence = f"The server does not support {op} ({status} {error_code(exc) or ''})".replace(
+        " )", ")")
+    consequence = _WITHOUT.get(op)
+    return f"{sentence}: {consequence}." if consequence else f"{sentence}."
+
+
 def is_transient(exc: BaseException) -> bool:
     """Worth another try after a pause: network trouble and server overload,
     not denials, missing buckets or changed files."""
     if isinstance(exc, (MpuguiError, Interrupted)):
         return False
     if isinstance(exc, bx.ClientError):
+        if unsupported(exc):  # 501 NotImplemented stays true
+            return False
         code = error_code(exc) or ""
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return code in _TRANSIENT_CODES or int(status or 0) >= 500
@@ -113,6 +146,8 @@ def describe(exc: BaseException, *, bucket: str = "", op: str = "this operation"
         return f"'{exc.kwargs.get('region_name', '')}' is not a valid region name."
     if isinstance(exc, ValueError) and "Invalid endpoint" in str(exc):
         return f"{exc}. An endpoint URL looks like https://s3.example.com:9000."
+    if isinstance(exc, bx.ClientError) and unsupported(exc):
+        return unsupported_sentence(exc)
     if isinstance(exc, bx.ClientError):
         code = error_code(exc) or ""
         template = _CODE_SENTENCES.get(code)

@@ -13,15 +13,21 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mpugui.core.errors import MpuguiError, error_code
+from mpugui.core.encryption import BUCKETS
+from mpugui.core.errors import MpuguiError, error_code, unsupported
 from mpugui.core.journal.store import PartRecord, TransferRecord
-from mpugui.core.transfer.checksums import Algorithm, clean_etag, md5_hex, multipart_etag
+from mpugui.core.transfer.checksums import Algorithm, clean_etag, md5_hex
+from mpugui.core.verify import (
+    Verdict,
+    VerificationFailed,
+    check_md5_etag,
+    file_md5,
+    verify_object,
+)
+
+__all__ = ["AbortUnsupported", "Verdict", "VerificationFailed"]
 
 log = logging.getLogger("mpugui.s3")
-
-
-class VerificationFailed(MpuguiError):
-    pass
 
 
 def _object_args(rec: TransferRecord, algo: Algorithm) -> dict[str, Any]:
@@ -51,6 +57,8 @@ def upload_part(client: Any, rec: TransferRecord, number: int, body: Any,
         args[algo.part_param] = checksum
     resp = client.upload_part(**args)
     retries = int(resp.get("ResponseMetadata", {}).get("RetryAttempts", 0))
+    if algo.name == "md5":
+        _check_md5(client, rec, resp, checksum, f"Part {number} of {rec.uri} was")
     return str(resp["ETag"]), retries
 
 
@@ -66,7 +74,20 @@ def put_object(client: Any, rec: TransferRecord, body: Any, checksum: str | None
     if rec.no_overwrite:
         args["IfNoneMatch"] = "*"
     resp = client.put_object(**args)
+    if algo.name == "md5":
+        _check_md5(client, rec, resp, checksum, f"{rec.uri} was")
     return str(resp["ETag"]), int(resp.get("ResponseMetadata", {}).get("RetryAttempts", 0))
+
+
+def _check_md5(client: Any, rec: TransferRecord, resp: dict[str, Any], content_md5: str | None,
+               what: str) -> None:
+    """`--checksum md5`: the ETag must be the MD5 sent, unless ETags are not
+    MD5s here (SSE-KMS/SSE-C): then the server checked Content-MD5 itself."""
+    try:
+        check_md5_etag(str(resp["ETag"]), content_md5, resp.get("ServerSideEncryption"),
+                       lambda: BUCKETS.hides_md5(client, rec.bucket))
+    except MpuguiError as exc:
+        raise MpuguiError(f"{what} {exc}") from None
 
 
 def list_parts(client: Any, bucket: str, key: str, upload_id: str,
@@ -91,7 +112,7 @@ def complete(client: Any, rec: TransferRecord, parts: list[PartRecord],
 
     botocore retries a 200-with-<Error> answer. If the first attempt did
     complete and only its answer was lost, the retry meets NoSuchUpload: then
-    HEAD tells whether the object is ours (same multipart ETag and size).
+    HEAD tells whether the object is ours (is_ours).
     """
     entries = []
     for p in parts:
@@ -109,13 +130,23 @@ def complete(client: Any, rec: TransferRecord, parts: list[PartRecord],
     except ClientError as exc:
         if error_code(exc) != "NoSuchUpload":
             raise
-        expected = multipart_etag([p.etag for p in parts])
+        if is_ours(client, rec, parts, algo) is None:
+            raise
+        log.info("Complete of %s answered NoSuchUpload but the object is ours", rec.uri)
         head = head_object(client, rec.bucket, rec.key)
-        if head and expected and clean_etag(head["ETag"]) == expected \
-                and head["ContentLength"] == rec.size:
-            log.info("Complete of %s answered NoSuchUpload but the object is ours", rec.uri)
-            return str(head["ETag"])
-        raise
+        return str(head["ETag"]) if head else ""
+
+
+def is_ours(client: Any, rec: TransferRecord, parts: list[PartRecord],
+            algo: Algorithm) -> Verdict | None:
+    """Whether the object at the key is exactly our parts (after a lost
+    answer or a crash): the verdict when its content, not just its size, was
+    shown to be ours; None otherwise."""
+    try:
+        verdict = verify(client, rec, parts, algo, "")
+    except VerificationFailed:
+        return None
+    return verdict if verdict.proves_content else None
 
 
 def head_object(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
@@ -128,42 +159,20 @@ def head_object(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
 
 
 def verify(client: Any, rec: TransferRecord, parts: list[PartRecord], algo: Algorithm,
-           etag: str, local_md5: str | None = None) -> str:
-    """Check the stored object against local values; returns what was checked.
-
-    Always: size. Multipart: the ETag must be the one S3 derives from the
-    ETags of exactly our parts (so the object is our parts, in order), and a
-    composite checksum, when the server reports one, must match ours.
-    Single PutObject: the ETag must be the MD5 of the local bytes when known.
-    """
+           etag: str) -> Verdict:
+    """Check the stored multipart object against our parts by what this
+    server guarantees (core/verify.py); raises VerificationFailed."""
     head = head_object(client, rec.bucket, rec.key)
-    if head is None:
-        raise VerificationFailed(f"{rec.uri} is missing right after it was completed.")
-    checked = []
-    if int(head["ContentLength"]) != rec.size:
-        raise VerificationFailed(
-            f"{rec.uri} holds {head['ContentLength']:,} bytes; the file has {rec.size:,}.")
-    checked.append("size")
-    stored = clean_etag(head.get("ETag", etag))
-    if rec.multipart:
-        expected = multipart_etag([p.etag for p in parts])
-        if expected is not None:
-            if stored != expected:
-                raise VerificationFailed(
-                    f"{rec.uri} has ETag {stored}; the uploaded parts give {expected}.")
-            checked.append("multipart ETag")
-        ours = algo.composite([p.checksum or "" for p in parts]) if algo.s3_name else None
-        theirs = head.get(f"Checksum{algo.s3_name}") if algo.s3_name else None
-        if ours and theirs and "-" in theirs:
-            if theirs != ours:
-                raise VerificationFailed(
-                    f"{rec.uri} has {algo.name} {theirs}; the parts give {ours}.")
-            checked.append(f"composite {algo.name}")
-    elif local_md5 is not None and len(stored) == 32:
-        if stored != local_md5:
-            raise VerificationFailed(f"{rec.uri} has ETag {stored}; the file's MD5 is {local_md5}.")
-        checked.append("MD5")
-    return " + ".join(checked)
+    if head is not None and not head.get("ETag") and etag:
+        head = {**head, "ETag": etag}  # a HEAD without ETag: Complete's answer says it
+    return verify_object(
+        rec, parts, algo, head,
+        local_md5=lambda: file_md5(rec.source, rec.size),
+        bucket_hides_md5=lambda: BUCKETS.hides_md5(client, rec.bucket))
+
+
+class AbortUnsupported(MpuguiError):
+    """The server lacks AbortMultipartUpload: the upload's parts stay there."""
 
 
 def abort_until_empty(client: Any, bucket: str, key: str, upload_id: str,
@@ -174,12 +183,22 @@ def abort_until_empty(client: Any, bucket: str, key: str, upload_id: str,
         try:
             client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
         except ClientError as exc:
+            if unsupported(exc):
+                raise AbortUnsupported(
+                    f"The server can't abort multipart uploads, so it keeps the parts "
+                    f"already sent to s3://{bucket}/{key} (upload {upload_id}). Remove them "
+                    f"with the store's own tools (s3rver: {bucket}/._S3rver_uploads/{upload_id} "
+                    "in its data directory), or with a lifecycle rule for incomplete uploads "
+                    "where the store has one.") from exc
             if error_code(exc) != "NoSuchUpload":
                 raise
         try:
             remaining = list_parts(client, bucket, key, upload_id)
         except ClientError as exc:
             if error_code(exc) == "NoSuchUpload":
+                return
+            if unsupported(exc):  # aborted; nothing can tell whether a late part landed
+                log.info("Aborted %s; the server can't list parts to confirm", upload_id)
                 return
             raise
         log.info("%d part(s) of %s landed after the abort; aborting again",

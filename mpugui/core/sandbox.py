@@ -11,6 +11,12 @@ Importing moto takes seconds, so the window does not wait for it:
 `prepare_sandbox()` (instant) fixes the port, the home and the account, and
 `Sandbox.start_in_background()` starts and seeds the server on a thread;
 `ready` is set when it answers (`error` says why it did not).
+
+Its server's data lives in the process: after a crash (or any quit) the
+journal may still hold sandbox transfers whose uploads are gone with it.
+`rebind` points them at the new sandbox and starts the unfinished ones over,
+saying why; `clean_stale_homes` removes the temporary state folders that
+crashed sandboxes left in the temporary directory.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +37,8 @@ from mpugui.core import secrets
 from mpugui.core.accounts import KEYS, Account, AccountStore
 from mpugui.core.endpoint import Endpoint
 from mpugui.core.errors import MpuguiError
+from mpugui.core.journal.owner import LOCK_NAME
+from mpugui.core.journal.store import CANCELLED, DONE, QUEUED, Journal
 from mpugui.core.units import MiB
 
 log = logging.getLogger("mpugui.sandbox")
@@ -39,6 +48,11 @@ BUCKET = "sandbox-bucket"
 ACCESS_KEY = "sandbox"
 SECRET_KEY = "sandbox-secret"
 REGION = "us-east-1"
+HOME_PREFIX = "mpugui-sandbox-"  # temporary state folders, in the temporary directory
+PID_FILE = "sandbox.pid"  # which process made a temporary home
+STALE_WITHOUT_PID = 3600  # seconds: a home with no pid file is left alone this long
+STARTED_OVER = ("The sandbox's server ended with the mpugui that ran it, and its uploads "
+                "with it: this transfer starts over on the new sandbox.")
 
 # (key, number of parts already sent) of the uploads left unfinished
 ORPHANS = (("backups/2024-photos.tar", 3), ("video/raw-interview.mov", 2),
@@ -129,9 +143,12 @@ def prepare_sandbox() -> Sandbox:
     if importlib.util.find_spec("moto") is None:  # say so now, not seconds later
         raise MpuguiError("The sandbox needs moto. Install it with: "
                           "pip install 'mpugui[sandbox]'")
+    clean_stale_homes()
     temporary = False
     if not os.environ.get("MPUGUI_HOME"):
-        os.environ["MPUGUI_HOME"] = tempfile.mkdtemp(prefix="mpugui-sandbox-")
+        made = Path(tempfile.mkdtemp(prefix=HOME_PREFIX))
+        (made / PID_FILE).write_text(str(os.getpid()), encoding="utf-8")
+        os.environ["MPUGUI_HOME"] = str(made)
         temporary = True
     home = Path(os.environ["MPUGUI_HOME"])
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -189,3 +206,105 @@ def _seed_orphans(client: Any, part_size: int) -> list[tuple[str, str]]:
                                Body=rng.randbytes(part_size))
         made.append((key, upload_id))
     return made
+
+
+def rebind(journal: Journal, box: Sandbox) -> list[int]:
+    """Point every journaled sandbox transfer at `box` (so Retry and Cancel
+    reach a server that runs), and start the unfinished ones over: their
+    uploads were on an earlier sandbox's server, gone with its process.
+    Called before the engine restores the journal; returns the ids started over."""
+    started_over = []
+    for rec in journal.transfers():
+        if rec.endpoint.account != box.account.name:
+            continue
+        if rec.state in (DONE, CANCELLED):
+            if rec.endpoint != box.endpoint:
+                journal.update(rec.id, endpoint=box.endpoint)
+            continue
+        journal.forget_parts(rec.id)
+        # queued: it starts at once with auto-resume on, else it waits paused
+        journal.update(rec.id, endpoint=box.endpoint, upload_id=None, state=QUEUED,
+                       error=STARTED_OVER)
+        started_over.append(rec.id)
+    journal.flush()
+    _rebind_walks(journal, box)
+    if started_over:
+        log.warning("%d sandbox transfer(s) start over: the sandbox's server ended with the "
+                    "mpugui that ran it, and its uploads with it.", len(started_over))
+    return started_over
+
+
+def _rebind_walks(journal: Journal, box: Sandbox) -> None:
+    """Folders an earlier sandbox run had not finished walking go on against
+    this sandbox (added anew first, so a crash in between loses no walk)."""
+    from mpugui.core.transfer.feeder import FeedRequest
+
+    for walk_id, text in journal.walks():
+        try:
+            request = FeedRequest.from_json(text)
+        except (ValueError, TypeError, KeyError):
+            continue  # resume_walks drops it, saying so
+        if request.endpoint.account != box.account.name or request.endpoint == box.endpoint:
+            continue
+        request.endpoint = box.endpoint
+        journal.add_walk(request.to_json())
+        journal.finish_walk(walk_id)
+
+
+def clean_stale_homes(root: Path | None = None) -> list[Path]:
+    """Remove the temporary homes of sandboxes whose process is gone (a crash
+    skips Sandbox.stop). A home is kept while its maker runs, while anyone
+    holds its owner lock, and, without a pid file, for STALE_WITHOUT_PID."""
+    root = root or Path(tempfile.gettempdir())
+    removed = []
+    for home in root.glob(HOME_PREFIX + "*"):
+        try:
+            if not home.is_dir() or home.stat().st_uid != os.getuid() or _in_use(home):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(home, ignore_errors=True)
+        log.info("Removed %s, left by a sandbox that did not stop", home)
+        removed.append(home)
+    return removed
+
+
+def _in_use(home: Path) -> bool:
+    try:
+        pid = int((home / PID_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        if time.time() - home.stat().st_mtime < STALE_WITHOUT_PID:
+            return True  # maybe still being set up, or not ours to judge
+    else:
+        if _alive(pid):
+            return True
+    return _locked(home / LOCK_NAME)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _locked(path: Path) -> bool:
+    """Whether a live process holds the owner lock (see journal.owner)."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # drops our lock too
+    return False

@@ -6,7 +6,7 @@ response parsing), which caps a 2-core machine near 1,000 files a second
 whatever the network does. Here the route to a bucket (URL, region, whether
 the payload is signed) is learnt once from botocore itself (one PutObject it
 prepares but never sends), and each file then costs a SigV4 signature over a
-handful of headers and one request on a kept-alive connection of its thread.
+handful of headers; core/putloop.py sends it.
 
 Anything unusual goes back to botocore: a proxy, a redirect to another
 region, a store that answers in a way this module does not know. Errors are
@@ -19,12 +19,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import http.client
 import logging
-import select
-import socket
+import re
 import ssl
 import threading
+import time
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
@@ -43,6 +42,7 @@ MAX_SIZE = 1024 * 1024  # larger bodies: botocore (its cost is small next to the
 _UNSIGNED = "UNSIGNED-PAYLOAD"
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 # as botocore: every header is signed but these (and the signature itself)
+_SPACES = re.compile(r"^\s|\s$|\s\s|[\t\r\n]")  # values SigV4 must trim or squeeze
 _UNSIGNED_HEADERS = frozenset({"expect", "transfer-encoding", "user-agent", "x-amzn-trace-id",
                                "authorization"})
 
@@ -121,26 +121,33 @@ class Signer:
 
     def __init__(self) -> None:
         self._keys: dict[tuple[str, str, str], bytes] = {}
+        self._last: tuple[dt.datetime | None, str] = (None, "")
 
     def sign(self, method: str, route: Route, path: str, headers: dict[str, str],
              payload_hash: str, creds: Any, now: dt.datetime) -> None:
-        amz_date = now.strftime("%Y%m%dT%H%M%SZ")
+        if now != self._last[0]:  # a folder signs hundreds a second: format once
+            self._last = (now, now.strftime("%Y%m%dT%H%M%SZ"))
+        amz_date = self._last[1]
         day = amz_date[:8]
         headers["x-amz-date"] = amz_date
         headers["x-amz-content-sha256"] = payload_hash
         if creds.token:
             headers["x-amz-security-token"] = creds.token
         signed = {"host": route.netloc}
-        signed.update((k.lower(), " ".join(str(v).split())) for k, v in headers.items()
-                      if k.lower() not in _UNSIGNED_HEADERS)
+        for k, v in headers.items():
+            name = k.lower()
+            if name not in _UNSIGNED_HEADERS:
+                v = str(v)
+                signed[name] = " ".join(v.split()) if _SPACES.search(v) else v
         names = sorted(signed)
         canonical = "\n".join((method, path, "", *(f"{n}:{signed[n]}" for n in names), "",
                                ";".join(names), payload_hash))
         scope = f"{day}/{route.region}/s3/aws4_request"
         to_sign = "\n".join(("AWS4-HMAC-SHA256", amz_date, scope,
                              hashlib.sha256(canonical.encode()).hexdigest()))
-        signature = hmac.new(self._key(creds.secret_key, day, route.region),
-                             to_sign.encode(), hashlib.sha256).hexdigest()
+        # hmac.digest: the one-shot C path (hmac.new costs several times more)
+        signature = hmac.digest(self._key(creds.secret_key, day, route.region),
+                                to_sign.encode(), "sha256").hex()
         headers["Authorization"] = (
             f"AWS4-HMAC-SHA256 Credential={creds.access_key}/{scope}, "
             f"SignedHeaders={';'.join(names)}, Signature={signature}")
@@ -157,16 +164,14 @@ class Signer:
 
 
 class SmallPut:
-    """Sends small PutObjects; one per call, from any number of threads."""
+    """Routes (learnt once per endpoint and bucket) and signed requests for
+    the small files core/putloop.py sends."""
 
-    def __init__(self, connect_timeout: float = 10, read_timeout: float = 60) -> None:
+    def __init__(self) -> None:
         self._routes: dict[tuple[Endpoint, str], Route | None] = {}
         self._lock = threading.Lock()
-        self._local = threading.local()
         self._signer = Signer()
-        self._timeouts = (connect_timeout, read_timeout)
         self._ssl: dict[tuple[bool, str | None], ssl.SSLContext] = {}
-        self._open: set[http.client.HTTPConnection] = set()  # every thread's, for close()
 
     def route(self, client: Any, endpoint: Endpoint, bucket: str) -> Route | None:
         """How to reach `bucket`, or None: use botocore (learnt once)."""
@@ -189,11 +194,9 @@ class SmallPut:
         with self._lock:
             self._routes[(endpoint, bucket)] = None
 
-    def put(self, route: Route, creds: Any, endpoint: Endpoint, key: str, body: Any,
-            size: int, headers: dict[str, str], payload_hash: str | None) -> str:
-        """One PutObject; returns the ETag. A request that fails is never sent
-        again here: the engine's retry policy decides (and counts it). `body`
-        is a PartBody (progress, bandwidth limit, pause)."""
+    def request(self, route: Route, creds: Any, key: str, size: int,
+                headers: dict[str, str], payload_hash: str | None) -> tuple[str, bytes]:
+        """A signed PutObject's URL and its request line and headers."""
         path = route.base + quote(key, safe="/~")
         headers = dict(headers)
         headers["Content-Length"] = str(size)
@@ -202,79 +205,13 @@ class SmallPut:
         elif payload_hash is None:
             payload_hash = _EMPTY_SHA256 if size == 0 else _UNSIGNED
         self._signer.sign("PUT", route, path, headers, payload_hash, creds,
-                          dt.datetime.now(dt.timezone.utc))
-        url = f"{route.scheme}://{route.netloc}{path}"
-        try:
-            conn = self._connection(route, endpoint)
-            conn.request("PUT", path, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-            self._drop(route)
-            raise bx.ConnectionClosedError(endpoint_url=url) from exc
-        except TimeoutError as exc:
-            self._drop(route)
-            raise bx.ReadTimeoutError(endpoint_url=url) from exc
-        except ssl.SSLError as exc:
-            self._drop(route)
-            raise bx.SSLError(endpoint_url=url, error=exc) from exc
-        except OSError as exc:
-            self._drop(route)
-            raise bx.EndpointConnectionError(endpoint_url=url) from exc
-        except BaseException:
-            self._drop(route)
-            raise
-        if resp.will_close:
-            self._drop(route)
-        if resp.status == 200:
-            return str(resp.getheader("ETag") or "")
-        raise _client_error(resp, data)
+                          dt.datetime.fromtimestamp(int(time.time()), dt.timezone.utc))
+        lines = [f"PUT {path} HTTP/1.1", f"Host: {route.netloc}"]
+        lines.extend(f"{k}: {v}" for k, v in headers.items())
+        lines.append("\r\n")
+        return f"{route.scheme}://{route.netloc}{path}", "\r\n".join(lines).encode("latin-1")
 
-    # -- connections, one set per thread --------------------------------------------
-
-    def _connection(self, route: Route, endpoint: Endpoint) -> http.client.HTTPConnection:
-        conns: dict[str, http.client.HTTPConnection] = self._local.__dict__.setdefault(
-            "conns", {})
-        conn = conns.get(route.netloc + route.scheme)
-        if conn is not None:
-            if conn.sock is not None and not _readable(conn.sock):
-                return conn
-            # The server closed it while idle (or said something unasked):
-            # a new one, before anything is sent.
-            self._drop(route)
-        connect, _read = self._timeouts
-        if route.scheme == "https":
-            conn = http.client.HTTPSConnection(route.netloc, timeout=connect,
-                                               context=self._context(endpoint),
-                                               blocksize=64 * 1024)
-        else:
-            conn = http.client.HTTPConnection(route.netloc, timeout=connect,
-                                              blocksize=64 * 1024)
-        conn.connect()
-        if conn.sock is not None:
-            conn.sock.settimeout(self._timeouts[1])
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conns[route.netloc + route.scheme] = conn
-        with self._lock:
-            self._open.add(conn)
-        return conn
-
-    def _drop(self, route: Route) -> None:
-        conns = self._local.__dict__.get("conns", {})
-        conn = conns.pop(route.netloc + route.scheme, None)
-        if conn is not None:
-            conn.close()
-            with self._lock:
-                self._open.discard(conn)
-
-    def close(self) -> None:
-        """Close every kept-alive connection (the engine's workers have ended)."""
-        with self._lock:
-            conns, self._open = self._open, set()
-        for conn in conns:
-            conn.close()
-
-    def _context(self, endpoint: Endpoint) -> ssl.SSLContext:
+    def ssl_context(self, endpoint: Endpoint) -> ssl.SSLContext:
         key = (endpoint.verify_tls, endpoint.ca_bundle)
         with self._lock:
             ctx = self._ssl.get(key)
@@ -290,20 +227,13 @@ class SmallPut:
         return ctx
 
 
-def _readable(sock: socket.socket) -> bool:
-    """An idle kept-alive socket with something to read has been closed by
-    the server (EOF) or is out of step: either way not to be reused."""
-    try:
-        ready, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(ready)
-
-
-def _client_error(resp: http.client.HTTPResponse, data: bytes) -> Exception:
-    if resp.status in (301, 302, 307, 308):
-        return NotForThisRoute(f"redirected ({resp.status})")
-    code, message = str(resp.status), resp.reason
+def client_error(status: int, reason: str, headers: dict[str, str], data: bytes,
+                 op: str) -> Exception:
+    """botocore's exception for an S3 error answer (so errors.describe() and
+    is_transient() see no difference), or NotForThisRoute for a redirect."""
+    if status in (301, 302, 307, 308):
+        return NotForThisRoute(f"redirected ({status})")
+    code, message = str(status), reason
     try:
         root = ET.fromstring(data) if data else None
         if root is not None:
@@ -315,6 +245,5 @@ def _client_error(resp: http.client.HTTPResponse, data: bytes) -> Exception:
                 "IllegalLocationConstraintException"):
         return NotForThisRoute(code)  # another region: botocore's redirector knows
     return bx.ClientError({"Error": {"Code": code, "Message": message},
-                           "ResponseMetadata": {"HTTPStatusCode": resp.status,
-                                                "HTTPHeaders": dict(resp.getheaders())}},
-                          "PutObject")
+                           "ResponseMetadata": {"HTTPStatusCode": status,
+                                                "HTTPHeaders": headers}}, op)

@@ -3,7 +3,9 @@ whether a file is still the one that was planned."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import mimetypes
 import os
 import stat
 from collections.abc import Iterator
@@ -13,14 +15,27 @@ from pathlib import Path
 from mpugui.core.errors import SourceChanged
 
 MAX_KEY_BYTES = 1024
+_EUID = os.geteuid()
 _SAMPLE = 64 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Identity:
     size: int
     mtime_ns: int
     sample: str  # hash of the first, middle and last 64 KiB
+
+
+@functools.lru_cache(maxsize=4096)
+def _type_of(suffixes: str) -> str | None:
+    return mimetypes.guess_type("f." + suffixes)[0]
+
+
+def guess_type(path: str) -> str | None:
+    """The Content-Type for a file name, as mimetypes says (remembered per
+    ending: a folder of photos asks it 100,000 times)."""
+    name = os.path.basename(path).lower()
+    return _type_of(name.split(".", 1)[1]) if "." in name.lstrip(".") else None
 
 
 def identity(path: str) -> Identity:
@@ -44,12 +59,14 @@ def identity_of(fd: int, path: str, data: memoryview | bytes | None = None) -> I
 
 
 def describe_change(path: str, expected: Identity, now: Identity) -> None:
-    """Raise SourceChanged with a sentence when `now` is not `expected`."""
+    """Raise SourceChanged with a sentence when `now` is not `expected` (an
+    expected sample of "" was never taken: size and time decide)."""
     if now.size != expected.size:
         raise SourceChanged(
             f"'{path}' changed size since the upload started "
             f"({expected.size:,} → {now.size:,} bytes).")
-    if now.mtime_ns != expected.mtime_ns or now.sample != expected.sample:
+    if now.mtime_ns != expected.mtime_ns or \
+            (expected.sample and now.sample != expected.sample):
         raise SourceChanged(f"'{path}' was modified since the upload started.")
 
 
@@ -65,10 +82,12 @@ def check_unchanged(path: str, expected: Identity) -> None:
     describe_change(path, expected, now)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceFile:
     path: str
     key: str
+    size: int = -1  # as the walk saw it (-1: not looked at)
+    mtime_ns: int = 0
 
 
 @dataclass
@@ -90,7 +109,8 @@ def key_problem(key: str) -> str | None:
     return None
 
 
-def _file_problem(path: str) -> str | None:
+def _inspect(path: str) -> str | os.stat_result:
+    """Why `path` cannot be uploaded, or its stat."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -107,9 +127,12 @@ def _file_problem(path: str) -> str | None:
         return f"'{path}' is a device, not a file."
     if stat.S_ISSOCK(st.st_mode):
         return f"'{path}' is a socket, not a file."
-    if not os.access(path, os.R_OK):
+    # The owner's read bit answers for most files without another system
+    # call (a folder of 100,000 files: 100,000 fewer).
+    readable = st.st_uid == _EUID and st.st_mode & stat.S_IRUSR
+    if not readable and not os.access(path, os.R_OK):
         return f"'{path}' cannot be read (permission denied)."
-    return None
+    return st
 
 
 def join_key(prefix: str, name: str) -> str:
@@ -155,17 +178,16 @@ def walk_sources(sources: list[str], dest_key: str, *,
                 if keep_folder_name else dest_key
             yield from _walk_dir(src, base)
             continue
-        problem = _file_problem(src)
-        if problem:
-            yield Problem(problem)
-            continue
         key = join_key(dest_key, os.path.basename(src)) if as_prefix else dest_key
         yield _entry(src, key)
 
 
 def _entry(path: str, key: str) -> SourceFile | Problem:
+    st = _inspect(path)
+    if isinstance(st, str):
+        return Problem(st)
     problem = key_problem(key)
-    return Problem(problem) if problem else SourceFile(path, key)
+    return Problem(problem) if problem else SourceFile(path, key, st.st_size, st.st_mtime_ns)
 
 
 def _walk_dir(root: str, prefix: str) -> Iterator[SourceFile | Problem]:
@@ -188,10 +210,6 @@ def _walk_dir(root: str, prefix: str) -> Iterator[SourceFile | Problem]:
         rel_dir = os.path.relpath(dirpath, root)
         for name in sorted(filenames):
             path = os.path.join(dirpath, name)
-            problem = _file_problem(path)
-            if problem:
-                yield Problem(problem)
-                continue
             rel = name if rel_dir == "." else Path(rel_dir, name).as_posix()
             yield _entry(path, join_key(prefix, rel))
     yield from errors

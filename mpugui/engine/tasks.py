@@ -78,9 +78,10 @@ class TaskRunner(QObject):
         if on_error is not None:
             on_error(exc)
 
-    def shutdown(self, wait_ms: int = 30000) -> None:
-        """Stop delivering callbacks and wait for running tasks to end."""
+    def shutdown(self, wait_ms: int = 30000) -> bool:
+        """Stop delivering callbacks and wait for running tasks to end; False
+        when some still run after `wait_ms` (a call the network holds)."""
         self._cancel.set()
         self._callbacks.clear()
         self.pool.clear()
-        self.pool.waitForDone(wait_ms)
+        return bool(self.pool.waitForDone(wait_ms))

@@ -435,8 +435,10 @@ class AccountsDialog(QDialog):
         self.checksum_check = QCheckBox(
             "Checksum compatibi&lity: send checksums only where S3 requires them")
         self.checksum_check.setToolTip(
-            "Some S3-compatible stores reject the CRC32 that recent AWS SDKs add to every "
-            "request. Turn this on for them; Amazon S3 does not need it.")
+            "Some S3-compatible stores reject or mis-store the checksum headers that recent "
+            "AWS SDKs and mpugui add to uploads. With this on, no checksum header goes that "
+            "the store did not ask for (Content-MD5 only where S3 requires one), and uploads "
+            "default to no per-part checksum. Amazon S3 does not need it.")
         form.addRow("", self.checksum_check)
         self.equal_parts_check = QCheckBox(
             "E&qual part sizes: the store requires every part but the last to be one size")

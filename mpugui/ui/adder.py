@@ -25,6 +25,7 @@ log = logging.getLogger("mpugui.ui.sources")
 
 POLL_MS = 200
 MAX_LISTED = 50  # problems listed in one alert's details
+STOP_PATIENCE = 0.5  # seconds quitting waits for walks in all
 
 
 class DestinationLike(Protocol):
@@ -82,8 +83,12 @@ class PathAdder(QObject):
         self._timer.stop()
         for f, _ in self._feeders:
             f.stop()
+        # One short wait for them all: a walk blocked on the network (listing
+        # the destination) must not hold the quit; what it did not journal is
+        # walked again at the next start.
+        deadline = time.monotonic() + STOP_PATIENCE
         for f, _ in self._feeders:
-            f.join(2)
+            f.join(max(0.0, deadline - time.monotonic()))
         self._feeders.clear()
 
     def _poll(self) -> None:

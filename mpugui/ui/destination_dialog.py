@@ -52,7 +52,7 @@ from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.errors import MpuguiError, describe, error_code
 from mpugui.core.sources import Walk, collect, join_key, key_problem
-from mpugui.core.transfer.checksums import ALGORITHMS, DEFAULT_ALGORITHM
+from mpugui.core.transfer.checksums import ALGORITHMS, DEFAULT_ALGORITHM, default_for
 from mpugui.core.transfer.plan import MAX_PART_SIZE, MIN_PART_SIZE
 from mpugui.core.units import MiB, format_bytes, parse_size
 from mpugui.engine.tasks import TaskRunner
@@ -722,13 +722,21 @@ class DestinationDialog(QDialog):
         s.endGroup()
         s.sync()
 
+    def _default_checksum(self) -> str:
+        """None for an account with the checksum compatibility switch."""
+        try:
+            compat = self.current_endpoint().checksum_compat()
+        except MpuguiError:
+            compat = False
+        return default_for(compat)
+
     def _restore(self, account: str) -> None:
         s = self.settings
         s.beginGroup(self._group(account))
         bucket = str(s.value("bucket", "") or "")
         prefix = str(s.value("prefix", "") or "")
         storage = str(s.value("storage_class", "") or "") or None
-        checksum = str(s.value("checksum", "") or "") or DEFAULT_ALGORITHM
+        checksum = str(s.value("checksum", "") or "") or self._default_checksum()
         no_overwrite = str(s.value("no_overwrite", "false")).lower() in ("true", "1")
         part_size = _int(s.value("part_size", 0))
         concurrency = _int(s.value("concurrency", 0))

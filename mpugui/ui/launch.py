@@ -27,11 +27,13 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, warm_up
 from mpugui.core.errors import MpuguiError
+from mpugui.core.hard_exit import exit_now
 from mpugui.core.journal import owner as owner_lock
 from mpugui.core.journal.store import Journal
 from mpugui.core.logsetup import setup_logging
 from mpugui.core.paths import journal_path, state_dir
 from mpugui.core.transfer.feeder import Feeder, resume_walks
+from mpugui.engine.command_run import CommandRun
 from mpugui.engine.engine import EngineSettings, TransferEngine
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui import icons
@@ -45,9 +47,11 @@ from mpugui.ui.messages import (
     uninstall_excepthooks,
     user_error,
 )
-from mpugui.ui.single_instance import InstanceServer, forward
+from mpugui.ui.single_instance import Channel, InstanceServer, forward
 
 log = logging.getLogger("mpugui.ui")
+
+RESTORE_PATIENCE = 0.5  # seconds quitting waits for the journal read of the start
 
 
 @dataclass
@@ -64,15 +68,18 @@ class Session:
     owner: owner_lock.Owner | None = None  # run_gui's hold on the state directory
     instance: InstanceServer | None = None  # where a second `mpugui FILE` reaches us
 
+    stopped_cleanly: bool = True  # False: threads were left inside requests at close
+
     def close(self) -> None:
-        """Close the window (which stops the engine and the runner), then
-        the journal, the sandbox server and the log handlers."""
+        """Close the window (which stops the engine and the runner within its
+        deadline), then the journal, the sandbox server and the log handlers."""
         for feeder in self.walks:
             feeder.stop()
         if self.restoring is not None:
-            self.restoring.join()
+            self.restoring.join(RESTORE_PATIENCE)  # daemon: a slow disk does not hold the quit
         self.window.close()
         self.window.shutdown()
+        self.stopped_cleanly = self.window.stopped_cleanly
         self.journal.close()
         if self.sandbox is not None:
             self.sandbox.stop()
@@ -126,6 +133,10 @@ def start_session(sandbox: bool = False, engine_settings: EngineSettings | None 
     if box is not None:
         _prefer_sandbox(settings, box)
     journal = Journal(journal_path())
+    if box is not None:
+        from mpugui.core.sandbox import rebind
+
+        rebind(journal, box)  # before the restore: the old sandbox's uploads are gone
     # Parse botocore's S3 model now, while the window is not yet shown: done
     # at the first upload it holds the GIL long enough to freeze the window.
     warm_up()
@@ -145,10 +156,16 @@ def start_session(sandbox: bool = False, engine_settings: EngineSettings | None 
         QTimer.singleShot(100, box.start_in_background)
     # The journal is read on a thread of its own: a window with 100,000
     # transfers shows at once and its rows arrive over the next ticks.
-    session.restoring = threading.Thread(
-        target=_restore, args=(session, cfg.get(settings, cfg.AUTO_RESUME)),
-        name="mpugui-restore", daemon=True)
-    session.restoring.start()
+    def restore() -> None:
+        session.restoring = threading.Thread(
+            target=_restore, args=(session, cfg.get(settings, cfg.AUTO_RESUME)),
+            name="mpugui-restore", daemon=True)
+        session.restoring.start()
+
+    if window.banner is not None:  # sandbox transfers resume against its server: once it runs
+        window.banner.ready.connect(restore)
+    else:
+        restore()
     return session
 
 
@@ -232,6 +249,26 @@ def _offer(window: MainWindow, files: list[str]) -> None:
         window.offer_paths(files)
 
 
+def run_command(session: Session, request: dict[str, Any], channel: Channel) -> None:
+    """A CLI command forwarded by `mpugui upload|resume|cancel` (see
+    mpugui.remote_cli): run in this engine once the journal is read."""
+    if session.restoring is not None and session.restoring.is_alive():
+        QTimer.singleShot(50, lambda: run_command(session, request, channel))
+        return
+    if not channel.open:
+        return
+    run = CommandRun(session.engine, session.journal, request, channel.send, parent=channel)
+
+    def stopped() -> None:
+        run.stop()
+        if not channel.open:  # the CLI is gone: nobody to tell the end to
+            run.abandon()
+
+    channel.stopped.connect(stopped)
+    log.info("Running `mpugui %s` from the command line", run.command)
+    run.start()
+
+
 def run_gui(argv: list[str]) -> int:
     args, qt_args = parse_args(argv)
     app = make_application(qt_args)
@@ -259,6 +296,8 @@ def run_gui(argv: list[str]) -> int:
     session.owner, session.instance = claim
     window = session.window
     session.instance.received.connect(lambda files: _offer(window, files))
+    session.instance.command.connect(lambda request, channel:
+                                     run_command(session, request, channel))
     window.show()
     if args.files:
         QTimer.singleShot(0, lambda: window.offer_paths(args.files))
@@ -267,4 +306,9 @@ def run_gui(argv: list[str]) -> int:
     # stops, the journal closes and a sandbox cleans up after itself.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: app.quit())
-    return app.exec()
+    code = app.exec()
+    if not session.stopped_cleanly:
+        # Workers are still inside requests the network holds: end now rather
+        # than wait for them (see core/hard_exit.py).
+        exit_now(code)
+    return code

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from typing import Any
 
 import shiboken6
@@ -44,6 +45,7 @@ from mpugui.ui.part_panel import PartPanel
 from mpugui.ui.progress_delegate import forget_palette
 from mpugui.ui.queue_model import ID_ROLE, QueueModel, QueueProxy
 from mpugui.ui.queue_view import QueueView, local_paths
+from mpugui.ui.quit_guard import QuitGuard
 from mpugui.ui.sandbox_banner import SandboxBanner
 from mpugui.ui.screen_fit import available_geometry, bounded, fits, size_to_screen
 from mpugui.ui.status_bar import StatusPanel
@@ -51,6 +53,9 @@ from mpugui.ui.status_bar import StatusPanel
 log = logging.getLogger("mpugui.ui")
 
 _ADD_SLICE_S = 0.02  # time box per batch of engine.add calls on the GUI thread
+# Quitting waits at most this long for the workers and the task pool (in all,
+# whatever the network does); requests still held are resumed at the next start.
+SHUTDOWN_SECONDS = 2.5
 
 
 class MainWindow(QMainWindow):
@@ -70,6 +75,8 @@ class MainWindow(QMainWindow):
         self._cancelling: set[int] = set()  # asked to cancel here: its outcome is said here
         self._waiting_for_sandbox: list[tuple[list[str], DestinationLike]] = []
         self.confirm_box: QMessageBox | None = None
+        self.quit_guard = QuitGuard(self, engine, settings)
+        self.stopped_cleanly = True  # False: requests were left on the wire at shutdown
 
         self.setObjectName("mainWindow")
         self.setWindowTitle("mpugui — Sandbox" if sandbox else "mpugui")
@@ -234,7 +241,7 @@ class MainWindow(QMainWindow):
         a["auto_resume"].toggled.connect(lambda on: cfg.put(self.settings, cfg.AUTO_RESUME, on))
         a["notify"].toggled.connect(lambda on: cfg.put(self.settings, cfg.NOTIFY, on))
         a["about"].triggered.connect(self._about)
-        a["quit"].triggered.connect(self.close)
+        a["quit"].triggered.connect(self.request_quit)
 
     # -- settings ---------------------------------------------------------------
 
@@ -596,7 +603,21 @@ class MainWindow(QMainWindow):
             self.acts.refresh_icons()
         super().changeEvent(event)
 
+    def request_quit(self) -> None:
+        """Quit (Ctrl+Q, the window's close button): asks first while uploads
+        run, unless told not to (see quit_guard)."""
+        if not self._closed and self.quit_guard.needed():
+            self.quit_guard.ask(self.close)
+        else:
+            self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        # A close from the window manager asks as Quit does; close() from the
+        # code (Quit answered, a signal, tests) does not.
+        if event.spontaneous() and not self._closed and self.quit_guard.needed():
+            event.ignore()
+            self.quit_guard.ask(self.close)
+            return
         if not self._closed:
             self.save_state()
             self.shutdown()
@@ -619,5 +640,8 @@ class MainWindow(QMainWindow):
             d.close()
         if self.uploads_browser is not None:
             self.uploads_browser.close()
-        self.engine.shutdown()
-        self.runner.shutdown()
+        deadline = time.monotonic() + SHUTDOWN_SECONDS
+        stopped = self.engine.shutdown(timeout=SHUTDOWN_SECONDS)
+        left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+        stopped = self.runner.shutdown(wait_ms=left_ms) and stopped
+        self.stopped_cleanly = stopped

@@ -37,7 +37,13 @@ from PySide6.QtCore import (
 from mpugui.core.transfer.snapshot import EngineSnapshot, TransferSnapshot
 from mpugui.core.units import format_bytes, format_duration, format_rate
 from mpugui.ui import icons
-from mpugui.ui.progress_delegate import FRACTION_ROLE, STATE_ROLE, state_color, state_hex
+from mpugui.ui.progress_delegate import (
+    BAR_ROLE,
+    FRACTION_ROLE,
+    STATE_ROLE,
+    state_color,
+    state_hex,
+)
 from mpugui.ui.table_model import TableModel
 
 NAME, DESTINATION, SIZE, PROGRESS, SPEED, ETA, STATE, PARTS = range(8)
@@ -430,30 +436,16 @@ class QueueModel(TableModel):
         return self._rows
 
     def cell(self, t: TransferSnapshot, col: int, role: int) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(t, col)
-        if role == SORT_ROLE:
-            return self._sort_key(t, col)
-        if role == FRACTION_ROLE:
-            return t.fraction if col == PROGRESS else None
-        if role == STATE_ROLE:
-            return t.state
-        if role == ID_ROLE:
-            return t.id
-        if role == FILTER_ROLE:
-            return f"{t.name}\n{t.uri}"
-        if role == TRANSFER_ROLE:
-            return t
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return self.alignment(col)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(t, col)
-        if role == Qt.ItemDataRole.DecorationRole and col == STATE:
-            return icons.icon(t.state if t.state in STATE_LABELS else "queued",
-                              state_hex(t.state))
-        if role == Qt.ItemDataRole.ForegroundRole and col == STATE and t.state == "failed":
-            return state_color("failed")
-        return None
+        # One dict look-up per call: a repaint asks ~8 roles of each visible
+        # cell, most of which (font, check state, background...) are None.
+        answer = _ROLES.get(role)
+        return None if answer is None else answer(self, t, col)
+
+    def _alignment_of(self, _t: TransferSnapshot, col: int) -> int:
+        return self.alignment(col)
+
+    def _tooltip_of(self, t: TransferSnapshot, col: int) -> str:
+        return self._tooltip(t, col)
 
     @staticmethod
     def _display(t: TransferSnapshot, col: int) -> str:
@@ -537,6 +529,32 @@ class QueueProxy(QIdentityProxyModel):
 
 
 _SORT_HINT = QAbstractItemModel.LayoutChangeHint.VerticalSortHint
+
+
+def _decoration(_m: QueueModel, t: TransferSnapshot, col: int) -> Any:
+    if col != STATE:
+        return None
+    return icons.icon(t.state if t.state in STATE_LABELS else "queued", state_hex(t.state))
+
+
+def _foreground(_m: QueueModel, t: TransferSnapshot, col: int) -> Any:
+    return state_color("failed") if col == STATE and t.state == "failed" else None
+
+
+_ROLES: dict[int, Callable[[QueueModel, TransferSnapshot, int], Any]] = {
+    int(Qt.ItemDataRole.DisplayRole): lambda _m, t, col: QueueModel._display(t, col),
+    int(SORT_ROLE): lambda _m, t, col: QueueModel._sort_key(t, col),
+    int(BAR_ROLE): lambda _m, t, col: (t.fraction, t.state) if col == PROGRESS else None,
+    int(FRACTION_ROLE): lambda _m, t, col: t.fraction if col == PROGRESS else None,
+    int(STATE_ROLE): lambda _m, t, _col: t.state,
+    int(ID_ROLE): lambda _m, t, _col: t.id,
+    int(FILTER_ROLE): lambda _m, t, _col: f"{t.name}\n{t.uri}",
+    int(TRANSFER_ROLE): lambda _m, t, _col: t,
+    int(Qt.ItemDataRole.TextAlignmentRole): QueueModel._alignment_of,
+    int(Qt.ItemDataRole.ToolTipRole): QueueModel._tooltip_of,
+    int(Qt.ItemDataRole.DecorationRole): _decoration,
+    int(Qt.ItemDataRole.ForegroundRole): _foreground,
+}
 
 
 def _layout_signal(signal: Any) -> Any:

@@ -8,6 +8,13 @@ it sends `{"files": [absolute paths]}` as one JSON line, waits for the
 window's `{"ok": true}` line and exits; the window raises itself and offers
 the files (its destination dialog).
 
+The same socket runs CLI commands through the window (mpugui.remote_cli):
+the CLI sends `{"command": {...}, "protocol": N}` and the connection stays
+open; the window emits `command(request, channel)`, runs it in its engine
+and streams JSON lines back over the channel until the `end` line. A
+`{"stop": true}` line from the CLI (its Ctrl-C), or the CLI going away,
+stops the run.
+
 A socket file left by a crashed window refuses connections; the next window
 removes it (QLocalServer.removeServer) and listens in its place. It only
 does so while holding the owner lock, so the socket it removes cannot
@@ -16,28 +23,50 @@ belong to a live window.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from mpugui.core.errors import MpuguiError
+from mpugui.core.instance import PROTOCOL, server_name
+
+__all__ = ["Channel", "InstanceServer", "forward", "server_name"]
 
 log = logging.getLogger("mpugui.ui.instance")
 
 MAX_MESSAGE = 1024 * 1024  # a generous bound on one request (paths are short)
 
 
-def server_name(home: Path) -> str:
-    """A short name (Unix socket paths are limited to ~100 bytes) per user and
-    resolved state directory; Qt puts it in the temporary folder."""
-    digest = hashlib.sha256(str(home.resolve()).encode("utf-8")).hexdigest()[:20]
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    return f"mpugui-{uid}-{digest}"
+class Channel(QObject):
+    """One forwarded command's connection: `send` a message to the CLI;
+    `stopped` when the CLI asks to stop or goes away."""
+
+    stopped = Signal()
+
+    def __init__(self, sock: QLocalSocket, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.sock = sock
+        self.open = True
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.open:
+            self.sock.write((json.dumps(message) + "\n").encode("utf-8"))
+            if message.get("event") == "end":
+                self.sock.flush()
+                self.sock.disconnectFromServer()  # after what is buffered is written
+
+    def _stop_asked(self) -> None:
+        self.stopped.emit()
+
+    def _gone(self) -> None:
+        if self.open:
+            self.open = False
+            self.stopped.emit()
 
 
 def forward(home: Path, files: list[str], timeout_ms: int = 5000) -> bool:
@@ -71,6 +100,7 @@ class InstanceServer(QObject):
     emits `received(files)` for each (an empty list: just raise the window)."""
 
     received = Signal(list)
+    command = Signal(dict, object)  # a forwarded CLI command, its Channel
 
     def __init__(self, home: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -79,6 +109,7 @@ class InstanceServer(QObject):
         self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         self.server.newConnection.connect(self._accept)
         self._buffers: dict[QLocalSocket, bytes] = {}
+        self._channels: dict[QLocalSocket, Channel] = {}
 
     def listen(self) -> None:
         """Call while holding the owner lock: any socket of this name is then
@@ -90,9 +121,10 @@ class InstanceServer(QObject):
 
     def close(self) -> None:
         self.server.close()
-        for sock in list(self._buffers):
+        for sock in [*self._buffers, *self._channels]:
             sock.abort()
         self._buffers.clear()
+        self._channels.clear()
 
     def _accept(self) -> None:
         while self.server.hasPendingConnections():
@@ -103,9 +135,18 @@ class InstanceServer(QObject):
 
     def _drop(self, sock: QLocalSocket) -> None:
         self._buffers.pop(sock, None)
+        channel = self._channels.pop(sock, None)
+        if channel is not None:
+            channel._gone()
+            channel.deleteLater()  # and the command run it parents
         sock.deleteLater()
 
     def _read(self, sock: QLocalSocket) -> None:
+        channel = self._channels.get(sock)
+        if channel is not None:  # a running command: only a stop can come
+            if b"stop" in bytes(sock.readAll().data()):
+                channel._stop_asked()
+            return
         data = self._buffers.get(sock, b"") + bytes(sock.readAll().data())
         if b"\n" not in data:
             if len(data) > MAX_MESSAGE:
@@ -116,7 +157,11 @@ class InstanceServer(QObject):
             return
         line = data.split(b"\n", 1)[0]
         try:
-            files = json.loads(line)["files"]
+            request = json.loads(line)
+            if isinstance(request, dict) and "command" in request:
+                self._command(sock, request)
+                return
+            files = request["files"]
             if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
                 raise ValueError("files is not a list of paths")
         except (ValueError, KeyError, TypeError):
@@ -128,3 +173,13 @@ class InstanceServer(QObject):
         sock.flush()
         sock.disconnectFromServer()
         self.received.emit(files)
+
+    def _command(self, sock: QLocalSocket, request: dict[str, Any]) -> None:
+        self._buffers.pop(sock, None)
+        if request.get("protocol") != PROTOCOL or not isinstance(request["command"], dict):
+            sock.write(b'{"event": "refused"}\n')
+            sock.disconnectFromServer()
+            return
+        channel = Channel(sock, self)
+        self._channels[sock] = channel
+        self.command.emit(request["command"], channel)

@@ -86,8 +86,11 @@ def busy_sentence(holder: Holder | None, kind: str) -> str:
         advice = ("wait for it to finish or stop it with Ctrl-C (its transfers stay "
                   "resumable), then open the window again")
     elif holder is not None and holder.is_window:
-        advice = ("add the files in the window, or quit the window (its transfers stay "
-                  "resumable) and run the command again")
+        # upload/resume/cancel get here only when the window did not take them
+        where = ("use the window's In-progress uploads tab" if kind.startswith("uploads")
+                 else "add the files in the window")
+        advice = (f"{where}, or quit the window (its transfers stay resumable) and run the "
+                  "command again")
     else:
         advice = "wait for it to finish, then run the command again"
     return f"{who} is using this journal; {advice}."

@@ -34,7 +34,7 @@ from mpugui.core.errors import MpuguiError
 from mpugui.core.paths import private_file
 from mpugui.core.transfer.plan import DEFAULT_PART_SIZE, Plan, make_plan
 
-SCHEMA_VERSION = 3  # 2: transfers.taper; 3: walks
+SCHEMA_VERSION = 4  # 2: transfers.taper; 3: walks; 4: transfers.evidence
 COMMIT_INTERVAL = 0.03  # seconds a write may wait to share a transaction
 
 # States of a transfer, as the journal and the engine name them.
@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS transfers (
     error TEXT,
     verification TEXT,
     final_etag TEXT,
+    evidence TEXT,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
@@ -95,6 +96,24 @@ class JournalError(MpuguiError):
     pass
 
 
+# What versions 1-3 wrote as the verification sentence, as evidence tokens
+# (core/verify.py; kept here so the journal needs nothing above it).
+_OLD_WORDS = {"size": "size", "multipart ETag": "multipart-etag", "MD5": "md5-etag"}
+
+
+def evidence_from_sentence(text: str) -> str:
+    """'size + composite CRC32C + multipart ETag' -> 'size,composite-crc32c,
+    multipart-etag'; 'size + MD5 (PutObject md5)' -> 'size,md5-etag'."""
+    tokens = []
+    for word in text.split(" (")[0].split(" + "):
+        word = word.strip()
+        if word in _OLD_WORDS:
+            tokens.append(_OLD_WORDS[word])
+        elif word.startswith("composite "):
+            tokens.append("composite-" + word.split(" ", 1)[1].lower())
+    return ",".join(tokens)
+
+
 @dataclass(slots=True)
 class TransferRecord:
     source: str
@@ -114,8 +133,9 @@ class TransferRecord:
     upload_id: str | None = None
     state: str = QUEUED
     error: str | None = None
-    verification: str | None = None
+    verification: str | None = None  # the sentence (core/verify.py: describe)
     final_etag: str | None = None
+    evidence: str | None = None  # what verified it, as core/verify.py's tokens
     position: float = 0.0
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
@@ -198,6 +218,13 @@ class Journal:
             if "taper" not in columns:  # version 1: every plan had equal parts
                 self._db.execute(
                     "ALTER TABLE transfers ADD COLUMN taper INTEGER NOT NULL DEFAULT 0")
+            if "evidence" not in columns:  # versions 1-3: only the sentence
+                self._db.execute("ALTER TABLE transfers ADD COLUMN evidence TEXT")
+                self._db.executemany(
+                    "UPDATE transfers SET evidence = ? WHERE verification = ?",
+                    [(evidence_from_sentence(text), text) for (text,) in self._db.execute(
+                        "SELECT DISTINCT verification FROM transfers "
+                        "WHERE verification IS NOT NULL").fetchall()])
         self._db.executescript(_SCHEMA)
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                          (str(SCHEMA_VERSION),))

@@ -79,6 +79,13 @@ ALGORITHMS: dict[str, Algorithm] = {
 DEFAULT_ALGORITHM = "crc32c" if _crt is not None else "crc32"
 
 
+def default_for(checksum_when_required: bool, configured: str = DEFAULT_ALGORITHM) -> str:
+    """The checksum a transfer gets when none was chosen for it. The account's
+    compatibility switch means what it says: no checksum header the store did
+    not ask for (botocore then adds Content-MD5 only where S3 requires it)."""
+    return "none" if checksum_when_required else configured
+
+
 def algorithm(name: str) -> Algorithm:
     try:
         return ALGORITHMS[name.lower()]

@@ -69,7 +69,8 @@ class FeedRequest:
     def upload(self, f: SourceFile) -> UploadRequest:
         return UploadRequest(f.path, self.bucket, f.key, self.endpoint,
                              part_size=self.part_size, checksum=self.checksum,
-                             storage_class=self.storage_class, no_overwrite=self.no_overwrite)
+                             storage_class=self.storage_class, no_overwrite=self.no_overwrite,
+                             seen=(f.size, f.mtime_ns) if f.size >= 0 else None)
 
 
 @dataclass

@@ -271,8 +271,9 @@ class Transfer:
         size = rec.size
         if snap is None:
             name = os.path.basename(rec.source)
-            part_size = self.plan.largest_part or size
-            smallest = self.plan.smallest_part or size
+            part_size = smallest = size  # one PutObject
+            if self.plan.multipart:
+                part_size, smallest = self.plan.largest_part, self.plan.smallest_part
         else:  # what never changes comes from the last snapshot
             name, part_size, smallest = snap.name, snap.part_size, snap.smallest_part
         # positional, in TransferSnapshot's field order (a tick may make thousands)

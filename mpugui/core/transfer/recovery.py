@@ -8,18 +8,23 @@ journal but never touch the engine's live state.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from mpugui.core import multipart as s3
-from mpugui.core.errors import MpuguiError, error_code
+from mpugui.core.errors import MpuguiError, error_code, unsupported
 from mpugui.core.journal.store import Journal, PartRecord, TransferRecord
 from mpugui.core.transfer.body import PartBuffer, read_range
-from mpugui.core.transfer.checksums import clean_etag, is_md5_etag, multipart_etag
+from mpugui.core.transfer.checksums import clean_etag, is_md5_etag
 from mpugui.core.transfer.progress import Transfer
 
 log = logging.getLogger("mpugui.engine")
+
+
+# Said when a resume cannot ask the server which parts it has (s3rver: 405).
+CANT_LIST_PARTS = "the server can't list parts; trusting the local record"
 
 
 class UploadGone(MpuguiError):
@@ -54,32 +59,33 @@ def stray_uploads(journal: Journal, rec: TransferRecord, client: Any) -> list[st
     return found
 
 
-def completed_before(journal: Journal, t: Transfer, client: Any) -> tuple[str, str] | None:
+def completed_before(journal: Journal, t: Transfer, client: Any) -> tuple[str, s3.Verdict] | None:
     """After NoSuchUpload on resume: was the upload completed (by us, just
     before a crash) into exactly our journaled parts? Returns (ETag,
-    verification) when it was."""
+    verdict) when it was."""
     rec = t.rec
     parts = journal.parts(t.id)
     if sorted(parts) != [p.number for p in t.parts]:
         return None
     records = [parts[n] for n in sorted(parts)]
-    expected = multipart_etag([p.etag for p in records])
-    head = s3.head_object(client, rec.bucket, rec.key)
-    if head is None or expected is None or clean_etag(head["ETag"]) != expected \
-            or int(head["ContentLength"]) != rec.size:
+    verdict = s3.is_ours(client, rec, records, t.algo)
+    head = s3.head_object(client, rec.bucket, rec.key) if verdict else None
+    if verdict is None or head is None:
         return None
-    verification = s3.verify(client, rec, records, t.algo, str(head["ETag"]))
-    log.info("%s was completed before the restart (%s)", rec.uri, verification)
-    return str(head["ETag"]), verification
+    log.info("%s was completed before the restart (%s)", rec.uri, verdict)
+    return str(head["ETag"]), verdict
 
 
-def parts_to_keep(journal: Journal, t: Transfer, client: Any) -> dict[int, PartRecord]:
+def parts_to_keep(journal: Journal, t: Transfer, client: Any,
+                  say: Callable[[str], None] | None = None) -> dict[int, PartRecord]:
     """The parts that need not be sent again, with the journal brought in line:
     parts the server has with the journaled ETag are kept; parts it has that
     the journal missed (landed just before a crash) are kept when their MD5
-    matches the local bytes; the journal forgets everything else."""
+    matches the local bytes; the journal forgets everything else. A server
+    without ListParts gets the journal's parts, and `say` tells the user."""
     rec = t.rec
     assert rec.upload_id is not None and t.fd is not None
+    journaled = journal.parts(t.id)
     try:
         server = {p["PartNumber"]: p for p in
                   s3.list_parts(client, rec.bucket, rec.key, rec.upload_id)}
@@ -88,8 +94,12 @@ def parts_to_keep(journal: Journal, t: Transfer, client: Any) -> dict[int, PartR
             raise UploadGone(
                 f"The upload of {rec.uri} no longer exists on the server (aborted or "
                 "expired). Start it over to upload the file again.") from exc
-        raise
-    journaled = journal.parts(t.id)
+        if not unsupported(exc):
+            raise
+        log.warning("%s: %s", rec.uri, CANT_LIST_PARTS)
+        if say is not None:
+            say(CANT_LIST_PARTS)
+        return _journaled_parts(t, journaled)
     buffer = PartBuffer()
     kept: dict[int, PartRecord] = {}
     for part in t.parts:
@@ -106,3 +116,11 @@ def parts_to_keep(journal: Journal, t: Transfer, client: Any) -> dict[int, PartR
         if part.number not in kept and in_journal:
             journal.forget_parts(t.id, [part.number])
     return kept
+
+
+def _journaled_parts(t: Transfer, journaled: dict[int, PartRecord]) -> dict[int, PartRecord]:
+    """Without ListParts: the parts the journal recorded (each was answered
+    with an ETag by the server, and Complete names them), where they still
+    fit the plan; a part the journal missed is sent again."""
+    sizes = {p.number: p.size for p in t.parts}
+    return {n: p for n, p in journaled.items() if sizes.get(n) == p.size}

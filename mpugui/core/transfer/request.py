@@ -18,3 +18,6 @@ class UploadRequest:
     storage_class: str | None = None
     no_overwrite: bool = False
     content_type: str | None = None
+    # (size, mtime_ns) as the walk saw them: a file small enough for one
+    # PutObject is then planned without opening it (see engine._plan)
+    seen: tuple[int, int] | None = None

@@ -21,6 +21,7 @@ import collections
 import heapq
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mpugui.core.journal.store import QUEUED, UPLOADING
@@ -38,7 +39,11 @@ PREPARE, PART, PUT, COMPLETE, ABORT = "prepare", "part", "put", "complete", "abo
 # p99 7-9 ms, max 17-27 ms with 16 parts starting (tests/bench/gui_stall.py).
 # Small files are not limited this way: their requests are small.
 START_BURST, START_WINDOW = 8, 0.04
-PUT_LIMIT = 48  # small files in flight at once (see EngineSettings.put_concurrency)
+# Small files in flight at once (EngineSettings.put_concurrency). One thread
+# sends them all (core/putloop.py), so a request in flight costs a socket,
+# not a thread: 5,000 x 64 KiB at 40 ms RTT need ~70 in flight to fill a
+# 100 MB/s link; s5cmd runs 256.
+PUT_LIMIT = 128
 PUT_MEMORY = 256 * 1024 * 1024  # bytes small files in flight may hold together
 
 _PARTS, _PUTS = 1, 2  # Transfer.queued_in: the heap that holds it
@@ -74,6 +79,9 @@ class Scheduler:
         self._preparing: dict[int, float] = {}  # id -> position, multipart prepares running
         self._starts: collections.deque[float] = collections.deque()
         self._seq = itertools.count()
+        # Set when small files have their own sender (core/putloop.py): it is
+        # told when a PutObject may be taken, and workers never take one.
+        self.puts_ready: Callable[[], None] | None = None
 
     # -- offering work (lock held by the caller or taken here) ------------------
 
@@ -85,7 +93,10 @@ class Scheduler:
             t.queued_in = _PARTS if t.plan.multipart else _PUTS
             heap = self._parts if t.plan.multipart else self._puts
             heapq.heappush(heap, (t.rec.position, t.id, t))
-            self.lock.notify()
+            if heap is self._puts and self.puts_ready is not None:
+                self.puts_ready()
+            else:
+                self.lock.notify()
 
     def offer_at(self, t: Transfer, when: float) -> None:
         with self.lock:
@@ -137,6 +148,35 @@ class Scheduler:
                 self.lock.wait(timeout)
             return None
 
+    def take_puts(self, n: int) -> list[Job]:
+        """Up to `n` PutObject jobs at once, for the small-file sender."""
+        jobs: list[Job] = []
+        with self.lock:
+            t_now = now()
+            while self._delayed and self._delayed[0][0] <= t_now:
+                self.offer(heapq.heappop(self._delayed)[2])
+            while len(jobs) < n and self.running_puts < self.put_limit and not self.stopping:
+                job = self._put_job()
+                if job is None:
+                    break
+                self.running_puts += 1
+                self.put_bytes += job.transfer.rec.size
+                job.transfer.inflight += 1
+                jobs.append(job)
+        return jobs
+
+    def puts_done(self, jobs: list[Job]) -> None:
+        with self.lock:
+            for job in jobs:
+                t = job.transfer
+                self.running_puts -= 1
+                self.put_bytes -= t.rec.size
+                t.inflight -= 1
+                if t.inflight == 0 and t.cancelling:
+                    self._aborts.append(t)
+            if self._aborts:
+                self.lock.notify()
+
     def job_done(self, job: Job) -> None:
         with self.lock:
             t = job.transfer
@@ -172,6 +212,11 @@ class Scheduler:
         wakeup = self._delayed[0][0] if self._delayed else None
         # The heap whose head is earlier in the queue goes first; when it has
         # nothing to give (its limit, a barrier, a burst), the other may.
+        if self.puts_ready is not None:  # small files have their own sender
+            job, later = self._try_parts(t_now)
+            if job is None and later is not None:
+                wakeup = later if wakeup is None else min(wakeup, later)
+            return job, None if job is not None else wakeup
         order = [self._try_puts, self._try_parts]
         if self._parts and self._puts and self._parts[0][:2] < self._puts[0][:2]:
             order.reverse()

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from mpugui.core.units import format_bytes
 
 PENDING, UPLOADING, DONE, FAILED = "pending", "uploading", "done", "failed"
 
 
-@dataclass(frozen=True, slots=True)
-class PartSnapshot:
+# Named tuples, not frozen dataclasses: as immutable, and a tick makes
+# thousands (a frozen dataclass of 21 fields took 15 µs to build, this 0.5).
+class PartSnapshot(NamedTuple):
     number: int
     offset: int
     size: int
@@ -32,8 +34,7 @@ class PartSnapshot:
     error: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class TransferSnapshot:
+class TransferSnapshot(NamedTuple):
     id: int
     name: str
     source: str
@@ -79,8 +80,7 @@ class TransferSnapshot:
             acked / self.size if self.size else 0.0)
 
 
-@dataclass(frozen=True, slots=True)
-class StateEvent:
+class StateEvent(NamedTuple):
     id: int
     state: str  # the state entered ("removed" when the transfer left the queue)
     detail: str  # the sentence that came with it (a failure's reason)

@@ -1,0 +1,197 @@
+"""The engine's steps for single-PutObject files, as core/putloop.py runs them.
+
+The loop takes jobs in batches (`take`: one lock for every state change of
+the batch, then each file is read, checked and signed) and gives results
+back in batches (`done`: one lock to finish them all). What the loop cannot
+send itself goes through botocore on its fallback threads, with the body
+wrapped for the bandwidth limit and progress as multipart parts are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from typing import TYPE_CHECKING
+
+from mpugui.core import multipart as s3
+from mpugui.core import smallput
+from mpugui.core.errors import Interrupted, MpuguiError, SourceChanged
+from mpugui.core.journal.store import QUEUED, UPLOADING
+from mpugui.core.putloop import PutRequest, Result
+from mpugui.core.sources import check_unchanged, describe_change, identity_of
+from mpugui.core.transfer.body import PartBody
+from mpugui.core.transfer.progress import Transfer, now
+from mpugui.core.transfer.scheduler import Job
+from mpugui.core.transfer.snapshot import DONE as PART_DONE
+from mpugui.core.verify import put_verdict
+
+if TYPE_CHECKING:
+    from mpugui.engine.engine import TransferEngine
+
+log = logging.getLogger("mpugui.engine")
+
+Token = tuple[Job, str | None]  # the job and the checksum its body was sent with
+
+
+class SmallFiles:
+    """The PutSource of the engine's PutLoop."""
+
+    def __init__(self, engine: TransferEngine) -> None:
+        self._engine = engine
+        self._routes = smallput.SmallPut()
+
+    def take(self, n: int) -> list[tuple[Token, PutRequest | Result]]:
+        eng = self._engine
+        jobs = eng._sched.take_puts(n)
+        if not jobs:
+            return []
+        out: list[tuple[Token, PutRequest | Result]] = []
+        started = []
+        with eng._lock:
+            t_now = now()
+            for job in jobs:
+                t, part = job.transfer, job.part
+                assert part is not None
+                # (already uploading when this is a retry)
+                if eng._move(t, UPLOADING, only_from=(QUEUED, UPLOADING)):
+                    part.started, part.error, part.snap = t_now, None, None
+                    part.attempts += 1
+                    t.changed()
+                    started.append(job)
+                else:  # paused or cancelled before it started
+                    out.append(((job, None), Interrupted()))
+        for job in started:
+            try:
+                out.append(self._request(job))
+            except Exception as exc:  # the file, its route: failed like a send
+                out.append(((job, None), exc))
+        return out
+
+    def _request(self, job: Job) -> tuple[Token, PutRequest]:
+        eng = self._engine
+        t = job.transfer
+        rec = t.rec
+        sampled = bool(t.identity.sample)
+        data = _read_checked(t)
+        if not sampled:
+            eng.journal.update(t.id, sample=rec.sample)
+        checksum = t.algo.value(data)
+        headers: dict[str, str] = {}
+        if rec.storage_class:
+            headers["x-amz-storage-class"] = rec.storage_class
+        if rec.content_type:
+            headers["Content-Type"] = rec.content_type
+        if rec.no_overwrite:
+            headers["If-None-Match"] = "*"
+        if checksum and t.algo.name == "md5":
+            headers["Content-MD5"] = checksum
+        elif checksum and t.algo.s3_name:
+            headers[f"x-amz-checksum-{t.algo.s3_name.lower()}"] = checksum
+
+        def fallback(refused: BaseException | None) -> tuple[str, int]:
+            if refused is not None:
+                log.info("Small files to %s go through botocore from now on (%s)",
+                         rec.bucket, refused)
+                self._routes.give_up(rec.endpoint, rec.bucket)
+            return self._through_botocore(t, job, data, checksum)
+
+        token = (job, checksum)
+        route = None
+        # --no-overwrite asks the server first (HEAD, blocking: a fallback's
+        # work), as a store that ignores If-None-Match (s3rver) would replace it.
+        if rec.size <= smallput.MAX_SIZE and not eng.limiter.rate and not rec.no_overwrite:
+            route = self._routes.route(eng._client(t), rec.endpoint, rec.bucket)
+        creds = eng.clients.credentials(rec.endpoint) if route is not None else None
+        if route is None or creds is None:
+            return token, PutRequest(None, b"", b"", rec.uri, fallback)
+        payload = hashlib.sha256(data).hexdigest() if route.sign_payload else None
+        url, head = self._routes.request(route, creds, rec.key, rec.size, headers, payload)
+        context = self._routes.ssl_context(rec.endpoint) if route.scheme == "https" else None
+        return token, PutRequest(route, head, data, url, fallback, context)
+
+    def _through_botocore(self, t: Transfer, job: Job, data: bytes,
+                          checksum: str | None) -> tuple[str, int]:
+        """On a fallback thread: PutObject with botocore, the body counted
+        against the bandwidth limit and shown as progress."""
+        eng = self._engine
+        if t.rec.no_overwrite and s3.head_object(eng._client(t), t.rec.bucket, t.rec.key):
+            raise MpuguiError(f"{t.rec.uri} already exists and the transfer is set "
+                              "not to overwrite it.")
+        body = PartBody(memoryview(data), t.cancel, eng.limiter)
+        with eng._lock:
+            assert job.part is not None
+            job.part.body = body
+            t.changed()
+        try:
+            return s3.put_object(eng._client(t), t.rec, body, checksum, t.algo)
+        finally:
+            with eng._lock:
+                t.wire_bytes += body.total
+
+    def done(self, results: list[tuple[Token, Result]]) -> None:
+        eng = self._engine
+        failed: list[tuple[Job, BaseException]] = []
+        with eng._lock:
+            for (job, checksum), result in results:
+                t, part = job.transfer, job.part
+                assert part is not None
+                sent_here = part.body is None  # botocore's bodies count themselves
+                part.body = None
+                if isinstance(result, BaseException):
+                    failed.append((job, result))
+                    continue
+                etag, retries = result
+                if sent_here:
+                    t.wire_bytes += t.rec.size
+                try:
+                    # (with --checksum md5 and an ETag that is not the MD5 sent,
+                    # this asks the bucket's encryption once per bucket)
+                    verdict = put_verdict(eng._client(t), t.rec, t.algo, etag, checksum)
+                except MpuguiError as exc:
+                    failed.append((job, exc))
+                    continue
+                part.etag, part.checksum = etag, checksum
+                part.attempts += retries
+                t.retries += retries
+                t.mark_part(part, PART_DONE)
+                eng._finish(t, etag, verdict)
+        for job, exc in failed:
+            try:
+                eng._job_failed(job, exc)
+            except Exception:  # nor does handling its failure stop the others
+                log.exception("Handling the failure of a small file failed")
+        jobs = [job for (job, _c), _r in results]
+        eng._sched.puts_done(jobs)
+        with eng._lock:
+            for job in jobs:
+                eng._settle(job.transfer)
+
+
+def _read_checked(t: Transfer) -> bytes:
+    """The whole file, read from one open and checked against the identity it
+    was planned with (so what is sent is what was planned)."""
+    rec = t.rec
+    try:
+        fd = os.open(rec.source, os.O_RDONLY)
+    except OSError:
+        check_unchanged(rec.source, t.identity)
+        raise
+    try:
+        chunks, got = [], 0
+        while got < rec.size:
+            chunk = os.pread(fd, rec.size - got, got)
+            if not chunk:
+                raise SourceChanged(f"'{rec.source}' became shorter while it was being "
+                                    "uploaded.")
+            chunks.append(chunk)
+            got += len(chunk)
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        now_ident = identity_of(fd, rec.source, data)
+        describe_change(rec.source, t.identity, now_ident)
+        if not t.identity.sample:  # planned from the walk's stat: the sample of what is sent
+            t.identity, rec.sample = now_ident, now_ident.sample
+        return data
+    finally:
+        os.close(fd)
+
