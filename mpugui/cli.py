@@ -52,6 +52,8 @@ from mpugui.core.verify import parse as parse_evidence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_JOURNAL = 0, 1, 2, 3, 4
 EXIT_BUSY = 5
+# What a shell reports for a tool that SIGPIPE ended (`mpugui transfers | head -1`).
+EXIT_PIPE = 128 + signal.SIGPIPE
 SHUTDOWN_SECONDS = 3.0  # at most, after Ctrl-C, for workers to leave their requests
 
 log = logging.getLogger("mpugui.cli")
@@ -229,9 +231,22 @@ def main(argv: list[str]) -> int:
     except (MpuguiError, PlanError) as exc:
         print(f"mpugui: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (`| head -1`): end quietly
+        stdout_closed()
+        return EXIT_PIPE
     finally:
         if owner is not None:
             owner.release()
+
+
+def stdout_closed() -> None:
+    """Point stdout at /dev/null once its reader has gone, so neither a later
+    write nor the interpreter's final flush raises BrokenPipeError again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def _through_window(args: argparse.Namespace, busy: owner_lock.JournalBusy) -> int | None:
@@ -308,7 +323,7 @@ def _run_engine(journal: Journal, args: argparse.Namespace) -> int:
     engine.snapshot.connect(out.on_snapshot)
     # Warnings (a store without ListParts or Abort, a cancel that came too
     # late) are problems on stderr; errors already come with their state.
-    engine.message.connect(lambda level, text: out.problem(text) if level == "warning" else None)
+    engine.message.connect(out.on_message)
     feeders: list[Feeder] = []
     interrupted = False
     try:
@@ -343,6 +358,7 @@ def _run_engine(journal: Journal, args: argparse.Namespace) -> int:
         stopped = engine.shutdown(timeout=SHUTDOWN_SECONDS)
         final = engine.publish(everything=True) or engine.current_snapshot()
         engine.snapshot.disconnect(out.on_snapshot)
+        engine.message.disconnect(out.on_message)
         journal.close()
     out.summary(final, feeders)
     code = EXIT_OK
@@ -383,7 +399,8 @@ def _wait(app: Any, engine: Any, feeders: list[Feeder], out: Reporter) -> bool:
     def stop(signum: int, _frame: object) -> None:
         if not state["interrupted"]:
             state["interrupted"] = True
-            out.line(f"{signal.Signals(signum).name}: pausing; resume with `mpugui resume --all`.")
+            out.warn(f"{signal.Signals(signum).name}: pausing; resume with "
+                     "`mpugui resume --all`.")
             for f in feeders:
                 f.stop()
             for f in feeders:
@@ -392,6 +409,9 @@ def _wait(app: Any, engine: Any, feeders: list[Feeder], out: Reporter) -> bool:
         app.quit()
 
     def check() -> None:
+        if out.closed and not state["interrupted"]:
+            stop(signal.SIGPIPE, None)  # nobody reads the output: stop, but paused
+            return
         for f in feeders:
             for problem in f.take_problems():
                 out.problem(problem)
@@ -420,7 +440,9 @@ class Reporter:
     """What a run says: on a terminal one live line (files, bytes, rate,
     ETA); in a pipe one line per finished file and totals every few seconds;
     with --json one object per line: each state change once, a progress
-    line per tick, a summary at the end."""
+    line per tick, a summary at the end. Failures and warnings also go to
+    stderr as sentences, --json or not. Once stdout's reader has gone
+    (`| head`), `closed` is set and nothing more is written there."""
 
     def __init__(self, stream: TextIO, as_json: bool, engine: Any) -> None:
         self.stream = stream
@@ -430,24 +452,53 @@ class Reporter:
         self._last_plain = time.monotonic()
         self._waiting: set[int] = set()  # transfers said to be waiting
         self._down: set[str] = set()  # endpoints said to be down
+        self.closed = False
 
-    def _emit(self, obj: dict[str, Any]) -> None:
-        self.stream.write(json.dumps(obj) + "\n")
-        self.stream.flush()
+    def _write(self, text: str, flush: bool = False) -> None:
+        """Results on stdout; a pipe is flushed once per tick (_progress), not
+        per line (a folder's 100,000 lines would be 100,000 system calls)."""
+        if self.closed:
+            return
+        try:
+            self.stream.write(text)
+            if flush:
+                self.stream.flush()
+        except BrokenPipeError:  # raised inside a Qt slot: it would only be printed
+            self.closed = True
+            if self.stream is sys.stdout:
+                stdout_closed()
+
+    def _emit(self, obj: dict[str, Any], flush: bool = False) -> None:
+        self._write(json.dumps(obj) + "\n", flush)
+
+    def _stderr(self, text: str) -> None:
+        self._clear()
+        print(f"mpugui: {text}", file=sys.stderr, flush=True)
 
     def line(self, text: str) -> None:
         if self.json:
-            self._emit({"event": "message", "text": text})
+            self._emit({"event": "message", "text": text}, flush=True)
         else:
             self._clear()
-            print(text, file=self.stream, flush=True)
+            self._write(text + "\n", flush=True)
+
+    def warn(self, text: str) -> None:
+        """A note about the run itself (an interrupt): stderr, and with
+        --json a message event as well."""
+        if self.json:
+            self._emit({"event": "message", "text": text})
+        self._stderr(text)
 
     def problem(self, text: str) -> None:
         if self.json:
             self._emit({"event": "problem", "text": text})
-        else:
-            self._clear()
-            print(f"mpugui: {text}", file=sys.stderr, flush=True)
+        self._stderr(text)
+
+    def on_message(self, level: str, text: str) -> None:
+        # The engine's errors are the failed state events' sentences (said
+        # there); its warnings (a cancel that came too late) are said here.
+        if level == "warning":
+            self.problem(text)
 
     def on_snapshot(self, snap: Any) -> None:
         for ev in snap.events:
@@ -455,6 +506,7 @@ class Reporter:
         if not self.json:
             self._outages(snap)
         self._progress(snap)
+        self._write("", flush=True)  # once per tick
 
     def _outages(self, snap: Any) -> None:
         """A line when an endpoint stops answering and one when it is back
@@ -464,7 +516,7 @@ class Reporter:
         for name, o in down.items():
             if name not in self._down:
                 self._clear()
-                self.stream.write(f"waiting   {name} does not answer: {o.reason} Retrying by "
+                self._write(f"waiting   {name} does not answer: {o.reason} Retrying by "
                                   f"itself ({o.waiting:,} transfers wait; Ctrl-C pauses).\n")
         if self._down - set(down):
             # Gone from the outages: answered, or given up (--max-wait), which
@@ -473,7 +525,7 @@ class Reporter:
                           for ev in snap.events)
             for name in self._down - set(down):
                 self._clear()
-                self.stream.write(f"gave up   waiting for {name} (--max-wait).\n" if gave_up
+                self._write(f"gave up   waiting for {name} (--max-wait).\n" if gave_up
                                   else f"resumed   {name} answers again; the transfers "
                                        "carry on.\n")
         self._down = set(down)
@@ -482,27 +534,29 @@ class Reporter:
         if ev.state == "removed" or not self.engine.has(ev.id):
             return
         rec = self.engine.record(ev.id)
+        detail = f": {ev.detail}" if ev.detail else ""
         if self.json and ev.state == WAITING:
             self._waiting.add(ev.id)
-            self.stream.write(json.dumps({
-                "event": "waiting", "id": ev.id, "source": rec.source, "destination": rec.uri,
-                "upload_id": rec.upload_id, "reason": ev.detail}) + "\n")
+            self._emit({"event": "waiting", "id": ev.id, "source": rec.source,
+                        "destination": rec.uri, "upload_id": rec.upload_id,
+                        "reason": ev.detail})
         elif self.json and ev.id in self._waiting:
             self._waiting.discard(ev.id)
             if ev.state != FAILED:
-                self.stream.write(json.dumps({
-                    "event": "resumed", "id": ev.id, "source": rec.source,
-                    "destination": rec.uri, "upload_id": rec.upload_id}) + "\n")
+                self._emit({"event": "resumed", "id": ev.id, "source": rec.source,
+                            "destination": rec.uri, "upload_id": rec.upload_id})
         if self.json:
-            self.stream.write(json.dumps({
+            self._emit({
                 "event": "state", "id": ev.id, "state": ev.state, "source": rec.source,
                 "destination": rec.uri, "upload_id": rec.upload_id,
-                "error": ev.detail or None if ev.state == FAILED else None}) + "\n")
-        elif ev.state in (DONE, FAILED, CANCELLED):
+                "error": ev.detail or None if ev.state == FAILED else None})
+        elif ev.state in (DONE, CANCELLED):
             self._clear()
             # A cancel's note (parts a store could not abort) is a warning on stderr.
-            detail = f": {ev.detail}" if ev.detail and ev.state != CANCELLED else ""
-            self.stream.write(f"{ev.state:<9} {rec.source} → {rec.uri}{detail}\n")
+            note = detail if ev.state != CANCELLED else ""
+            self._write(f"{ev.state:<9} {rec.source} → {rec.uri}{note}\n")
+        if ev.state == FAILED:
+            self._stderr(f"failed {rec.source} → {rec.uri}{detail}")
 
     def _progress(self, snap: Any) -> None:
         if self.json:
@@ -527,11 +581,10 @@ class Reporter:
             frac = snap.done_bytes / snap.total_bytes if snap.total_bytes else \
                 (snap.done / snap.total if snap.total else 1.0)
             bar = "█" * int(frac * 30) + "░" * (30 - int(frac * 30))
-            self.stream.write(f"\r{bar} {frac:6.1%}  {text}\x1b[K")
+            self._write(f"\r{bar} {frac:6.1%}  {text}\x1b[K")
         elif time.monotonic() - self._last_plain >= 5:
             self._last_plain = time.monotonic()
-            self.stream.write(text + "\n")
-        self.stream.flush()
+            self._write(text + "\n")
 
     def summary(self, snap: Any, feeders: list[Feeder]) -> None:
         counts = {s: n for s, n in snap.counts.items() if n}
@@ -543,15 +596,16 @@ class Reporter:
                         "retries": snap.retries, "wire_bytes": snap.wire_bytes})
             for note in notes:
                 self._emit({"event": "message", "text": note})
+            self._write("", flush=True)
             return
         self._clear()
         for note in notes:
-            print(note, file=self.stream)
+            self._write(note + "\n")
         if skipped:
-            print(f"{skipped_sentence(skipped, walked)}.", file=self.stream)
+            self._write(f"{skipped_sentence(skipped, walked)}.\n")
         text = ", ".join(f"{n:,} {s}" for s, n in sorted(counts.items())) or "nothing"
-        print(f"Transfers: {text}.", file=self.stream, flush=True)
+        self._write(f"Transfers: {text}.\n", flush=True)
 
     def _clear(self) -> None:
         if self.tty:
-            self.stream.write("\r\x1b[K")
+            self._write("\r\x1b[K")

@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int | None:
     def stop(signum: int, _frame: object) -> None:
         if not state["stop"]:
             state["stop"] = True
-            out.line(f"{signal.Signals(signum).name}: pausing; resume with `mpugui resume --all`.")
+            out.warn(f"{signal.Signals(signum).name}: pausing; resume with `mpugui resume --all`.")
 
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

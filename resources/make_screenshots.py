@@ -170,6 +170,7 @@ def shoot(session, out: Path, work: Path, dark: bool, main_only: bool = False) -
     if DestinationDialog is not None:
         dlg = DestinationDialog(win.accounts, session.runner, win.clients,
                                 [str(work / "footage"), str(work / "docs")], win)
+        dlg.resize(1120, 700)  # its size on a desktop (the offscreen screen is 800x800)
         dlg.show()
         settle(2.0)
         save(dlg, out, "destination_dialog.png")
@@ -180,6 +181,7 @@ def shoot(session, out: Path, work: Path, dark: bool, main_only: bool = False) -
         AccountsDialog = None
     if AccountsDialog is not None:
         dlg = AccountsDialog(win.accounts, session.runner, win.clients, win)
+        dlg.resize(1000, 720)  # as above
         dlg.show()
         settle(1.0)
         save(dlg, out, "account_dialog.png")

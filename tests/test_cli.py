@@ -144,7 +144,7 @@ def test_missing_credentials_and_unknown_bucket_give_sentences(moto_url, bucket,
 
     proc = run_cli("upload", str(src), "s3://no-such-bucket-here/x", "--endpoint-url", moto_url)
     assert proc.returncode == 1
-    assert "The bucket 'no-such-bucket-here' does not exist." in proc.stdout
+    assert "The bucket 'no-such-bucket-here' does not exist." in proc.stderr
 
 
 def test_bad_usage_exit_2(moto_url, tmp_path: Path) -> None:

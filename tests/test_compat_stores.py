@@ -289,7 +289,8 @@ def test_no_overwrite_keeps_what_is_there(server: Store, bucket_on: str, tmp_pat
     done = run_cli("upload", *map(str, files), f"s3://{bucket_on}/", "--no-overwrite",
                    "--part-size", "5MiB", *server.args())
     assert done.returncode == 1
-    assert done.stdout.count("already exists and the transfer is set not to overwrite it") == 2
+    # failures are said on stderr (issue 14)
+    assert done.stderr.count("already exists and the transfer is set not to overwrite it") == 2
     for f in files:
         assert _get(server, bucket_on, f.name) == b"old"
 

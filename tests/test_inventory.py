@@ -281,6 +281,10 @@ def test_a_part_checksum_is_used_when_the_etag_is_no_md5(tmp_path):
 
 @pytest.mark.parametrize(("parts", "size", "message"), [
     ([(1, 5 * MiB), (2, 6 * MiB), (3, 1)], 20 * MiB, "different sizes"),
+    # The wrong file: an upload of ours (16 MiB parts tapering to 5 MiB) and a
+    # file of another size is said to not fit, with the sizes (issue 14).
+    ([(1, 16 * MiB), (2, 16 * MiB), (3, 8 * MiB), (4, 5 * MiB)], 2048 * MiB,
+     r"\(2.0 GiB\) does not fit this upload"),
     ([(1, 1 * MiB), (2, 1 * MiB)], 3 * MiB, "only as the last part"),
     ([(1, 2 * MiB)], 2 * MiB, "single part"),
     ([(1, 5 * MiB), (2, 6 * MiB)], 20 * MiB, "larger than"),

@@ -81,6 +81,11 @@ def test_sandbox_session_opens_the_window_uploads_and_stops(qtbot, tmp_path: Pat
         window = session.window
         qtbot.addWidget(window)
         window.show()
+        # The window does not wait for the server: the banner says it is starting.
+        assert window.banner is not None
+        assert "starting the sandbox" in window.banner.text.text()
+        qtbot.waitUntil(lambda: "bucket" in window.banner.text.text(), timeout=30000)
+        assert session.sandbox.ready.is_set() and session.sandbox.error is None
         banner = window.findChild(QLabel, None)
         texts = [w.text() for w in window.findChildren(QLabel)]
         assert banner is not None and any("Sandbox" in t and session.sandbox.endpoint_url in t
@@ -107,6 +112,29 @@ def test_sandbox_session_opens_the_window_uploads_and_stops(qtbot, tmp_path: Pat
     left = [t.name for t in threading.enumerate() if t.ident not in before
             and not isinstance(t, threading._DummyThread)]
     assert not left, left
+
+
+def test_files_added_while_the_sandbox_starts_wait_for_it(qtbot, tmp_path: Path) -> None:
+    session = start_session(sandbox=True, engine_settings=EngineSettings(
+        part_size=5 * MiB, threshold=5 * MiB, concurrency=2))
+    try:
+        window = session.window
+        qtbot.addWidget(window)
+        box = session.sandbox
+        assert window.banner is not None and not window.banner.is_ready
+        src = make_file(tmp_path / "early.bin", 1000, seed=12)
+
+        class Dest:  # what the destination dialog hands back
+            endpoint, bucket, prefix = box.endpoint, box.bucket, ""
+            storage_class = checksum = part_size = concurrency = None
+            no_overwrite = skip_existing = False
+
+        window.add_paths([str(src)], Dest())
+        assert window.model.total() == 0 or not box.ready.is_set()  # held, not refused
+        qtbot.waitUntil(lambda: any(t.state == "done" for t in window.model.snapshots()),
+                        timeout=30000)
+    finally:
+        session.close()
 
 
 def test_sandbox_transfers_of_a_dead_sandbox_start_over_on_the_new_one(
@@ -149,6 +177,9 @@ def test_sandbox_transfers_of_a_dead_sandbox_start_over_on_the_new_one(
     try:
         new = session.sandbox
         assert new.endpoint_url != old.endpoint_url
+        # The journal is read once the new sandbox's server runs (it starts
+        # behind the window): its transfers resume against a live server.
+        qtbot.waitUntil(lambda: session.restoring is not None, timeout=30000)
         session.restoring.join()
         eng = session.engine
         rec = eng.record(tid)

@@ -76,7 +76,7 @@ def test_lists_uploads_made_elsewhere_and_drills_down(qtbot, qtmodeltester, make
     assert "…" in full.data() and a in full.data(0x03)  # ToolTipRole holds the full ID
     totals = model.totals()
     assert (totals.uploads, totals.parts, totals.bytes, totals.pending) == (3, 3, 4010, 0)
-    assert "3</b> upload(s)" in browser.totals.text() and "estimated" in browser.totals.text()
+    assert "3</b> uploads" in browser.totals.text() and "estimated" in browser.totals.text()
 
     with qtbot.waitSignal(browser.parts_shown, timeout=5000) as shown:
         browser.select_upload(a)
@@ -148,7 +148,7 @@ def test_abort_selected_confirms_with_counts_then_aborts(qtbot, make_browser, s3
                    | QItemSelectionModel.SelectionFlag.Rows)
     box = browser.abort_selected()
     assert box is not None and box.isVisible()  # open(): no nested event loop
-    assert "2 uploads holding 4 part(s) (400 B)" in box.text()
+    assert "2 uploads holding 4 parts (400 B)" in box.text()
     with qtbot.waitSignal(browser.aborts_finished, timeout=15000) as done:
         box.button(QMessageBox.StandardButton.Yes).click()
     results = done.args[0]
@@ -204,7 +204,7 @@ def test_cleanup_previews_exactly_what_goes_then_aborts(qtbot, make_browser, s3,
         dialog.days.setValue(7)
     assert {u.upload_id for u in seen.args[0]} == old
     assert dialog.table.topLevelItemCount() == 3
-    assert "Dry run: 3 uploads holding 3 part(s) (150 B) would be aborted" in \
+    assert "Dry run: 3 uploads holding 3 parts (150 B) would be aborted" in \
         dialog.summary.text()
     assert remaining_ids(s3, bucket) == old | {other}  # a preview aborts nothing
 
@@ -403,3 +403,27 @@ def test_rows_arrive_page_by_page(qtbot, store, runner, journal, engine_factory,
     assert [c.get("UploadIdMarker") for c in fake.calls] == [None, "id-k01", "id-k03"]
     t = browser.model.totals()
     assert (t.uploads, t.parts, t.bytes, t.pending) == (5, 5, 500, 0)
+
+
+def test_a_failed_abort_is_said_in_the_tab_and_in_the_log(qtbot, make_browser, store, s3,
+                                                           bucket, moto_url, caplog):
+    """Issue 14: a refused abort said nothing. The tab's status line gives
+    the reason and the log (the window's log dock) keeps it."""
+    import logging
+
+    from tests.faultproxy import Fault, FaultProxy
+
+    start_upload(s3, bucket, "kept/one.tar", [b"x" * 100])
+    with FaultProxy(moto_url) as proxy:
+        store.save(Account("via proxy", endpoint_url=proxy.url, region="us-east-1",
+                           path_style=True))
+        proxy.add(Fault("AbortMultipartUpload", "error", status=403, code="AccessDenied"))
+        browser = make_browser(bucket, account="via proxy")
+        list_all(qtbot, browser)
+        uploads = [r.upload for r in browser.model.rows()]
+        caplog.set_level(logging.WARNING, logger="mpugui.ui.uploads")
+        with qtbot.waitSignal(browser.aborts_finished, timeout=15000):
+            browser.run_aborts(uploads)
+        assert "Not aborted" in browser.status_text() and "kept/one.tar" in browser.status_text()
+        assert any("Abort of kept/one.tar" in r.getMessage() for r in caplog.records)
+        assert browser.model.rowCount() == 1  # still listed: it is still there

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import itertools
 import os
 import threading
 import zlib
@@ -548,6 +549,16 @@ def fit_plan(parts: list[PartInfo], file_size: int, path: str) -> Plan:
             continue
         if tapered.taper and tapered.parts() != equal.parts() and _sizes_fit(tapered, parts):
             return tapered
+    sizes = [p.size for p in sorted(parts, key=lambda p: p.number)]
+    if refusal is not None and len(set(sizes)) > 1 and all(
+            a >= b for a, b in itertools.pairwise(sizes)):
+        # Parts that only shrink are a tapered cut like ours, of a file of
+        # another size: say the file does not fit, not that the cut is odd.
+        raise AdoptRefused(
+            f"'{os.path.basename(path)}' ({format_bytes(file_size)}) does not fit this upload: "
+            f"its {len(parts):,} parts ({format_bytes(sum(sizes))} so far, "
+            f"{format_bytes(sizes[0])} down to {format_bytes(sizes[-1])}) were cut from a file "
+            "of another size. Choose the file the upload was started with.") from None
     if refusal is not None:
         raise refusal
     return plan

@@ -7,6 +7,11 @@ user's real journal or accounts. It creates a bucket, leaves two or three
 multipart uploads unfinished (orphans for the uploads browser to find), and
 saves a "Sandbox (local)" account.
 
+Importing moto takes seconds, so the window does not wait for it:
+`prepare_sandbox()` (instant) fixes the port, the home and the account, and
+`Sandbox.start_in_background()` starts and seeds the server on a thread;
+`ready` is set when it answers (`error` says why it did not).
+
 Its server's data lives in the process: after a crash (or any quit) the
 journal may still hold sandbox transfers whose uploads are gone with it.
 `rebind` points them at the new sandbox and starts the unfinished ones over,
@@ -22,6 +27,7 @@ import random
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,14 +69,47 @@ class Sandbox:
     temporary_home: bool = False
     keyring_session_only: bool = False
     orphans: list[tuple[str, str]] = field(default_factory=list)  # (key, upload id)
+    port: int = 0
+    ready: threading.Event = field(default_factory=threading.Event, repr=False)
+    error: str | None = None  # why the server did not start
+    _starting: threading.Thread | None = field(default=None, repr=False)
+    _stopped: bool = False
 
     @property
     def endpoint(self) -> Endpoint:
         return self.account.endpoint()
 
-    def stop(self) -> None:
+    def start(self, part_size: int = 5 * MiB) -> None:
+        """Start the server on the chosen port and seed it (seconds: moto's
+        import). Sets `ready`, or `error` with a sentence."""
         try:
-            self.server.stop()
+            self.server, self.orphans = _serve(self.port, part_size)
+            if self._stopped:  # stop() came while starting
+                self.server.stop()
+            log.info("Sandbox S3 server at %s with bucket %s", self.endpoint_url, self.bucket)
+        except MpuguiError as exc:
+            self.error = str(exc)
+        except Exception as exc:
+            log.exception("The sandbox server did not start")
+            self.error = f"The sandbox server did not start: {exc}"
+        finally:
+            self.ready.set()
+
+    def start_in_background(self, part_size: int = 5 * MiB) -> threading.Thread | None:
+        if self._stopped:  # the window closed before its server was started
+            return None
+        self._starting = threading.Thread(target=self.start, args=(part_size,),
+                                          name="mpugui-sandbox-start", daemon=True)
+        self._starting.start()
+        return self._starting
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._starting is not None:
+            self._starting.join()  # a server half started is stopped there
+        try:
+            if self.server is not None:
+                self.server.stop()
         except Exception:  # the server may already be down
             log.debug("Stopping the sandbox server failed", exc_info=True)
         if self.temporary_home:
@@ -86,14 +125,24 @@ def free_port() -> int:
 
 
 def start_sandbox(part_size: int = 5 * MiB) -> Sandbox:
-    """Start the server and seed it; raises MpuguiError when moto is missing."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError as exc:
-        raise MpuguiError("The sandbox needs moto. Install it with: "
-                          "pip install 'mpugui[sandbox]'") from exc
-    import boto3
+    """Start the server and seed it, waiting for it; raises MpuguiError when
+    moto is missing."""
+    box = prepare_sandbox()
+    box.start(part_size)
+    if box.error:
+        box.stop()
+        raise MpuguiError(box.error)
+    return box
 
+
+def prepare_sandbox() -> Sandbox:
+    """The sandbox's home, port and account, at once; the server is started
+    by Sandbox.start (or start_in_background)."""
+    import importlib.util
+
+    if importlib.util.find_spec("moto") is None:  # say so now, not seconds later
+        raise MpuguiError("The sandbox needs moto. Install it with: "
+                          "pip install 'mpugui[sandbox]'")
     clean_stale_homes()
     temporary = False
     if not os.environ.get("MPUGUI_HOME"):
@@ -104,21 +153,8 @@ def start_sandbox(part_size: int = 5 * MiB) -> Sandbox:
     home = Path(os.environ["MPUGUI_HOME"])
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
 
-    # one log line per request on the terminal otherwise
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    try:
-        client = boto3.client("s3", endpoint_url=url, region_name=REGION,
-                              aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
-        client.create_bucket(Bucket=BUCKET)
-        orphans = _seed_orphans(client, part_size)
-    except Exception:
-        server.stop()
-        raise
-
+    port = free_port()  # taken again by the server a moment later
+    url = f"http://127.0.0.1:{port}"
     account = Account(name=ACCOUNT_NAME, kind=KEYS, access_key_id=ACCESS_KEY, endpoint_url=url,
                       region=REGION, path_style=True)
     session_only = not secrets.keyring_available()
@@ -127,8 +163,29 @@ def start_sandbox(part_size: int = 5 * MiB) -> Sandbox:
     except secrets.KeyringUnavailable:
         session_only = True
         AccountStore().save(account, SECRET_KEY, session_only=True)
-    log.info("Sandbox S3 server at %s with bucket %s", url, BUCKET)
-    return Sandbox(url, BUCKET, account, home, server, temporary, session_only, orphans)
+    return Sandbox(url, BUCKET, account, home, None, temporary, session_only, port=port)
+
+
+def _serve(port: int, part_size: int) -> tuple[Any, list[tuple[str, str]]]:
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        raise MpuguiError("The sandbox needs moto. Install it with: "
+                          "pip install 'mpugui[sandbox]'") from exc
+    import boto3
+
+    # one log line per request on the terminal otherwise
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name=REGION,
+                              aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+        client.create_bucket(Bucket=BUCKET)
+        return server, _seed_orphans(client, part_size)
+    except Exception:
+        server.stop()
+        raise
 
 
 def _seed_orphans(client: Any, part_size: int) -> list[tuple[str, str]]:

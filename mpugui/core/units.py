@@ -19,6 +19,11 @@ _SIZE_UNITS = {
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 file', '2 files', '10,000 files' (`many` for irregular plurals)."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
 def parse_size(text: str) -> int:
     """'8MiB', '8M' (binary), '8MB' (decimal), '1048576' -> bytes."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)

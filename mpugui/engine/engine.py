@@ -401,13 +401,15 @@ class TransferEngine(QObject):
             return False
         if old == WAITING and state != WAITING:
             self._outages.leave(t.rec.endpoint, t.id)
+        # A failed transfer failing anew (its cancel's abort, say) is news too.
+        news = state != old or (state == FAILED and detail != t.detail)
         t.set_state(state, detail)
         self._live[old] -= 1
         self._live[state] += 1
         if state in (FAILED, PAUSED) or state != old:
             journal.setdefault("error", detail or None)
         self.journal.update(t.id, state=state, **journal)
-        if state != old:
+        if news:
             self._events.append(StateEvent(t.id, state, detail))
         return True
 
@@ -841,8 +843,10 @@ class TransferEngine(QObject):
                         return
                 else:
                     log.warning("Abort of %s failed", rec.uri, exc_info=True)
-                    self._move(t, FAILED, f"Cancel failed; the upload is still on the "
-                                          f"server: {sentence}")
+                    # (as journaled: `cancel --json` reports it)
+                    t.rec.error = (f"Cancel failed; the upload is still on the server: "
+                                   f"{sentence}")
+                    self._move(t, FAILED, t.rec.error)
             if gave_up:
                 for failed, why in gave_up:
                     self.message.emit("error", f"{os.path.basename(failed.rec.source)}: {why}")

@@ -71,8 +71,10 @@ from mpugui.core.aws_profiles import KEYS as PROFILE_KEYS
 from mpugui.core.endpoint import ClientFactory, validate_endpoint_url
 from mpugui.core.errors import MpuguiError, describe
 from mpugui.core.preflight import Check, make_test_client, preflight
+from mpugui.core.units import plural
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.icons import icon
+from mpugui.ui.screen_fit import scrolled, size_to_screen
 
 # Status colours chosen to read on both light and dark palettes.
 OK_COLOR, BAD_COLOR, UNKNOWN_COLOR, WARN_COLOR = "#2e9d4e", "#d64545", "#8a8f98", "#c98a00"
@@ -274,8 +276,8 @@ class AccountsDialog(QDialog):
         self.setWindowTitle("Accounts — mpugui")
         self.setWindowIcon(icon("accounts"))
         self.setModal(False)
-        self.setMinimumSize(880, 640)
-        self.resize(1000, 720)
+        # From the screen it opens on; the form scrolls, the buttons stay in view.
+        size_to_screen(self, QSize(1000, 720), QSize(880, 640))
         self._editing: Account | None = None  # the saved account shown; None = new
         self._dirty = False
         self._loading = False
@@ -353,7 +355,7 @@ class AccountsDialog(QDialog):
         buttons.addWidget(self.close_button)
 
         outer = QVBoxLayout(self)
-        outer.addWidget(splitter, 1)
+        outer.addWidget(scrolled(splitter), 1)
         outer.addWidget(self.error_label)
         outer.addLayout(buttons)
 
@@ -570,8 +572,8 @@ class AccountsDialog(QDialog):
         elif profile is None and name:
             text = f"The profile '{name}' is not in the AWS config files."
         elif profile is None:
-            text = f"Environment variables, then the default profile ({len(self._profiles)} " \
-                   "profiles found)."
+            text = (f"Environment variables, then the default profile "
+                    f"({plural(len(self._profiles), 'profile')} found).")
             tip = ("The standard AWS chain: AWS_ACCESS_KEY_ID / AWS_PROFILE, the default "
                    "profile, SSO, then an instance or container role.")
         else:

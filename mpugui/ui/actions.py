@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QWidget
 
 from mpugui.ui import icons
@@ -54,6 +54,8 @@ SPECS = (
     Spec("show_log", "&Log", "log", ("Ctrl+L",), "Show or hide the log"),
     Spec("show_uploads", "&In-progress uploads", "uploads", ("Ctrl+U",),
          "Browse a bucket's unfinished multipart uploads"),
+    Spec("show_parts", "&Parts pane", "uploading", ("Ctrl+Shift+G",),
+         "Show or hide the selected transfer's parts below the queue"),
     Spec("find", "&Filter…", "filter", (QKeySequence.StandardKey.Find,),
          "Filter the queue by name or destination"),
     Spec("auto_resume", "&Resume unfinished uploads at start", "resume", (),
@@ -64,6 +66,7 @@ SPECS = (
     Spec("quit", "&Quit", "quit", (QKeySequence.StandardKey.Quit,)),
 )
 
+TOGGLES = ("auto_resume", "notify", "show_log", "show_parts")
 SELECTION_ACTIONS = ("pause", "resume", "cancel", "retry", "remove", "copy_uri")
 
 
@@ -83,9 +86,10 @@ class Actions:
                 act.setIconText("Remove")  # the toolbar label; menus say "from list"
             self.by_name[spec.name] = act
             setattr(self, spec.name, act)
-        for name in ("auto_resume", "notify", "show_log", "show_uploads"):
+        for name in TOGGLES:
+            # No icon: menus then draw a check mark, not only a frame round the icon.
             self.by_name[name].setCheckable(True)
-        self.by_name["show_uploads"].setCheckable(False)
+            self.by_name[name].setIcon(QIcon())
 
     def __getitem__(self, name: str) -> QAction:
         return self.by_name[name]
@@ -100,7 +104,8 @@ class Actions:
     def refresh_icons(self) -> None:
         """Re-tint after a palette change (light <-> dark)."""
         for spec in SPECS:
-            self.by_name[spec.name].setIcon(icons.icon(spec.icon))
+            if spec.name not in TOGGLES:
+                self.by_name[spec.name].setIcon(icons.icon(spec.icon))
 
 
 def enabled_for(states: set[str]) -> dict[str, bool]:

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from mpugui.core.endpoint import Endpoint
 from mpugui.core.transfer.existing import skipped_sentence
 from mpugui.core.transfer.feeder import Feeder, FeedRequest
+from mpugui.core.units import plural
 from mpugui.engine.engine import TransferEngine
 from mpugui.ui.messages import Message, MessageBridge
 
@@ -122,10 +123,11 @@ class PathAdder(QObject):
         if feeder.note:
             self.bridge.post("warning", feeder.note, source="sources")
         if c.skipped:
-            text = f"Added {c.added:,} files to the queue; {skipped_sentence(c.skipped, c.walked)}."
+            text = (f"Added {plural(c.added, 'file')} to the queue; "
+                    f"{skipped_sentence(c.skipped, c.walked)}.")
             if not c.added:
                 text = f"Nothing to upload: {skipped_sentence(c.skipped, c.walked)}."
         else:
-            text = f"Added {c.added:,} files to the queue." if c.added else ""
+            text = f"Added {plural(c.added, 'file')} to the queue." if c.added else ""
         self.status.emit(text, 8000)
         self.added.emit(c.added)

@@ -21,6 +21,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     QSettings,
+    QSize,
     Qt,
     QTimer,
     Signal,
@@ -57,6 +58,7 @@ from mpugui.core.units import MiB, format_bytes, parse_size
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.account_dialog import BAD_COLOR, WARN_COLOR, warning_label
 from mpugui.ui.icons import icon
+from mpugui.ui.screen_fit import scrolled, size_to_screen
 from mpugui.ui.settings import open_settings
 
 DEFAULT_ACCOUNT = ""  # the combo's data for the standard AWS credential chain
@@ -280,8 +282,8 @@ class DestinationDialog(QDialog):
         self.setWindowTitle("Upload to S3 — mpugui")
         self.setWindowIcon(icon("add-file"))
         self.setModal(False)
-        self.setMinimumSize(900, 560)
-        self.resize(1120, 700)
+        # From the screen it opens on; the form scrolls, the buttons stay in view.
+        size_to_screen(self, QSize(1120, 700), QSize(900, 560))
         self._tasks: set[int] = set()
         self._bucket_task: int | None = None
         self._walked = False
@@ -446,7 +448,7 @@ class DestinationDialog(QDialog):
         buttons.addWidget(self.cancel_button)
 
         outer = QVBoxLayout(self)
-        outer.addWidget(splitter, 1)
+        outer.addWidget(scrolled(splitter), 1)
         outer.addLayout(buttons)
 
         self.account_combo.currentIndexChanged.connect(self._account_changed)
@@ -567,6 +569,10 @@ class DestinationDialog(QDialog):
         self._bucket_task = None
         self.refresh_button.setEnabled(True)
         typed = self.bucket_combo.currentText()
+        gone = bool(names and typed) and typed == getattr(self, "_restored_bucket", None) \
+            and typed not in names
+        if gone:  # last time's bucket, deleted or never there: do not propose it
+            typed = ""
         self.bucket_combo.blockSignals(True)
         self.bucket_combo.clear()
         self.bucket_combo.addItems(names)
@@ -580,6 +586,9 @@ class DestinationDialog(QDialog):
         self.bucket_note.setStyleSheet("")
         self.bucket_note.setEnabled(False)
         self.bucket_note.setWordWrap(False)  # one line; a wrapped one reserves two
+        if gone:
+            self.bucket_note.setText(f"{count} in this account; the last one used, "
+                                     f"“{self._restored_bucket}”, is not among them.")
         if not typed and names:
             self.bucket_combo.setCurrentIndex(0)
         self._update_keys()
@@ -733,6 +742,7 @@ class DestinationDialog(QDialog):
         concurrency = _int(s.value("concurrency", 0))
         skip_files = str(s.value("skip_existing_files", "false")).lower() in ("true", "1")
         s.endGroup()
+        self._restored_bucket = bucket  # proposed, not typed: dropped if not listed
         self.bucket_combo.setEditText(bucket)
         self.prefix_edit.setText(prefix)
         self.storage_combo.setCurrentIndex(max(0, self.storage_combo.findData(storage)))

@@ -38,6 +38,7 @@ from mpugui.engine.engine import EngineSettings, TransferEngine
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui import icons
 from mpugui.ui import settings as cfg
+from mpugui.ui.display import platform_guard
 from mpugui.ui.main_window import MainWindow
 from mpugui.ui.messages import (
     BridgeHandler,
@@ -120,9 +121,11 @@ def start_session(sandbox: bool = False, engine_settings: EngineSettings | None 
     """Everything the window needs; the caller owns the QApplication."""
     box = None
     if sandbox:
-        from mpugui.core.sandbox import start_sandbox
+        from mpugui.core.sandbox import prepare_sandbox
 
-        box = start_sandbox()  # before the journal: it may choose MPUGUI_HOME
+        # At once, before the journal (it may choose MPUGUI_HOME); its server
+        # starts behind the window (below), which says so meanwhile.
+        box = prepare_sandbox()
     bridge = MessageBridge()
     handlers = _log_handlers(bridge)
     install_excepthooks(bridge)
@@ -147,12 +150,22 @@ def start_session(sandbox: bool = False, engine_settings: EngineSettings | None 
     window = MainWindow(engine, journal, AccountStore(), runner, ClientFactory(8), bridge,
                         settings, sandbox=box)
     session = Session(window, engine, runner, journal, bridge, box, handlers)
+    if box is not None:
+        # Once the event loop runs: the window is shown and painted first,
+        # before moto's import competes with it for the GIL.
+        QTimer.singleShot(100, box.start_in_background)
     # The journal is read on a thread of its own: a window with 100,000
     # transfers shows at once and its rows arrive over the next ticks.
-    session.restoring = threading.Thread(
-        target=_restore, args=(session, cfg.get(settings, cfg.AUTO_RESUME)),
-        name="mpugui-restore", daemon=True)
-    session.restoring.start()
+    def restore() -> None:
+        session.restoring = threading.Thread(
+            target=_restore, args=(session, cfg.get(settings, cfg.AUTO_RESUME)),
+            name="mpugui-restore", daemon=True)
+        session.restoring.start()
+
+    if window.banner is not None:  # sandbox transfers resume against its server: once it runs
+        window.banner.ready.connect(restore)
+    else:
+        restore()
     return session
 
 
@@ -183,7 +196,8 @@ def make_application(argv: list[str]) -> QApplication:
     if app is None:
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
             Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
-        app = QApplication([sys.argv[0] if sys.argv else "mpugui", *argv])
+        with platform_guard():  # no display: a sentence and exit 2, not SIGABRT
+            app = QApplication([sys.argv[0] if sys.argv else "mpugui", *argv])
     app.setApplicationName("mpugui")
     app.setOrganizationName("mpugui")
     app.setDesktopFileName("mpugui")

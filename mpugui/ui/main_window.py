@@ -1,5 +1,5 @@
-"""The main window: the queue on top (with the in-progress uploads browser as
-a second tab), the live part view of the selected transfer below, the status
+"""The main window: two tabs — the queue with the live part view of the
+selected transfer below it, and the in-progress uploads browser — the status
 bar and the log dock. Behaviour lives in the models, views and panels; the
 window wires them to the engine and the actions."""
 
@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QEvent, QModelIndex, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -23,8 +23,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QFileDialog,
-    QFrame,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -33,7 +31,6 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QTabWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -48,14 +45,17 @@ from mpugui.ui import icons
 from mpugui.ui import settings as cfg
 from mpugui.ui.actions import Actions
 from mpugui.ui.adder import DestinationLike, PathAdder
+from mpugui.ui.fitting_toolbar import FittingToolBar
 from mpugui.ui.log_dock import LogDock
 from mpugui.ui.messages import AlertPresenter, MessageBridge
 from mpugui.ui.notifier import Notifier
 from mpugui.ui.part_panel import PartPanel
-from mpugui.ui.progress_delegate import forget_palette, is_dark
+from mpugui.ui.progress_delegate import forget_palette
 from mpugui.ui.queue_model import ID_ROLE, QueueModel, QueueProxy
 from mpugui.ui.queue_view import QueueView, local_paths
 from mpugui.ui.quit_guard import QuitGuard
+from mpugui.ui.sandbox_banner import SandboxBanner
+from mpugui.ui.screen_fit import available_geometry, bounded, fits, size_to_screen
 from mpugui.ui.status_bar import StatusPanel
 
 # Settings ▸ When the network is down: seconds to wait before giving up (0: until back).
@@ -84,6 +84,8 @@ class MainWindow(QMainWindow):
         self._dialogs: list[QWidget] = []
         self._current_id: int | None = None
         self._any_paused = self._any_running = False
+        self._cancelling: set[int] = set()  # asked to cancel here: its outcome is said here
+        self._waiting_for_sandbox: list[tuple[list[str], DestinationLike]] = []
         self.confirm_box: QMessageBox | None = None
         self.quit_guard = QuitGuard(self, engine, settings)
         self.stopped_cleanly = True  # False: requests were left on the wire at shutdown
@@ -91,7 +93,6 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setWindowTitle("mpugui — Sandbox" if sandbox else "mpugui")
         self.setWindowIcon(icons.app_icon())
-        self.setMinimumSize(720, 480)
         self.setAcceptDrops(True)
 
         self.acts = Actions(self)
@@ -103,10 +104,19 @@ class MainWindow(QMainWindow):
         self.queue.setup_columns()
         self.queue.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self.part_panel = PartPanel()
+        # The parts pane belongs to the queue: the In-progress uploads tab
+        # gets the window's whole height (its own parts table is beside it).
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.queue)
+        self.splitter.addWidget(self.part_panel)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.queue, icons.icon("uploading"), "Queue")
+        self.tabs.addTab(self.splitter, icons.icon("uploading"), "Queue")
         self._uploads_placeholder = QLabel("Loading…")
         self.uploads_browser: QWidget | None = None
         self.tabs.addTab(self._uploads_placeholder, icons.icon("uploads"), "In-progress uploads")
@@ -114,21 +124,17 @@ class MainWindow(QMainWindow):
         self._account_placeholder = QLabel("Loading…")
         self.account_view: QWidget | None = None
         self.tabs.addTab(self._account_placeholder, icons.icon("uploads"), "All buckets")
-        self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.setObjectName("mainSplitter")
-        self.splitter.addWidget(self.tabs)
-        self.splitter.addWidget(self.part_panel)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setChildrenCollapsible(False)
 
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        if sandbox is not None:
-            layout.addWidget(self._sandbox_banner(sandbox))
-        layout.addWidget(self.splitter, 1)
+        self.banner: SandboxBanner | None = None
+        if sandbox is not None:  # says "starting…" until the sandbox's server answers
+            self.banner = SandboxBanner(sandbox)
+            self.banner.ready.connect(self._sandbox_ready)
+            layout.addWidget(self.banner)
+        layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
         self.status = StatusPanel()
@@ -159,31 +165,9 @@ class MainWindow(QMainWindow):
 
     # -- construction ---------------------------------------------------------
 
-    def _sandbox_banner(self, sandbox: Any) -> QWidget:
-        banner = QFrame()
-        banner.setObjectName("sandboxBanner")
-        dark = is_dark(self.palette())
-        bg, fg, border = ("#3b2e0a", "#f2cc60", "#6b5310") if dark else \
-            ("#fff4d6", "#5c4300", "#e6c35c")
-        banner.setStyleSheet(
-            f"#sandboxBanner {{ background: {bg}; border-bottom: 1px solid {border}; }}"
-            f"#sandboxBanner QLabel {{ color: {fg}; }}")
-        row = QHBoxLayout(banner)
-        row.setContentsMargins(12, 6, 12, 6)
-        icon = QLabel()
-        icon.setPixmap(icons.icon("sandbox", fg).pixmap(18, 18))
-        text = QLabel(
-            f"<b>Sandbox</b> — a local test S3 server at {sandbox.endpoint_url}, "
-            f"bucket “{sandbox.bucket}”. Nothing leaves this computer, and it is all "
-            "gone when mpugui quits.")
-        text.setWordWrap(True)
-        row.addWidget(icon)
-        row.addWidget(text, 1)
-        return banner
-
     def _build_toolbar(self) -> None:
         a = self.acts
-        bar = QToolBar("Main toolbar")
+        bar = FittingToolBar("Main toolbar")  # narrow windows: labels go first
         bar.setObjectName("mainToolbar")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -208,6 +192,7 @@ class MainWindow(QMainWindow):
         self.filter_edit.setAccessibleName("Filter the queue")
         bar.addWidget(self.filter_edit)
         bar.addAction(a["accounts"])
+        bar.keep_labels(a["add_files"], a["add_folder"])
         self.addToolBar(bar)
         self.toolbar = bar
 
@@ -225,8 +210,8 @@ class MainWindow(QMainWindow):
         view = menus.addMenu("&View")
         view.addAction(a["find"])
         view.addAction(a["show_uploads"])
+        view.addAction(a["show_parts"])
         log_toggle = self.log_dock.toggleViewAction()
-        log_toggle.setIcon(icons.icon("log"))
         log_toggle.setShortcut(QKeySequence("Ctrl+L"))
         view.addAction(log_toggle)
         self.acts.by_name["show_log"] = log_toggle
@@ -260,7 +245,11 @@ class MainWindow(QMainWindow):
         e.snapshot.connect(self._on_snapshot)
         self.queue.paths_dropped.connect(self.offer_paths)
         self.queue.customContextMenuRequested.connect(self._context_menu)
-        self.queue.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
+        self.queue.selectionModel().selectionChanged.connect(self._selection_changed)
+        # Rows filtered out or removed leave the selection without a signal.
+        for changed in (self.proxy.rowsRemoved, self.proxy.modelReset,
+                        self.proxy.layoutChanged):
+            changed.connect(self._follow_selection)
         self.queue.selectionModel().currentRowChanged.connect(self._current_changed)
         self.queue.doubleClicked.connect(lambda _i: self.part_panel.grid.setFocus())
         self.filter_edit.textChanged.connect(self.proxy.set_filter_text)
@@ -280,6 +269,7 @@ class MainWindow(QMainWindow):
         a["copy_uri"].triggered.connect(self.copy_uris)
         a["accounts"].triggered.connect(self.open_accounts)
         a["show_uploads"].triggered.connect(lambda: self.tabs.setCurrentIndex(1))
+        a["show_parts"].toggled.connect(self._show_parts_pane)
         a["find"].triggered.connect(lambda: (self.filter_edit.setFocus(),
                                              self.filter_edit.selectAll()))
         a["auto_resume"].toggled.connect(lambda on: cfg.put(self.settings, cfg.AUTO_RESUME, on))
@@ -291,9 +281,15 @@ class MainWindow(QMainWindow):
 
     def _restore_state(self) -> None:
         s = self.settings
+        # Sized from this screen; a saved geometry only where it still fits
+        # (another monitor, a new scale factor).
+        area = available_geometry(self)
         geometry = cfg.blob(s, cfg.GEOMETRY)
-        if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1180, 760)
+        if geometry is None or not self.restoreGeometry(geometry) \
+                or not fits(self.geometry(), area):
+            size_to_screen(self, QSize(1180, 760), QSize(720, 480))
+        else:
+            self.setMinimumSize(bounded(QSize(720, 480), area))
         state = cfg.blob(s, cfg.WINDOW_STATE)
         if state is not None:
             self.restoreState(state)
@@ -313,6 +309,8 @@ class MainWindow(QMainWindow):
             self.splitter.setSizes([300, 400])
         if cfg.blob(s, cfg.PART_SPLITTER) is None:
             self.part_panel.splitter.setSizes([600, 680])
+        self.acts["show_parts"].setChecked(cfg.get(s, cfg.SHOW_PARTS))
+        self._show_parts_pane(self.acts["show_parts"].isChecked())
         self.acts["auto_resume"].setChecked(cfg.get(s, cfg.AUTO_RESUME))
         self.acts["notify"].setChecked(cfg.get(s, cfg.NOTIFY))
         max_wait = cfg.get(s, cfg.MAX_WAIT)
@@ -336,6 +334,10 @@ class MainWindow(QMainWindow):
         s.setValue(cfg.PART_SPLITTER, self.part_panel.splitter.saveState())
         s.sync()
 
+    def _show_parts_pane(self, on: bool) -> None:
+        self.part_panel.setVisible(on)
+        cfg.put(self.settings, cfg.SHOW_PARTS, on)
+
     def _set_limit(self, rate: int) -> None:
         self.engine.set_bandwidth_limit(rate)
         cfg.put(self.settings, cfg.BANDWIDTH_LIMIT, rate)
@@ -357,8 +359,33 @@ class MainWindow(QMainWindow):
         if snap.events:  # the tick's state changes, read here rather than a signal each
             for ev in snap.events:
                 self.notifier.on_state_changed(ev.id, ev.state)
+                if ev.id in self._cancelling and ev.state in ("cancelled", "failed", "done"):
+                    self._cancelling.discard(ev.id)
+                    if ev.state == "failed":
+                        self._say_failed(ev.id, ev.detail)
             if not self._closed:
                 self._actions_timer.start()
+
+    def _selection_changed(self, *_: object) -> None:
+        self._update_actions()
+        self._follow_selection()
+
+    def _follow_selection(self, *_: object) -> None:
+        """The parts pane shows the current row only while something is
+        selected (checks the selection's ranges, never the rows)."""
+        selection = self.queue.selectionModel()
+        current = selection.currentIndex() if selection.hasSelection() else QModelIndex()
+        wanted = current.data(ID_ROLE) if current.isValid() else None
+        if wanted != self._current_id and not self._closed:
+            self._current_changed(current, QModelIndex())
+            self._actions_timer.start()
+
+    def _say_failed(self, transfer_id: int, sentence: str) -> None:
+        """A user action that failed, said where the user is: the status bar
+        (the row's state and tooltip and the log dock say it as well)."""
+        t = self.model.transfer(transfer_id)
+        name = t.name if t is not None else f"Transfer {transfer_id}"
+        self.statusBar().showMessage(f"{name}: {sentence}", 20000)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self._current_id = current.data(ID_ROLE) if current.isValid() else None
@@ -412,7 +439,8 @@ class MainWindow(QMainWindow):
         menu.popup(self.queue.viewport().mapToGlobal(pos))
 
     def confirm_cancel(self) -> None:
-        ids = [t.id for t in self.selected_transfers() if t.state not in ("done", "cancelled")]
+        chosen = [t for t in self.selected_transfers() if t.state not in ("done", "cancelled")]
+        ids = [t.id for t in chosen]
         if not ids:
             return
         what = "this upload" if len(ids) == 1 else f"these {len(ids)} uploads"
@@ -422,7 +450,12 @@ class MainWindow(QMainWindow):
                                "the upload cannot be resumed later. Pause keeps them.")
         self._cancel_yes = box.addButton("Cancel and delete parts",
                                          QMessageBox.ButtonRole.DestructiveRole)
-        keep = box.addButton("Keep uploading", QMessageBox.ButtonRole.RejectRole)
+        # "Keep uploading" only where something uploads: a failed one is kept, not sent.
+        running = any(t.state in ("queued", "uploading", "assembling", "verifying")
+                      for t in chosen)
+        keep_text = "Keep uploading" if running else (
+            "Keep the upload" if len(ids) == 1 else "Keep the uploads")
+        keep = box.addButton(keep_text, QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(keep)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._cancel_ids = ids
@@ -433,6 +466,7 @@ class MainWindow(QMainWindow):
     def _cancel_answered(self, _result: int) -> None:
         box, self.confirm_box = self.confirm_box, None
         if box is not None and box.clickedButton() is self._cancel_yes:
+            self._cancelling.update(self._cancel_ids)
             self.engine.cancel(self._cancel_ids)
         self._cancel_ids = []
 
@@ -498,8 +532,21 @@ class MainWindow(QMainWindow):
         self._dialogs = [d for d in self._dialogs if shiboken6.isValid(d)]
 
     def add_paths(self, paths: list[str], dest: DestinationLike) -> None:
-        """Queue `paths` (files and folders) for `dest`; emits paths_added."""
+        """Queue `paths` (files and folders) for `dest`; emits paths_added.
+        While the sandbox starts, they wait for it (its server would refuse)."""
+        if self.banner is not None and not self.banner.is_ready:
+            self._waiting_for_sandbox.append((paths, dest))
+            self.statusBar().showMessage("Waiting for the sandbox to start…", 10000)
+            return
         self.adder.add_paths(paths, dest)
+
+    def _sandbox_ready(self) -> None:
+        waiting, self._waiting_for_sandbox = self._waiting_for_sandbox, []
+        for paths, dest in waiting:
+            self.adder.add_paths(paths, dest)
+        browser = self.uploads_browser
+        if browser is not None and hasattr(browser, "list_uploads"):
+            browser.list_uploads()
 
     def _show_status(self, text: str, timeout_ms: int) -> None:
         if text:
@@ -523,10 +570,17 @@ class MainWindow(QMainWindow):
                 return d
         dialog = AccountsDialog(self.accounts, self.runner, self.clients, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        # The In-progress tab lists with what the dialog saves, at once.
+        dialog.accounts_changed.connect(self._accounts_changed)
         dialog.destroyed.connect(self._prune_dialogs)
         self._dialogs.append(dialog)
         dialog.show()
         return dialog
+
+    def _accounts_changed(self) -> None:
+        if self.uploads_browser is not None and hasattr(self.uploads_browser,
+                                                        "reload_accounts"):
+            self.uploads_browser.reload_accounts()
 
     def _tab_changed(self, index: int) -> None:
         if index == 1 and self.uploads_browser is None:
@@ -585,7 +639,8 @@ class MainWindow(QMainWindow):
         self.uploads_browser = browser
         if self.sandbox is not None and hasattr(browser, "set_location"):
             browser.set_location(self.sandbox.account.name, self.sandbox.bucket)
-            if hasattr(browser, "list_uploads"):
+            ready = self.banner is None or self.banner.is_ready
+            if hasattr(browser, "list_uploads") and ready:  # else once it is (_sandbox_ready)
                 QTimer.singleShot(0, browser.list_uploads)
         current = self.tabs.currentIndex()
         self.tabs.blockSignals(True)
@@ -656,6 +711,8 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.notifier.stop()
         self._actions_timer.stop()
+        if self.banner is not None:
+            self.banner.stop()
         self.adder.stop()
         self.statusBar().clearMessage()  # stops the status bar's message timer
         self._prune_dialogs()

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
 
 from mpugui.core.transfer.snapshot import PartSnapshot, TransferSnapshot
 from mpugui.ui.parts_model import part_tooltip
-from mpugui.ui.progress_delegate import state_color, track_color
+from mpugui.ui.progress_delegate import pending_edge, state_color, track_color
 
 MIN_CELL, MAX_CELL, MARGIN = 4, 30, 10
 
@@ -216,11 +216,16 @@ class PartGrid(QAbstractScrollArea):
             if not rects:
                 continue
             painter.setBrush(colors[state])
+            # a quiet fill would vanish on some themes (Adwaita-dark): an edge that shows
+            painter.setPen(QPen(pending_edge(pal), 1) if state == "pending" else Qt.PenStyle.NoPen)
             if rounded:
+                if state == "pending":  # the edge inside the cell, as wide as the others
+                    rects = [r.adjusted(0.5, 0.5, -0.5, -0.5) for r in rects]
                 for r in rects:
                     painter.drawRoundedRect(r, radius, radius)
             else:
                 painter.drawRects(rects)
+        painter.setPen(Qt.PenStyle.NoPen)
         for rect, fraction in sending:
             painter.setBrush(sending_bg)
             if rounded:
@@ -353,7 +358,7 @@ class PartLegend(QWidget):
         cy = self.height() / 2
         for state, text in self._items():
             color = track_color(pal) if state == "pending" else state_color(state, pal)
-            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setPen(QPen(pending_edge(pal), 1) if state == "pending" else Qt.PenStyle.NoPen)
             painter.setBrush(color)
             painter.drawRoundedRect(QRectF(x, cy - chip / 2, chip, chip), 3, 3)
             x += chip + 6

@@ -30,33 +30,95 @@ def is_dark(palette: QPalette) -> bool:
     return palette.color(QPalette.ColorRole.Window).lightness() < 128
 
 
+MIN_CONTRAST = 3.0  # WCAG's minimum for graphics that carry meaning
+
+
+def _luminance(c: QColor) -> float:
+    def channel(v: int) -> float:
+        x = v / 255
+        return x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4
+    return 0.2126 * channel(c.red()) + 0.7152 * channel(c.green()) + 0.0722 * channel(c.blue())
+
+
+def contrast_ratio(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio, 1 (none) to 21 (black on white)."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def legible(color: QColor, palette: QPalette, minimum: float = MIN_CONTRAST) -> QColor:
+    """`color`, moved toward white on a dark palette (black on a light one)
+    until it stands out by `minimum` from both the Base and Window colours:
+    a theme's own backgrounds (Adwaita-dark, Breeze, high contrast) decide."""
+    backgrounds = (palette.color(QPalette.ColorRole.Base),
+                   palette.color(QPalette.ColorRole.Window))
+    target = QColor("#ffffff") if is_dark(palette) else QColor("#000000")
+    out = QColor(color)
+    for step in range(1, 21):
+        if min(contrast_ratio(out, bg) for bg in backgrounds) >= minimum:
+            break
+        t = step / 20
+        out = QColor(round(color.red() + (target.red() - color.red()) * t),
+                     round(color.green() + (target.green() - color.green()) * t),
+                     round(color.blue() + (target.blue() - color.blue()) * t))
+    return out
+
+
+# (id of the palette's cache key) -> state -> "#rrggbb"
+_cache: dict[tuple[int, int, bool], dict[str, str]] = {}
+
+
+def _palette_key(palette: QPalette) -> tuple[int, int, bool]:
+    return (palette.color(QPalette.ColorRole.Base).rgb(),
+            palette.color(QPalette.ColorRole.Window).rgb(), is_dark(palette))
+
+
+def _state_hexes(palette: QPalette) -> dict[str, str]:
+    key = _palette_key(palette)
+    found = _cache.get(key)
+    if found is None:
+        dark = key[2]
+        found = {s: legible(QColor(pair[1] if dark else pair[0]), palette).name()
+                 for s, pair in _COLORS.items()}
+        # Pending cells stay quiet inside but get an edge that can be seen.
+        found["pending-edge"] = legible(QColor(_COLORS["queued"][1 if dark else 0]),
+                                        palette).name()
+        found["pending"] = QColor(_COLORS["pending"][1 if dark else 0]).name()
+        _cache[key] = found
+    return found
+
+
 def state_color(state: str, palette: QPalette | None = None) -> QColor:
-    """The state's colour for `palette`; without one, the application's
-    (its darkness cached, see state_hex)."""
+    """The state's colour for `palette` (at least 3:1 against its
+    backgrounds); without one, the application's (cached, see state_hex)."""
     if palette is None:
         return QColor(state_hex(state))
-    light, dark = _COLORS.get(state, _COLORS["queued"])
-    return QColor(dark if is_dark(palette) else light)
+    hexes = _state_hexes(palette)
+    return QColor(hexes.get(state, hexes["queued"]))
 
 
-_app_dark: bool | None = None  # the application palette's, until forget_palette()
+def pending_edge(palette: QPalette) -> QColor:
+    """The outline that makes a pending part visible on any background."""
+    return QColor(_state_hexes(palette)["pending-edge"])
+
+
+_app_hexes: dict[str, str] | None = None  # the application palette's, until forget_palette()
 
 
 def state_hex(state: str) -> str:
     """The state's colour in the application palette as "#rrggbb". For the
     models' per-cell answers: no QColor or palette is built per call, as both
     release the GIL (slow while upload workers hold it)."""
-    global _app_dark
-    if _app_dark is None:
-        _app_dark = is_dark(QApplication.palette())
-    light, dark = _COLORS.get(state, _COLORS["queued"])
-    return dark if _app_dark else light
+    global _app_hexes
+    if _app_hexes is None:
+        _app_hexes = _state_hexes(QApplication.palette())
+    return _app_hexes.get(state) or _app_hexes["queued"]
 
 
 def forget_palette() -> None:
     """The application palette changed (light <-> dark)."""
-    global _app_dark
-    _app_dark = None
+    global _app_hexes
+    _app_hexes = None
 
 
 _colors: dict[tuple[str, bool], QColor] = {}

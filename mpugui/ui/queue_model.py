@@ -439,6 +439,10 @@ class QueueModel(TableModel):
         """The shown rows `first` to `last` (inclusive; default: to the end)."""
         return self._rows[first:None if last is None else last + 1]
 
+    def total(self) -> int:
+        """Transfers in the queue, shown or filtered out."""
+        return len(self._by_id)
+
     def shown_states(self) -> set[str]:
         """The states of the shown rows (kept as rows change: no pass over them)."""
         return {s for s, n in self._states.items() if n > 0}
@@ -514,7 +518,11 @@ class QueueModel(TableModel):
         if col == SIZE:
             return f"{t.size:,} bytes"
         if col == PROGRESS:
-            return f"{t.done_bytes:,} of {t.size:,} bytes"
+            acked = t.done_bytes if t.acked_bytes < 0 else t.acked_bytes
+            text = f"{acked:,} of {t.size:,} bytes stored"
+            if t.done_bytes > acked:
+                text += f"; {t.done_bytes - acked:,} more sent, awaiting the server"
+            return text
         if col == PARTS:
             return f"{t.parts_done} of {t.parts_total} parts of {t.part_sizes}"
         return ""

@@ -112,6 +112,14 @@ class QueueView(QTableView):
 
     # -- painting ---------------------------------------------------------------
 
+    def no_match_text(self) -> str:
+        """What an empty view says while a filter hides every transfer."""
+        source = getattr(self.model(), "sourceModel", lambda: None)()
+        if source is None or not hasattr(source, "filter_text") or self.model().rowCount():
+            return ""
+        text = source.filter_text()
+        return f"No transfer matches “{text}”." if text and source.total() else ""
+
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
         empty = self.model() is None or self.model().rowCount() == 0
@@ -127,6 +135,11 @@ class QueueView(QTableView):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(area, 10, 10)
         if not empty:
+            return
+        no_match = self.no_match_text()
+        if no_match:  # transfers there, none shown: say so, not "drop files here"
+            painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, no_match)
             return
         size = 48
         top = area.center().y() - size

@@ -34,6 +34,7 @@ BANDWIDTH_LIMIT = Setting("transfers/bandwidth_limit", int, 0)  # bytes/s, 0 = u
 MAX_WAIT = Setting("transfers/max_wait", int, 0)
 NOTIFY = Setting("ui/notifications", bool, True)
 LOG_VISIBLE = Setting("ui/log_visible", bool, False)
+SHOW_PARTS = Setting("ui/show_parts", bool, True)  # the parts pane under the queue
 # Ask before quitting while uploads run ("Don't ask again" turns it off).
 ASK_BEFORE_QUIT = Setting("ui/ask_before_quit", bool, True)
 

@@ -44,7 +44,7 @@ from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.journal.store import FINAL_STATES, Journal, TransferRecord
 from mpugui.core.transfer.snapshot import EngineSnapshot
-from mpugui.core.units import format_bytes
+from mpugui.core.units import format_bytes, plural
 from mpugui.engine.engine import TransferEngine
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui import icons
@@ -207,9 +207,12 @@ class UploadsBrowser(QWidget):
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         header = self.table.horizontalHeader()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(KEY, QHeaderView.ResizeMode.Stretch)
-        widths = {UPLOAD_ID: 130, INITIATED: 130, AGE: 80, INITIATOR: 150, STORAGE: 100,
+        # The key is what tells uploads apart: a width of its own (a narrow
+        # window scrolls sideways), the last column takes what is left.
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        widths = {KEY: max(240, self.fontMetrics().horizontalAdvance("x" * 34)),
+                  UPLOAD_ID: 130, INITIATED: 130, AGE: 80, INITIATOR: 150, STORAGE: 100,
                   PARTS: 60, BYTES: 90, COST: 120, JOURNAL: 90}
         for col, width in widths.items():
             header.resizeSection(col, width)
@@ -371,7 +374,7 @@ class UploadsBrowser(QWidget):
         self._parts_inflight.clear()
         was_listing, self._listing = self._listing, False
         if not quiet:
-            self._say(f"Stopped: {self.model.rowCount()} upload(s) listed so far.")
+            self._say(f"Stopped: {plural(self.model.rowCount(), 'upload')} listed so far.")
         self._update_actions()
         self._update_totals()
         if was_listing:
@@ -408,7 +411,7 @@ class UploadsBrowser(QWidget):
         if next_key is None:
             self._listing = False
             self._list_task = None
-            self._say(f"{self.model.rowCount()} in-progress upload(s) in s3://"
+            self._say(f"{plural(self.model.rowCount(), 'in-progress upload')} in s3://"
                       f"{self._location[1] if self._location else ''}/"
                       f"{self._location[2] if self._location else ''}.")
             self._update_actions()
@@ -521,7 +524,7 @@ class UploadsBrowser(QWidget):
         use = inv.usage(parts)
         algo = f", {u.checksum_algorithm} checksums" if u.checksum_algorithm else ""
         self.parts_title.setText(
-            f"<b>{_html(u.key)}</b> — upload {_html(u.upload_id)}: {use.parts:,} part(s), "
+            f"<b>{_html(u.key)}</b> — upload {_html(u.upload_id)}: {plural(use.parts, 'part')}, "
             f"{format_bytes(use.bytes)}{algo}")
         self.parts_shown.emit(u.upload_id)
 
@@ -551,8 +554,8 @@ class UploadsBrowser(QWidget):
         known = [cache[u.upload_id] for u in uploads if u.upload_id in cache]
         parts = sum(len(p) for p in known)
         size = sum(inv.usage(p).bytes for p in known)
-        noun = "upload" if len(uploads) == 1 else "uploads"
-        text = f"{len(uploads)} {noun} holding {parts:,} part(s) ({format_bytes(size)})"
+        text = (f"{plural(len(uploads), 'upload')} holding {plural(parts, 'part')} "
+                f"({format_bytes(size)})")
         if len(known) < len(uploads):
             text += f"; the parts of {len(uploads) - len(known)} are still being counted"
         return text
@@ -606,10 +609,14 @@ class UploadsBrowser(QWidget):
                 self._update_actions()
                 self.last_results = results
                 failed = [r for r in results if not r.ok]
-                text = f"Aborted {len(results) - len(failed)} of {len(results)} upload(s)."
+                text = (f"Aborted {len(results) - len(failed):,} of "
+                        f"{plural(len(results), 'upload')}.")
                 if failed:
                     text += " Not aborted: " + "; ".join(
                         f"{r.upload.key}: {r.error}" for r in failed)
+                    for r in failed:  # the log dock keeps each one
+                        log.warning("Abort of %s (upload %s) failed: %s", r.upload.key,
+                                    short_id(r.upload.upload_id), r.error)
                 self._say(text, error=bool(failed))
                 if on_done is not None:
                     on_done(results)
@@ -716,7 +723,8 @@ class UploadsBrowser(QWidget):
 
     def _update_totals(self) -> None:
         t = self.model.totals()
-        text = (f"<b>{t.uploads:,}</b> upload(s) · <b>{t.parts:,}</b> part(s) · "
+        text = (f"<b>{t.uploads:,}</b> {'upload' if t.uploads == 1 else 'uploads'} · "
+                f"<b>{t.parts:,}</b> {'part' if t.parts == 1 else 'parts'} · "
                 f"<b>{format_bytes(t.bytes)}</b> held · estimated "
                 f"<b>{format_cost(t.cost)}</b> a month")
         if t.pending and (self._listing or self._parts_queue or self._parts_inflight):

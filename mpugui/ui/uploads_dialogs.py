@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -39,9 +39,10 @@ from PySide6.QtWidgets import (
 from mpugui.core import inventory as inv
 from mpugui.core.endpoint import Endpoint
 from mpugui.core.journal.store import FINAL_STATES
-from mpugui.core.units import format_bytes
+from mpugui.core.units import format_bytes, plural
 from mpugui.ui import icons
 from mpugui.ui.messages import user_error
+from mpugui.ui.screen_fit import size_to_screen
 from mpugui.ui.uploads_models import format_age, local_time, short_id
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class CleanupDialog(QDialog):
         super().__init__(browser)
         self.setWindowTitle("Clean up old in-progress uploads")
         self.setModal(False)
-        self.resize(760, 440)
+        size_to_screen(self, QSize(760, 440), QSize(0, 0))
         self.browser = browser
         self.candidates: list[inv.Upload] = []
         self.results: list[inv.AbortResult] = []
@@ -193,7 +194,7 @@ class CleanupDialog(QDialog):
 
         def done(results: list[inv.AbortResult]) -> None:
             failed = [r for r in results if not r.ok]
-            text = f"Aborted {len(results) - len(failed)} of {len(results)} upload(s)."
+            text = f"Aborted {len(results) - len(failed):,} of {plural(len(results), 'upload')}."
             if failed:
                 text += " Failed: " + " ".join(f"{r.upload.key}: {r.error}" for r in failed)
             _say(self.summary, text, _ERROR_STYLE if failed else _OK_STYLE)
@@ -211,7 +212,7 @@ class AdoptDialog(QDialog):
         super().__init__(browser)
         self.setWindowTitle("Resume an upload with a local file")
         self.setModal(False)
-        self.resize(680, 420)
+        size_to_screen(self, QSize(680, 420), QSize(0, 0))
         self.browser, self.upload, self.endpoint = browser, upload, endpoint
         self.check: inv.AdoptCheck | None = None
         self.progress_state = inv.Progress()
@@ -351,7 +352,7 @@ class AdoptDialog(QDialog):
             self.failed.emit(sentence)
             return None
         self.queue_button.setEnabled(False)
-        _say(self.status, f"Queued as transfer {transfer_id}: {len(check.missing)} part(s) "
+        _say(self.status, f"Queued as transfer {transfer_id}: {plural(len(check.missing), 'part')} "
                           "to send, then complete. Follow it in the transfer list.", _OK_STYLE)
         self.browser.mark_adopted(self.upload.upload_id, transfer_id)
         self.queued.emit(transfer_id)
@@ -375,7 +376,7 @@ class LifecycleDialog(QDialog):
         super().__init__(browser)
         self.setWindowTitle(f"Lifecycle rule of {bucket}")
         self.setModal(False)
-        self.resize(640, 460)
+        size_to_screen(self, QSize(640, 460), QSize(0, 0))
         self.browser, self.endpoint, self.bucket = browser, endpoint, bucket
         self.before: list[dict[str, Any]] | None = None
         self.change: inv.LifecycleChange | None = None
@@ -390,9 +391,9 @@ class LifecycleDialog(QDialog):
         form.addWidget(self.days)
         form.addWidget(self.only_prefix)
         form.addStretch(1)
-        note = QLabel("The bucket has one lifecycle configuration: this rule is merged into "
-                      "it. Every other rule is kept; an existing abort rule is updated rather "
-                      "than duplicated.")
+        note = QLabel("This rule is added to the bucket's lifecycle rules (a bucket keeps "
+                      "them all in one configuration): every other rule is kept, and an "
+                      "existing abort rule is updated rather than duplicated.")
         note.setWordWrap(True)
         self.before_text = QPlainTextEdit()
         self.before_text.setReadOnly(True)
@@ -467,7 +468,8 @@ class LifecycleDialog(QDialog):
 
 
 def _rules_text(rules: list[dict[str, Any]]) -> str:
-    return "\n".join(inv.describe_rule(r) for r in rules) or "(no lifecycle rules)"
+    rules_text = "\n".join(inv.describe_rule(r) for r in rules)
+    return rules_text or "(none yet: the bucket has no lifecycle rules)"
 
 
 def _html(text: str) -> str:

@@ -15,7 +15,7 @@ from PySide6.QtGui import QGuiApplication, QPalette
 from mpugui.core import inventory as inv
 from mpugui.core.inventory import format_age, format_cost
 from mpugui.core.orphans.prices import PriceTable
-from mpugui.core.units import format_bytes
+from mpugui.core.units import format_bytes, plural
 from mpugui.ui.table_model import TableModel
 
 KEY, UPLOAD_ID, INITIATED, AGE, INITIATOR, STORAGE, PARTS, BYTES, COST, JOURNAL = range(10)
@@ -236,7 +236,7 @@ class UploadsModel(TableModel):
                 price = self.price_of(u)
                 return (f"About {format_cost(inv.monthly_cost(r.usage.bytes, price))} "
                         f"a month at ${price}/GB-month — an estimate, not a bill")
-            return f"{r.usage.parts:,} part(s), {r.usage.bytes:,} bytes"
+            return f"{plural(r.usage.parts, 'part')}, {r.usage.bytes:,} bytes"
         if col == INITIATED:
             return f"{local_time(u.initiated)} local time ({u.initiated.isoformat()})"
         if col == INITIATOR:

@@ -282,7 +282,7 @@ class Transfer:
             (size - done) / speed if speed > 0 else None, self.state,
             "cancelling…" if self.cancelling else self.detail, self._done_count, len(parts),
             part_size, smallest, rec.upload_id, rec.checksum, rec.verification, self.retries,
-            self.wire_bytes, tuple(self._parts_snap))
+            self.wire_bytes, tuple(self._parts_snap), self._done_bytes)
         self._snap_version = self.version
         return self._snap
 

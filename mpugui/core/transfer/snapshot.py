@@ -56,6 +56,9 @@ class TransferSnapshot(NamedTuple):
     retries: int  # part attempts beyond the first, botocore's and ours
     wire_bytes: int  # bytes handed to the network, re-sends included
     parts: tuple[PartSnapshot, ...]
+    # Bytes of the parts the server has acknowledged (done_bytes also counts
+    # bodies still in flight); -1 where a caller did not say (then done_bytes).
+    acked_bytes: int = -1
 
     @property
     def uri(self) -> str:
@@ -70,8 +73,11 @@ class TransferSnapshot(NamedTuple):
 
     @property
     def fraction(self) -> float:
+        """Progress as the server sees it: a part sent but not yet answered
+        does not count (48 of 54 parts done never reads 100%)."""
+        acked = self.done_bytes if self.acked_bytes < 0 else self.acked_bytes
         return 1.0 if self.size == 0 and self.state == "done" else (
-            self.done_bytes / self.size if self.size else 0.0)
+            acked / self.size if self.size else 0.0)
 
 
 class StateEvent(NamedTuple):
