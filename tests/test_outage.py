@@ -338,7 +338,8 @@ def test_cli_max_wait_gives_up_with_exit_1_then_resume_completes(
     done = run_cli("upload", str(src), str(small), f"s3://{bucket}/", "--endpoint-url",
                    proxy.url, "--part-size", "5MiB", "--max-wait", "1s")
     assert done.returncode == 1, done.stderr
-    assert "does not answer" in done.stdout and "Gave up after waiting" in done.stdout
+    # the waiting lines are progress (stdout); the failure's sentence is an error (stderr)
+    assert "does not answer" in done.stdout and "Gave up after waiting" in done.stderr
     assert "answers again" not in done.stdout and "gave up   waiting for" in done.stdout
     assert {t["state"] for t in transfers()} == {"failed"}
     proxy.accept()
