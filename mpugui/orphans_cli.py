@@ -30,12 +30,11 @@ from mpugui.core.units import format_bytes
 from mpugui.uploads_cli import (
     EXIT_FAILED,
     EXIT_OK,
-    EXIT_USAGE,
-    _confirm,
     _forget_in_journal,
     _journal_ids,
     _now,
     _Out,
+    confirm_abort,
 )
 
 EXIT_INTERRUPTED = 3
@@ -231,14 +230,8 @@ def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     if not args.yes:
         mine = (f" ({known} of them are transfers in this app's journal, which will be "
                 "cancelled)") if known else ""
-        answer = _confirm(f"Abort {what}{mine}?")
-        if answer is None:
-            out.error(f"Not aborting {what}: add --yes to abort without asking, or "
-                      "--dry-run to only list them.")
-            return EXIT_USAGE
-        if not answer:
-            out.line("Nothing was aborted.")
-            return EXIT_USAGE
+        if (refused := confirm_abort(what, out, mine)) is not None:
+            return refused
     gone: set[str] = set()
 
     def report(row: ScannedUpload, res: inv.AbortResult) -> None:

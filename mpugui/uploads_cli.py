@@ -441,6 +441,20 @@ def _confirm(question: str) -> bool | None:
     return answer.strip().lower() in ("y", "yes")
 
 
+def confirm_abort(what: str, out: _Out, note: str = "") -> int | None:
+    """Ask before aborting `what` (`note` adds to the question); None to go
+    on, else the exit code to end with (no answer possible, or a no)."""
+    answer = _confirm(f"Abort {what}{note}?")
+    if answer is None:
+        out.error(f"Not aborting {what}: add --yes to abort without asking, or "
+                  "--dry-run to only list them.")
+        return EXIT_USAGE
+    if not answer:
+        out.line("Nothing was aborted.")
+        return EXIT_USAGE
+    return None
+
+
 def _cleanup(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     bucket, prefix = parse_s3_uri(args.target)
     client, now = _client(endpoint), _now(args)
@@ -473,15 +487,8 @@ def _cleanup(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
         if out.json:
             out.obj(summary)
         return EXIT_OK
-    if not args.yes:
-        answer = _confirm(f"Abort {what}?")
-        if answer is None:
-            out.error(f"Not aborting {what}: add --yes to abort without asking, or "
-                      "--dry-run to only list them.")
-            return EXIT_USAGE
-        if not answer:
-            out.line("Nothing was aborted.")
-            return EXIT_USAGE
+    if not args.yes and (refused := confirm_abort(what, out)) is not None:
+        return refused
     gone = set()
     for row in candidates:
         result = inv.abort(client, row.upload)
