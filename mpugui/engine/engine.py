@@ -112,6 +112,7 @@ DEFAULT_CONCURRENCY = 0  # 0: found while running (core/transfer/adaptive.py); a
 REFRESH_LIMIT = 500
 GC_FREEZE_BATCH = 500  # transfers inserted at once from which the GC stops scanning them
 BULK_SLICE = 2000  # transfers per event-loop turn of a bulk action (in_slices)
+SAY_EACH_UP_TO = 20  # failures said one by one in the log; beyond, one sentence
 
 # Which state may follow which; anything else is a race the transition refuses.
 _NEXT: dict[str, frozenset[str]] = {
@@ -635,7 +636,8 @@ class TransferEngine(QObject):
             try:
                 if not (self._outages and self._held(job)):
                     self._run(job, buffer)
-                    if self._outages:
+                    # (_abort handles its own failures: its return says nothing)
+                    if self._outages and job.kind != ABORT:
                         self._reached(job.transfer)
             except BaseException as exc:  # a job never kills its worker
                 try:
@@ -1041,6 +1043,12 @@ class TransferEngine(QObject):
         return True, self._wait(t, o.reason)
 
     def _say_failed(self, failed: list[tuple[Transfer, str]]) -> None:
+        """One message per failed transfer, or one for all when there are many
+        (giving up on 100,000 waiting files; each keeps its sentence as its
+        state's detail)."""
+        if len(failed) > SAY_EACH_UP_TO:
+            self.message.emit("error", f"{len(failed):,} transfers failed: {failed[0][1]}")
+            return
         for t, why in failed:
             self.message.emit("error", f"{os.path.basename(t.rec.source)}: {why}")
 
@@ -1077,7 +1085,10 @@ class TransferEngine(QObject):
                 due = self._outages.take_due(now())
                 wakeup = self._outages.next_due()
             for o in due:
-                self._probe(o)
+                try:
+                    self._probe(o)
+                except Exception:  # the one prober must outlive a bug in a probe
+                    log.exception("Probing %s failed", o.key)
             if not due:
                 self._probe_wake.wait(None if wakeup is None else max(0.01, wakeup - now()))
 

@@ -24,7 +24,7 @@ from mpugui.core.transfer.body import PartBody
 from mpugui.core.transfer.progress import Transfer, now
 from mpugui.core.transfer.scheduler import Job
 from mpugui.core.transfer.snapshot import DONE as PART_DONE
-from mpugui.core.verify import put_verdict
+from mpugui.core.verify import Verdict, put_verdict
 
 if TYPE_CHECKING:
     from mpugui.engine.engine import TransferEngine
@@ -139,7 +139,30 @@ class SmallFiles:
 
     def done(self, results: list[tuple[Token, Result]]) -> None:
         eng = self._engine
+        try:
+            self._finish_all(results)
+        finally:  # whatever happened, the jobs end: their slots and transfers are freed
+            jobs = [job for (job, _c), _r in results]
+            eng._sched.puts_done(jobs)
+            with eng._lock:
+                for job in jobs:
+                    eng._settle(job.transfer)
+
+    def _finish_all(self, results: list[tuple[Token, Result]]) -> None:
+        eng = self._engine
         failed: list[tuple[Job, BaseException]] = []
+        # Verdicts first, without the engine lock: with --checksum md5 and an
+        # ETag that is not the MD5 sent, one asks the bucket's encryption
+        # (once per bucket, over the network).
+        verdicts: dict[int, Verdict] = {}
+        for (job, checksum), result in results:
+            if isinstance(result, BaseException):
+                continue
+            t = job.transfer
+            try:
+                verdicts[t.id] = put_verdict(eng._client(t), t.rec, t.algo, result[0], checksum)
+            except MpuguiError as exc:
+                failed.append((job, exc))
         with eng._lock:
             for (job, checksum), result in results:
                 t, part = job.transfer, job.part
@@ -149,16 +172,12 @@ class SmallFiles:
                 if isinstance(result, BaseException):
                     failed.append((job, result))
                     continue
+                verdict = verdicts.get(t.id)
+                if verdict is None:
+                    continue  # failed its verification (above)
                 etag, retries = result
                 if sent_here:
                     t.wire_bytes += t.rec.size
-                try:
-                    # (with --checksum md5 and an ETag that is not the MD5 sent,
-                    # this asks the bucket's encryption once per bucket)
-                    verdict = put_verdict(eng._client(t), t.rec, t.algo, etag, checksum)
-                except MpuguiError as exc:
-                    failed.append((job, exc))
-                    continue
                 part.etag, part.checksum = etag, checksum
                 part.attempts += retries
                 t.retries += retries
@@ -171,11 +190,6 @@ class SmallFiles:
                 eng._job_failed(job, exc)
             except Exception:  # nor does handling its failure stop the others
                 log.exception("Handling the failure of a small file failed")
-        jobs = [job for (job, _c), _r in results]
-        eng._sched.puts_done(jobs)
-        with eng._lock:
-            for job in jobs:
-                eng._settle(job.transfer)
 
 
 def _read_checked(t: Transfer) -> bytes:

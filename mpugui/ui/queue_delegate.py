@@ -36,7 +36,9 @@ class QueueCellDelegate(QStyledItemDelegate):
         if t is None:
             return
         col = index.column()
-        text = QueueModel._display(t, col)
+        # (a waiting row's state carries the model's countdown: asked for)
+        text = index.data() if col == STATE and t.state == "waiting" else \
+            QueueModel._display(t, col)
         if not text and col != STATE:
             return  # (speed and ETA of the rows not moving)
         margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, widget) + 1

@@ -190,7 +190,9 @@ class Scheduler:
             if job.kind == PREPARE:
                 self._preparing.pop(t.id, None)
             t.inflight -= 1
-            if t.inflight == 0 and t.cancelling:
+            # (an abort job that ends still cancelling waits for its endpoint:
+            # the engine sends it again when the endpoint answers)
+            if t.inflight == 0 and t.cancelling and job.kind != ABORT:
                 self._aborts.append(t)
             if t.plan.multipart:
                 self.offer(t)  # a part back from failure, the last part done, prepared
