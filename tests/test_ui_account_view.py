@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from mpugui.core.accounts import Account
 from mpugui.core.endpoint import ClientFactory
 from mpugui.core.journal.store import PAUSED, TransferRecord
 from mpugui.core.orphans import memory
@@ -154,3 +155,14 @@ def test_the_uploads_table_prices_by_class_and_region(qtmodeltester):
     model.set_prices(PriceTable().with_overrides({"eu-west-1/STANDARD_IA": 0.5}), "eu-west-1")
     assert model.price_of(up) == 0.5 and model.totals().cost == pytest.approx(0.5)
     qtmodeltester.check(model)
+
+
+def test_follows_the_accounts_dialog_keeping_the_account_shown(qtbot, view, store) -> None:
+    names = [view.account.itemText(i) for i in range(view.account.count())]
+    shown = names[-1]  # not the first: a reload that forgot it would show another
+    view.set_account(shown)
+    store.save(Account("added-later", endpoint_url="http://127.0.0.1:9"))
+    view.reload_accounts()
+    now = [view.account.itemText(i) for i in range(view.account.count())]
+    assert "added-later" in now and set(names) <= set(now)
+    assert view.account.currentText() == shown

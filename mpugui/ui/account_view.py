@@ -210,6 +210,9 @@ class AccountView(QWidget):
         self._update_actions()
 
     def reload_accounts(self) -> None:
+        """The Accounts dialog saved: list what it holds now, keeping the
+        account shown (and its scan) when it is still there."""
+        current = self.account.currentText()
         self.account.blockSignals(True)
         self.account.clear()
         try:
@@ -220,8 +223,11 @@ class AccountView(QWidget):
         for a in accounts:
             self.account.addItem(a.name, a.endpoint())
         self.account.addItem(DEFAULT_CREDENTIALS, Endpoint())
+        i = self.account.findText(current) if current else -1
+        self.account.setCurrentIndex(max(i, 0))
         self.account.blockSignals(False)
-        self._account_changed()
+        if i < 0:
+            self._account_changed()
 
     def endpoint(self) -> Endpoint:
         data = self.account.currentData()

@@ -578,9 +578,9 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _accounts_changed(self) -> None:
-        if self.uploads_browser is not None and hasattr(self.uploads_browser,
-                                                        "reload_accounts"):
-            self.uploads_browser.reload_accounts()
+        for view in (self.uploads_browser, self.account_view):
+            if view is not None and hasattr(view, "reload_accounts"):
+                view.reload_accounts()
 
     def _tab_changed(self, index: int) -> None:
         if index == 1 and self.uploads_browser is None:
