@@ -45,6 +45,7 @@ from mpugui.core.orphans.results import AccountScan, BucketReport, ScannedUpload
 from mpugui.core.orphans.scan import AccountScanner, ScanListener, ScanOutcome
 from mpugui.core.orphans.totals import totals
 from mpugui.engine.tasks import TaskRunner
+from mpugui.ui.account_combo import refill_accounts
 from mpugui.ui.account_dialogs import BulkAbortDialog, ProtectAllDialog
 from mpugui.ui.account_models import BYTES, COST, REPORT_ROLE, SORT_ROLE, BucketsModel
 from mpugui.ui.bucket_bar import BucketBarDelegate
@@ -52,8 +53,6 @@ from mpugui.ui.messages import user_error
 from mpugui.ui.uploads_models import BYTES as UPLOAD_BYTES
 from mpugui.ui.uploads_models import SORT_ROLE as UPLOAD_SORT_ROLE
 from mpugui.ui.uploads_models import UploadRow, UploadsModel
-
-DEFAULT_CREDENTIALS = "AWS default credentials"
 
 
 class _Inbox(ScanListener):
@@ -212,21 +211,10 @@ class AccountView(QWidget):
     def reload_accounts(self) -> None:
         """The Accounts dialog saved: list what it holds now, keeping the
         account shown (and its scan) when it is still there."""
-        current = self.account.currentText()
-        self.account.blockSignals(True)
-        self.account.clear()
-        try:
-            accounts = self.accounts.load()
-        except Exception as exc:  # a damaged account file must not break the view
-            accounts = []
-            self.detail.setText(user_error(exc))
-        for a in accounts:
-            self.account.addItem(a.name, a.endpoint())
-        self.account.addItem(DEFAULT_CREDENTIALS, Endpoint())
-        i = self.account.findText(current) if current else -1
-        self.account.setCurrentIndex(max(i, 0))
-        self.account.blockSignals(False)
-        if i < 0:
+        changed, error = refill_accounts(self.account, self.accounts)
+        if error:
+            self.detail.setText(error)
+        if changed:
             self._account_changed()
 
     def endpoint(self) -> Endpoint:

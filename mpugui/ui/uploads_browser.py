@@ -49,6 +49,7 @@ from mpugui.engine.engine import TransferEngine
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui import icons
 from mpugui.ui import settings as app_settings
+from mpugui.ui.account_combo import refill_accounts
 from mpugui.ui.messages import user_error
 from mpugui.ui.uploads_models import (
     AGE,
@@ -74,7 +75,6 @@ from mpugui.ui.uploads_models import (
 log = logging.getLogger("mpugui.ui.uploads")
 
 PRICE = app_settings.Setting("uploads/price_per_gb_month", float, inv.DEFAULT_PRICE_PER_GB_MONTH)
-DEFAULT_CREDENTIALS = "AWS default credentials"
 NOW_ENV = "MPUGUI_NOW"  # tests only: the clock ages are measured from (ISO 8601)
 PARTS_IN_FLIGHT = 3  # ListParts calls at once, so listing pages never queue behind them
 
@@ -278,21 +278,10 @@ class UploadsBrowser(QWidget):
     # -- where to look ------------------------------------------------------------------
 
     def reload_accounts(self) -> None:
-        current = self.account.currentText()
-        self.account.blockSignals(True)
-        self.account.clear()
-        try:
-            accounts = self.accounts.load()
-        except Exception as exc:  # a damaged account file must not break the view
-            accounts = []
-            self._say(user_error(exc), error=True)
-        for a in accounts:
-            self.account.addItem(a.name, a.endpoint())
-        self.account.addItem(DEFAULT_CREDENTIALS, Endpoint())
-        i = self.account.findText(current)
-        self.account.setCurrentIndex(i if i >= 0 else 0)
-        self.account.blockSignals(False)
-        if self.account.currentText() != current:
+        changed, error = refill_accounts(self.account, self.accounts)
+        if error:
+            self._say(error, error=True)
+        if changed:
             self._account_changed()
 
     def endpoint(self) -> Endpoint:
