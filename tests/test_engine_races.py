@@ -11,7 +11,7 @@ from mpugui.core.journal.store import CANCELLED, DONE, PAUSED, Journal
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from tests.conftest import make_file
-from tests.faultproxy import Fault, FaultProxy, wait_for
+from tests.faultproxy import Fault, FaultProxy
 from tests.test_faults import engines, proxy, via  # noqa: F401 (fixtures)
 
 
@@ -33,7 +33,7 @@ def test_pause_during_a_held_create_stays_paused_after_restart_with_auto_resume(
     hold = proxy.add(Fault("CreateMultipartUpload", "hold", phase="after"))
     engine = engines()
     tid = engine.add(UploadRequest(str(src), bucket, "p.bin", via(proxy)))
-    wait_for(hold.held.is_set, 30, "the Create to be held")
+    qtbot.waitUntil(hold.held.is_set, timeout=30000)  # the Create is held
     engine.pause([tid])
     hold.release.set()  # the server created the upload; the worker finishes its job
     qtbot.waitUntil(lambda: _journaled(journal, tid).upload_id is not None, timeout=30000)
@@ -58,7 +58,7 @@ def test_cancel_during_a_held_complete_that_lands_ends_done_and_says_so(
     events = _states(engine)
     engine.message.connect(lambda _level, text: said.append(text))
     tid = engine.add(UploadRequest(str(src), bucket, "d.bin", via(proxy)))
-    wait_for(hold.held.is_set, 60, "the Complete to be held")  # the server has completed
+    qtbot.waitUntil(hold.held.is_set, timeout=60000)  # the server has completed
     engine.cancel([tid])
     hold.release.set()  # the answer is lost; the retried Complete finds it done
     qtbot.waitUntil(lambda: engine.state_of(tid) in (DONE, CANCELLED) and not engine.busy(),
@@ -86,7 +86,7 @@ def test_cancel_during_a_held_complete_that_fails_ends_cancelled_and_says_so(
     events = _states(engine)
     engine.message.connect(lambda _level, text: said.append(text))
     tid = engine.add(UploadRequest(str(src), bucket, "c.bin", via(proxy)))
-    wait_for(hold.held.is_set, 60, "the Complete to be held")  # not forwarded
+    qtbot.waitUntil(hold.held.is_set, timeout=60000)  # not forwarded
     engine.cancel([tid])
     hold.release.set()  # the connection closes; the retried Complete is refused
     qtbot.waitUntil(lambda: engine.state_of(tid) in (DONE, CANCELLED) and not engine.busy(),

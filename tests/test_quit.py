@@ -63,7 +63,8 @@ def test_quitting_with_uploads_running_asks_once_and_can_stop_asking(
         window.add_paths([str(make_file(tmp_path / f"q{i}.bin", 6 * MiB, seed=30 + i))],
                          Dest(endpoint, bucket))
     qtbot.waitUntil(lambda: window.engine.running_count() == 3, timeout=20000)
-    wait_for(hold.held.is_set, 20, "a Create to be held")
+    # The event loop must run: workers are started on the engine's (GUI) thread.
+    qtbot.waitUntil(hold.held.is_set, timeout=20000)
 
     window.request_quit()
     box = window.quit_guard.box
