@@ -13,12 +13,13 @@ from PySide6.QtGui import (
     QPalette,
     QPen,
 )
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QWidget
 
 from mpugui.ui import icons
 from mpugui.ui.progress_delegate import ProgressDelegate
 from mpugui.ui.queue_delegate import QueueCellDelegate
 from mpugui.ui.queue_model import COLUMNS, DESTINATION, NAME, PARTS, PROGRESS, STATE
+from mpugui.ui.visible_rows import VisibleRowsView
 
 
 def local_paths(mime) -> list[str]:
@@ -31,7 +32,7 @@ def local_paths(mime) -> list[str]:
     return [u.toLocalFile() for u in urls]
 
 
-class QueueView(QTableView):
+class QueueView(VisibleRowsView):
     paths_dropped = Signal(list)  # local paths dropped on the queue
 
     def __init__(self, parent: QWidget | None = None) -> None:
