@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from mpugui import __version__
-from mpugui.core import paths
+from mpugui.core import gc_policy, paths
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint, validate_endpoint_url
 from mpugui.core.errors import MpuguiError
@@ -205,6 +205,7 @@ def main(argv: list[str]) -> int:
     owner: owner_lock.Owner | None = None
     try:
         setup_logging(args.verbose)
+        gc_policy.install()  # a 100,000-file folder: full collections stay short
         kind = owner_kind(args)
         if kind:  # refused at once while the window or another command owns the journal
             try:

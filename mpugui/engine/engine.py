@@ -15,7 +15,6 @@ tick's events, in the order they happened.
 from __future__ import annotations
 
 import collections
-import gc
 import itertools
 import logging
 import os
@@ -110,7 +109,6 @@ DEFAULT_CONCURRENCY = 0  # 0: found while running (core/transfer/adaptive.py); a
 # Transfers snapshotted per tick at most: 100,000 restored or added at once
 # reach the window over many short ticks instead of one long stall.
 REFRESH_LIMIT = 500
-GC_FREEZE_BATCH = 500  # transfers inserted at once from which the GC stops scanning them
 BULK_SLICE = 2000  # transfers per event-loop turn of a bulk action (in_slices)
 SAY_EACH_UP_TO = 20  # failures said one by one in the log; beyond, one sentence
 
@@ -363,11 +361,6 @@ class TransferEngine(QObject):
                     self._events.append(StateEvent(t.id, t.state, t.detail))
                 self._sched.offer(t)
             self._was_busy = True
-        if len(transfers) >= GC_FREEZE_BATCH:
-            # A queue of 100,000 is a million long-lived objects: a full
-            # collection over them took 0.6 s of the GUI thread. Frozen, the
-            # cyclic GC skips them (refcounting still frees a removed one).
-            gc.freeze()
         self._threads_wanted.emit()
 
     def transfer_ids(self) -> list[int]:

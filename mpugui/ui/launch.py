@@ -24,6 +24,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from mpugui.core import gc_policy
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, warm_up
 from mpugui.core.errors import MpuguiError
@@ -140,6 +141,7 @@ def start_session(sandbox: bool = False, engine_settings: EngineSettings | None 
     # Parse botocore's S3 model now, while the window is not yet shown: done
     # at the first upload it holds the GIL long enough to freeze the window.
     warm_up()
+    gc_policy.settle()  # before the window shows: the full collections to come stay short
     engine_settings = engine_settings or EngineSettings()
     clients = ClientFactory(engine_settings.concurrency + 4)
     engine = TransferEngine(journal, clients, engine_settings)
