@@ -16,7 +16,6 @@ from mpugui.core import inventory as inv
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.errors import MpuguiError
 from mpugui.core.orphans import bulk, memory
-from mpugui.core.orphans.prices import PriceTable, load_table
 from mpugui.core.orphans.protection import PROTECTED, Protection
 from mpugui.core.orphans.results import AccountScan, BucketReport, ScannedUpload
 from mpugui.core.orphans.scan import (
@@ -35,16 +34,13 @@ from mpugui.uploads_cli import (
     _now,
     _Out,
     confirm_abort,
+    prices_for,
+    report_abort,
 )
 
 EXIT_INTERRUPTED = 3
 _BUCKET_HEADER = (f"{'BUCKET':<32}  {'REGION':<14}  {'UPLOADS':>7}  {'BYTES':>10}  "
                   f"{'COST/MO*':>9}  {'OLDEST':>9}  ABORT RULE")
-
-
-def _prices(args: argparse.Namespace) -> PriceTable:
-    flat = getattr(args, "price_per_gb_month", None)
-    return PriceTable.flat(flat) if flat is not None else load_table()
 
 
 def _protection_cell(p: Protection | None) -> str:
@@ -108,7 +104,7 @@ def _run_scan(args: argparse.Namespace, endpoint: Endpoint, clients: ClientFacto
     """Run the scan in this thread's stead (so Ctrl-C reaches the main
     thread, stops the scan and waits for its threads)."""
     scan = listener.scan
-    scanner = AccountScanner(clients, endpoint, listener, prices=_prices(args),
+    scanner = AccountScanner(clients, endpoint, listener, prices=prices_for(args, endpoint),
                              now=scan.started, journal_ids=_journal_ids(),
                              regions=getattr(args, "regions", None) or None, keep=keep)
     failure: list[BaseException] = []
@@ -137,6 +133,7 @@ def _run_scan(args: argparse.Namespace, endpoint: Endpoint, clients: ClientFacto
 
 def scan(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     now = _now(args)
+    prices = prices_for(args, endpoint)
     account = endpoint.label()
     result = AccountScan(account, now)
 
@@ -167,7 +164,8 @@ def scan(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
                  "estimated_monthly_cost": round(t.monthly_cost, 6),
                  "unreadable_buckets": t.unreadable, "unsized_uploads": unsized,
                  "unprotected_buckets": t.unprotected, "top_buckets": t.top_buckets,
-                 "top_share": round(t.top_share, 4), "prices_as_of": _prices(args).as_of,
+                 "top_share": round(t.top_share, 4), "prices_as_of": prices.as_of,
+                 "prices": prices.describe(),
                  "sentence": t.sentence()})
     else:
         out.line(t.sentence())
@@ -177,8 +175,8 @@ def scan(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
                      "--abort-after 7")
         if result.skipped_buckets:
             out.line(f"{result.skipped_buckets} bucket(s) in other regions were not scanned.")
-        out.line(f"*estimated from AWS's prices of {_prices(args).as_of}; see prices.json "
-                 "in the README to set your store's.")
+        out.line(f"*estimated from {prices.describe()}; set your store's in the window's "
+                 "Settings > Storage prices (prices.json, see the README).")
     return EXIT_FAILED if t.unreadable or unsized else EXIT_OK
 
 
@@ -235,18 +233,10 @@ def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     gone: set[str] = set()
 
     def report(row: ScannedUpload, res: inv.AbortResult) -> None:
-        u = row.upload
         summary["aborted" if res.ok else "failed"] += 1
         if res.ok:
-            gone.add(u.upload_id)
-        if out.json:
-            out.obj({"event": "aborted" if res.ok else "failed", "bucket": u.bucket,
-                     "key": u.key, "upload_id": u.upload_id, "parts": row.parts,
-                     "bytes": row.bytes, "error": res.error, "region": row.region})
-        elif res.ok:
-            out.line(f"Aborted {u.uri} upload {u.upload_id}.")
-        else:
-            out.error(f"{u.uri} upload {u.upload_id} was not aborted: {res.error}")
+            gone.add(row.upload.upload_id)
+        report_abort(res, row.parts, row.bytes, out, row.region)
 
     bulk.abort_uploads(clients, endpoint, candidates, on_result=report)
     _forget_in_journal(gone)

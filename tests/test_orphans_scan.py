@@ -111,7 +111,7 @@ def test_scan_reports_every_bucket_in_its_region_with_sizes_costs_and_protection
     endpoint = Endpoint(endpoint_url=proxy.url, region="us-east-1", path_style=True)
     rec = Recorder()
     # Priced by region: moto lists every upload as STANDARD, whatever it was given.
-    prices = PriceTable.flat(1.0).with_overrides({"eu-west-1/STANDARD": 2.0})
+    prices = PriceTable().with_overrides({"*": 1.0, "eu-west-1/STANDARD": 2.0})
     outcome = AccountScanner(ClientFactory(), endpoint, rec, prices=prices, now=NOW,
                              journal_ids={ids["e2"]: 42}, threads=3).run()
     assert sorted(rec.listed) == sorted(b.values())

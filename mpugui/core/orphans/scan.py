@@ -115,6 +115,17 @@ def bucket_region(client: Any, bucket: str) -> str:
                              "(GetBucketLocation and HeadBucket were refused).")
 
 
+def listing_region(client: Any, bucket: str, endpoint: Endpoint) -> str:
+    """The region a bucket's uploads are priced in when one bucket is listed
+    (the In-progress tab, `uploads list`): its own, as the account scan
+    finds it; the account's region (or us-east-1) when the store won't say."""
+    try:
+        return bucket_region(client, bucket)
+    except (inv.InventoryError, BotoCoreError) as exc:
+        log.info("Pricing s3://%s in the account's region: %s", bucket, exc)
+        return endpoint.region or DEFAULT_REGION
+
+
 @dataclass
 class ScanOutcome:
     buckets: int  # listed by the account
