@@ -22,7 +22,9 @@ from mpugui.core.orphans.scan import (
     AccountScanner,
     ScanListener,
     bucket_region,
+    directory_buckets,
     list_buckets,
+    merge_directory_buckets,
 )
 from mpugui.core.orphans.totals import totals
 from mpugui.core.units import format_bytes
@@ -78,10 +80,13 @@ class _Collect(ScanListener):
     """Keeps the scan (for the summary and the last-scan memory) and hands
     each event on for printing; the scanner calls it one event at a time."""
 
-    def __init__(self, scan: AccountScan, on_upload: Callable[[ScannedUpload], None],
+    def __init__(self, scan: AccountScan, out: _Out,
+                 on_upload: Callable[[ScannedUpload], None],
                  on_bucket: Callable[[BucketReport], None]) -> None:
         self.scan, self._on_upload, self._on_bucket = scan, on_upload, on_bucket
+        self._out = out
         self.listed = 0
+        self.notes: list[str] = []
 
     def buckets_listed(self, names: list[str]) -> None:
         self.listed = len(names)
@@ -96,6 +101,10 @@ class _Collect(ScanListener):
 
     def bucket_skipped(self, name: str, region: str) -> None:
         self.scan.skipped_buckets += 1
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        self._out.error(text)  # not a failure: the exit code does not change
 
 
 def _run_scan(args: argparse.Namespace, endpoint: Endpoint, clients: ClientFactory,
@@ -148,8 +157,9 @@ def scan(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
             out.line(_bucket_line(report, now))
 
     out.line(_BUCKET_HEADER)
+    collect = _Collect(result, out, on_upload, on_bucket)
     try:
-        _run_scan(args, endpoint, ClientFactory(), _Collect(result, on_upload, on_bucket))
+        _run_scan(args, endpoint, ClientFactory(), collect)
     except KeyboardInterrupt:
         memory.save(result)
         out.error("Scan stopped; the buckets listed above are complete.")
@@ -165,7 +175,8 @@ def scan(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
                  "unreadable_buckets": t.unreadable, "unsized_uploads": unsized,
                  "unprotected_buckets": t.unprotected, "top_buckets": t.top_buckets,
                  "top_share": round(t.top_share, 4), "prices_as_of": prices.as_of,
-                 "prices": prices.describe(),
+                 "prices": prices.describe(), "notes": collect.notes,
+                 "directory_buckets": sum(1 for b in result.buckets.values() if b.directory),
                  "sentence": t.sentence()})
     else:
         out.line(t.sentence())
@@ -199,7 +210,7 @@ def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
             out.error(f"bucket {report.name}: {report.error}")
 
     try:
-        _run_scan(args, endpoint, clients, _Collect(result, on_upload, on_bucket),
+        _run_scan(args, endpoint, clients, _Collect(result, out, on_upload, on_bucket),
                   keep=lambda u: u.age(now) >= age)
     except KeyboardInterrupt:
         out.error("Stopped while looking for uploads; nothing was aborted.")
@@ -247,11 +258,17 @@ def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     return EXIT_FAILED if summary["failed"] or unreadable else EXIT_OK
 
 
-def _regions_of(clients: ClientFactory, endpoint: Endpoint
+def _regions_of(clients: ClientFactory, endpoint: Endpoint, out: _Out,
+                regions: list[str] | None
                 ) -> list[tuple[str, str | None, str | None]]:
-    """(bucket, region or None, why the region is unknown) for every bucket."""
+    """(bucket, region or None, why the region is unknown) for every bucket,
+    the directory buckets included."""
     base = clients.client(endpoint)
     entries = list_buckets(base)
+    found, notes = directory_buckets(clients, endpoint, regions)
+    entries = merge_directory_buckets(entries, found)
+    for text in notes:
+        out.error(text)
 
     def one(entry: Any) -> tuple[str, str | None, str | None]:
         if entry.region:
@@ -269,8 +286,8 @@ def lifecycle_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> in
     if args.abort_after < 1:
         raise MpuguiError("--abort-after must be at least 1 day.")
     clients = ClientFactory()
-    found = _regions_of(clients, endpoint)
     wanted = set(getattr(args, "regions", None) or [])
+    found = _regions_of(clients, endpoint, out, sorted(wanted) or None)
     counts = {"buckets": 0, "changed": 0, "applied": 0, "failed": 0}
 
     def emit(res: bulk.ProtectResult) -> None:

@@ -16,6 +16,7 @@ from mpugui.core import paths
 from mpugui.core.journal import owner
 from mpugui.core.journal.store import CANCELLED, PAUSED, Journal, TransferRecord
 from mpugui.core.orphans import memory
+from mpugui.core.orphans.directory import UNSUPPORTED
 from mpugui.core.orphans.prices import AWS_PRICES, save_prices
 from mpugui.core.units import GiB, MiB
 from tests import test_orphans_scan as scan_fixtures
@@ -235,3 +236,12 @@ def test_a_bad_price_is_refused_with_a_sentence(run, account, capsys):
     (paths.state_dir() / "prices.json").write_text('{"STANDARD": "cheap"}')
     code, _out, err = run("uploads", "scan")
     assert code == 2 and "must be a number of US dollars per GB-month" in err
+
+
+def test_a_store_without_directory_buckets_is_one_sentence_not_a_failure(run, account):
+    code, out, err = run("uploads", "scan", "--json", "--regions", "eu-west-1")
+    assert code == 0
+    assert err.count(UNSUPPORTED) == 1  # on stderr, once
+    summary = lines(out)[-1]
+    assert summary["notes"] == [UNSUPPORTED] and summary["directory_buckets"] == 0
+    assert all(o["bucket_type"] == "general" for o in lines(out) if o["event"] == "bucket")

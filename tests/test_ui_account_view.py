@@ -54,6 +54,8 @@ def test_scan_fills_the_table_sorted_by_cost_with_the_sentence(qtbot, qtmodeltes
     first = view.proxy.index(0, BUCKET).data(REPORT_ROLE)
     assert first.name == b["west"]  # 3000 bytes: the costliest bucket comes first
     assert view.summary.text().startswith("4.4 KiB in 4 unfinished uploads")
+    # moto lists no directory buckets: said once, next to the scan's time.
+    assert "does not list directory buckets" in view.detail.text()
     # Selecting a bucket shows its uploads.
     row = next(r for r in range(4) if view.proxy.index(r, BUCKET).data() == b["east"])
     view.table.selectRow(row)

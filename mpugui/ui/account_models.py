@@ -130,13 +130,15 @@ class BucketsModel(TableModel):
                 return r.protection.sentence()
             if r.error:
                 return r.error
+            if col == BUCKET and r.directory:
+                return f"{r.name}\nA directory bucket (S3 Express One Zone) in {r.region}"
         return None
 
     def _display(self, r: BucketReport, col: int) -> str:
         if col == BUCKET:
             return r.name
         if col == REGION:
-            return r.region or "—"
+            return f"{r.region} (Express)" if r.directory else (r.region or "—")
         if col == UPLOADS:
             return "error" if r.error and not r.uploads else f"{r.uploads:,}"
         if col == BYTES:

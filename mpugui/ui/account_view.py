@@ -64,6 +64,11 @@ class _Inbox(ScanListener):
         self.skipped = 0
         self._buckets: list[BucketReport] = []
         self._uploads: list[ScannedUpload] = []
+        self.notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        with self._lock:
+            self.notes = [*self.notes, text]  # replaced, never changed: read unlocked
 
     def buckets_listed(self, names: list[str]) -> None:
         with self._lock:
@@ -108,6 +113,7 @@ class AccountView(QWidget):
         self._scanner: AccountScanner | None = None
         self._inbox: _Inbox | None = None
         self._by_bucket: dict[str, list[ScannedUpload]] = {}
+        self._notes: list[str] = []  # what the scan told that is no failure
         self.dialogs: list[QWidget] = []
         self._timer = QTimer(self, interval=100)
         self._timer.timeout.connect(self._drain)
@@ -351,6 +357,7 @@ class AccountView(QWidget):
         if inbox is None or scan is None:
             return
         buckets, uploads = inbox.take()
+        self._notes = inbox.notes
         if inbox.total is not None and self.progress.maximum() != inbox.total:
             self.progress.setRange(0, inbox.total)
         for row in uploads:
@@ -365,6 +372,7 @@ class AccountView(QWidget):
 
     def _show_scan(self, scan: AccountScan | None) -> None:
         self.scan = scan
+        self._notes = []
         self.model.clear()
         self.uploads_model.clear()
         self._by_bucket = {}
@@ -379,10 +387,10 @@ class AccountView(QWidget):
 
     def _detail_suffix(self) -> str:
         scan = self.scan
+        text = "".join(f" {note}" for note in self._notes)
         if scan is None or not scan.buckets:
-            return ""
+            return text
         t = totals(scan.buckets.values())
-        text = ""
         if t.unprotected:
             text += (f" {t.unprotected} of {t.buckets} bucket(s) have no rule that aborts "
                      "incomplete uploads.")
@@ -489,7 +497,8 @@ class AccountView(QWidget):
             old = scan.buckets.get(name)
             if old is None:
                 continue
-            report = BucketReport(old.name, old.region, old.protection, error=old.error)
+            report = BucketReport(old.name, old.region, old.protection, error=old.error,
+                                  directory=old.directory)
             rows = [u for u in self._by_bucket.get(name, [])
                     if u.upload.upload_id not in gone]
             self._by_bucket[name] = rows

@@ -67,6 +67,7 @@ class BucketReport:
     oldest: datetime | None = None  # the oldest upload's initiation
     error: str | None = None  # the uploads could not be listed: the figures are partial
     unsized: int = 0  # uploads whose parts could not be listed
+    directory: bool = False  # a directory bucket (S3 Express One Zone)
 
     def add(self, row: ScannedUpload) -> None:
         self.uploads += 1
@@ -90,6 +91,7 @@ class BucketReport:
             if self.oldest else None,
             "protection": p.as_json() if p else None,
             "unsized": self.unsized, "error": self.error,
+            "bucket_type": "directory" if self.directory else "general",
         }
 
     @classmethod
@@ -103,7 +105,7 @@ class BucketReport:
                    int(data.get("uploads", 0)), int(data.get("parts", 0)),
                    int(data.get("bytes", 0)), float(data.get("estimated_monthly_cost", 0.0)),
                    inv.parse_time(oldest) if oldest else None, data.get("error"),
-                   int(data.get("unsized", 0)))
+                   int(data.get("unsized", 0)), data.get("bucket_type") == "directory")
 
 
 @dataclass
