@@ -239,6 +239,32 @@ def test_list_buckets_follows_continuation_tokens():
         ("aaa", None), ("bbb", None), ("ccc", "eu-north-1")]
 
 
+def test_a_bucket_region_comes_from_the_region_header_when_the_location_is_refused():
+    from mpugui.core import inventory as inv
+    from mpugui.core.orphans.scan import bucket_region, listing_region
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    header = {"HTTPHeaders": {"x-amz-bucket-region": "ap-south-1"}}
+    with Stubber(s3) as stub:
+        # GetBucketLocation refused, its 403 carrying the header (S3 sends it)...
+        stub.add_client_error("get_bucket_location", "AccessDenied", http_status_code=403,
+                              response_meta=header)
+        assert bucket_region(s3, "mine") == "ap-south-1"
+        # ...or without it: HeadBucket's header answers (on a 403 as well).
+        stub.add_client_error("get_bucket_location", "AccessDenied", http_status_code=403)
+        stub.add_client_error("head_bucket", "403", http_status_code=403,
+                              response_meta={"HTTPHeaders": {"x-amz-bucket-region": "eu-north-1"}})
+        assert bucket_region(s3, "theirs") == "eu-north-1"
+        # Neither: the scan says so; one bucket's listing falls back to the account's region.
+        for _ in range(2):
+            stub.add_client_error("get_bucket_location", "AccessDenied", http_status_code=403)
+            stub.add_client_error("head_bucket", "403", http_status_code=403)
+        with pytest.raises(inv.InventoryError, match="region of bucket 'hidden'"):
+            bucket_region(s3, "hidden")
+        assert listing_region(s3, "hidden", Endpoint(region="ca-central-1")) == "ca-central-1"
+        stub.assert_no_pending_responses()
+
+
 def test_scan_pages_through_buckets_and_uploads():
     s3 = boto3.client("s3", region_name="us-east-1")
     when = datetime(2010, 11, 10, tzinfo=timezone.utc)
