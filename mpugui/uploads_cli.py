@@ -94,7 +94,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mpugui.core import inventory as inv
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.errors import MpuguiError, describe
-from mpugui.core.orphans.prices import PriceTable, load_table
+from mpugui.core.orphans.prices import PriceTable, check_prices, load_table
 from mpugui.core.orphans.scan import listing_region
 from mpugui.core.s3uri import parse_s3_uri
 from mpugui.core.units import format_bytes, parse_age
@@ -219,7 +219,7 @@ def _price_option(parser: argparse.ArgumentParser) -> None:
 
 def _price(text: str) -> float:
     try:
-        return PriceTable().only(float(text)).price("STANDARD", "")
+        return check_prices({"*": float(text)})["*"]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"'{text}' is not a price: give US dollars per GB-month, e.g. 0.0059") from None

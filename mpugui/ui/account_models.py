@@ -24,7 +24,7 @@ _TIPS = ("The bucket", "The bucket's region (each is asked there)",
          "In-progress multipart uploads: billed storage no object listing shows",
          "Bytes their parts hold; the bar's colour is the oldest upload's age",
          "An estimate: each upload's bytes × the price of its storage class in the bucket's "
-         "region (AWS's table, or your prices in Settings > Storage prices)",
+         "region (AWS's table, or your prices in Settings ▸ Storage prices)",
          "How long ago the oldest upload was started",
          "Whether a lifecycle rule aborts incomplete uploads, and after how many days")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 30

@@ -255,7 +255,7 @@ class AccountView(QWidget):
         self.runner.run(load, lambda last: self._show_last(label, table, last))
 
     def _table_for(self, endpoint: Endpoint) -> PriceTable:
-        """The prices for this account's store (Settings > Storage prices)."""
+        """The prices for this account's store (Settings ▸ Storage prices)."""
         return (self._prices or load_table()).for_store(endpoint.endpoint_url)
 
     def prices_changed(self) -> None:

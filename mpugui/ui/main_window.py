@@ -581,7 +581,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def open_prices(self) -> QWidget:
-        """Settings > Storage prices: saved prices re-price both uploads tabs."""
+        """Settings ▸ Storage prices: saved prices re-price both uploads tabs."""
         from mpugui.ui.prices_dialog import PricesDialog
 
         self._prune_dialogs()

@@ -1,4 +1,4 @@
-"""Settings > Storage prices: the user's price per GB-month for the cost
+"""Settings ▸ Storage prices: the user's price per GB-month for the cost
 estimates of both uploads tabs and the CLI (kept in prices.json, read by
 core/orphans/prices.py).
 

@@ -28,7 +28,7 @@ _TIPS = ("The object key the upload will create",
          "The storage class the object will have",
          "Parts already on the server (ListParts)", "Bytes the parts hold: billed storage",
          "An estimate: bytes held × the price per GB-month of the upload's storage class "
-         "in the bucket's region (AWS's table, or your prices in Settings > Storage prices)",
+         "in the bucket's region (AWS's table, or your prices in Settings ▸ Storage prices)",
          "Whether this app's journal knows the upload (its transfer number)")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 20
 UPLOAD_ROLE = Qt.ItemDataRole.UserRole + 21
