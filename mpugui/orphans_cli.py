@@ -16,14 +16,15 @@ from mpugui.core import inventory as inv
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.errors import MpuguiError
 from mpugui.core.orphans import bulk, memory
-from mpugui.core.orphans.prices import PriceTable, load_table
 from mpugui.core.orphans.protection import PROTECTED, Protection
 from mpugui.core.orphans.results import AccountScan, BucketReport, ScannedUpload
 from mpugui.core.orphans.scan import (
     AccountScanner,
     ScanListener,
     bucket_region,
+    directory_buckets,
     list_buckets,
+    merge_directory_buckets,
 )
 from mpugui.core.orphans.totals import totals
 from mpugui.core.units import format_bytes
@@ -35,16 +36,13 @@ from mpugui.uploads_cli import (
     _now,
     _Out,
     confirm_abort,
+    prices_for,
+    report_abort,
 )
 
 EXIT_INTERRUPTED = 3
 _BUCKET_HEADER = (f"{'BUCKET':<32}  {'REGION':<14}  {'UPLOADS':>7}  {'BYTES':>10}  "
                   f"{'COST/MO*':>9}  {'OLDEST':>9}  ABORT RULE")
-
-
-def _prices(args: argparse.Namespace) -> PriceTable:
-    flat = getattr(args, "price_per_gb_month", None)
-    return PriceTable.flat(flat) if flat is not None else load_table()
 
 
 def _protection_cell(p: Protection | None) -> str:
@@ -82,10 +80,13 @@ class _Collect(ScanListener):
     """Keeps the scan (for the summary and the last-scan memory) and hands
     each event on for printing; the scanner calls it one event at a time."""
 
-    def __init__(self, scan: AccountScan, on_upload: Callable[[ScannedUpload], None],
+    def __init__(self, scan: AccountScan, out: _Out,
+                 on_upload: Callable[[ScannedUpload], None],
                  on_bucket: Callable[[BucketReport], None]) -> None:
         self.scan, self._on_upload, self._on_bucket = scan, on_upload, on_bucket
+        self._out = out
         self.listed = 0
+        self.notes: list[str] = []
 
     def buckets_listed(self, names: list[str]) -> None:
         self.listed = len(names)
@@ -101,6 +102,10 @@ class _Collect(ScanListener):
     def bucket_skipped(self, name: str, region: str) -> None:
         self.scan.skipped_buckets += 1
 
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        self._out.error(text)  # not a failure: the exit code does not change
+
 
 def _run_scan(args: argparse.Namespace, endpoint: Endpoint, clients: ClientFactory,
               listener: _Collect, keep: Callable[[inv.Upload], bool] | None = None
@@ -108,7 +113,7 @@ def _run_scan(args: argparse.Namespace, endpoint: Endpoint, clients: ClientFacto
     """Run the scan in this thread's stead (so Ctrl-C reaches the main
     thread, stops the scan and waits for its threads)."""
     scan = listener.scan
-    scanner = AccountScanner(clients, endpoint, listener, prices=_prices(args),
+    scanner = AccountScanner(clients, endpoint, listener, prices=prices_for(args, endpoint),
                              now=scan.started, journal_ids=_journal_ids(),
                              regions=getattr(args, "regions", None) or None, keep=keep)
     failure: list[BaseException] = []
@@ -137,6 +142,7 @@ def _run_scan(args: argparse.Namespace, endpoint: Endpoint, clients: ClientFacto
 
 def scan(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     now = _now(args)
+    prices = prices_for(args, endpoint)
     account = endpoint.label()
     result = AccountScan(account, now)
 
@@ -151,8 +157,9 @@ def scan(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
             out.line(_bucket_line(report, now))
 
     out.line(_BUCKET_HEADER)
+    collect = _Collect(result, out, on_upload, on_bucket)
     try:
-        _run_scan(args, endpoint, ClientFactory(), _Collect(result, on_upload, on_bucket))
+        _run_scan(args, endpoint, ClientFactory(), collect)
     except KeyboardInterrupt:
         memory.save(result)
         out.error("Scan stopped; the buckets listed above are complete.")
@@ -167,7 +174,9 @@ def scan(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
                  "estimated_monthly_cost": round(t.monthly_cost, 6),
                  "unreadable_buckets": t.unreadable, "unsized_uploads": unsized,
                  "unprotected_buckets": t.unprotected, "top_buckets": t.top_buckets,
-                 "top_share": round(t.top_share, 4), "prices_as_of": _prices(args).as_of,
+                 "top_share": round(t.top_share, 4), "prices_as_of": prices.as_of,
+                 "prices": prices.describe(), "notes": collect.notes,
+                 "directory_buckets": sum(1 for b in result.buckets.values() if b.directory),
                  "sentence": t.sentence()})
     else:
         out.line(t.sentence())
@@ -177,8 +186,8 @@ def scan(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
                      "--abort-after 7")
         if result.skipped_buckets:
             out.line(f"{result.skipped_buckets} bucket(s) in other regions were not scanned.")
-        out.line(f"*estimated from AWS's prices of {_prices(args).as_of}; see prices.json "
-                 "in the README to set your store's.")
+        out.line(f"*estimated from {prices.describe()}; set your store's in the window's "
+                 "Settings > Storage prices (prices.json, see the README).")
     return EXIT_FAILED if t.unreadable or unsized else EXIT_OK
 
 
@@ -201,7 +210,7 @@ def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
             out.error(f"bucket {report.name}: {report.error}")
 
     try:
-        _run_scan(args, endpoint, clients, _Collect(result, on_upload, on_bucket),
+        _run_scan(args, endpoint, clients, _Collect(result, out, on_upload, on_bucket),
                   keep=lambda u: u.age(now) >= age)
     except KeyboardInterrupt:
         out.error("Stopped while looking for uploads; nothing was aborted.")
@@ -235,18 +244,10 @@ def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     gone: set[str] = set()
 
     def report(row: ScannedUpload, res: inv.AbortResult) -> None:
-        u = row.upload
         summary["aborted" if res.ok else "failed"] += 1
         if res.ok:
-            gone.add(u.upload_id)
-        if out.json:
-            out.obj({"event": "aborted" if res.ok else "failed", "bucket": u.bucket,
-                     "key": u.key, "upload_id": u.upload_id, "parts": row.parts,
-                     "bytes": row.bytes, "error": res.error, "region": row.region})
-        elif res.ok:
-            out.line(f"Aborted {u.uri} upload {u.upload_id}.")
-        else:
-            out.error(f"{u.uri} upload {u.upload_id} was not aborted: {res.error}")
+            gone.add(row.upload.upload_id)
+        report_abort(res, row.parts, row.bytes, out, row.region)
 
     bulk.abort_uploads(clients, endpoint, candidates, on_result=report)
     _forget_in_journal(gone)
@@ -257,11 +258,17 @@ def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     return EXIT_FAILED if summary["failed"] or unreadable else EXIT_OK
 
 
-def _regions_of(clients: ClientFactory, endpoint: Endpoint
+def _regions_of(clients: ClientFactory, endpoint: Endpoint, out: _Out,
+                regions: list[str] | None
                 ) -> list[tuple[str, str | None, str | None]]:
-    """(bucket, region or None, why the region is unknown) for every bucket."""
+    """(bucket, region or None, why the region is unknown) for every bucket,
+    the directory buckets included."""
     base = clients.client(endpoint)
     entries = list_buckets(base)
+    found, notes = directory_buckets(clients, endpoint, regions)
+    entries = merge_directory_buckets(entries, found)
+    for text in notes:
+        out.error(text)
 
     def one(entry: Any) -> tuple[str, str | None, str | None]:
         if entry.region:
@@ -279,8 +286,8 @@ def lifecycle_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> in
     if args.abort_after < 1:
         raise MpuguiError("--abort-after must be at least 1 day.")
     clients = ClientFactory()
-    found = _regions_of(clients, endpoint)
     wanted = set(getattr(args, "regions", None) or [])
+    found = _regions_of(clients, endpoint, out, sorted(wanted) or None)
     counts = {"buckets": 0, "changed": 0, "applied": 0, "failed": 0}
 
     def emit(res: bulk.ProtectResult) -> None:

@@ -36,15 +36,18 @@ renamed or removed):
               "initiator": str, "owner": str, "storage_class": str,
               "checksum_algorithm": str|null,     // CRC32, CRC32C, SHA256, ...
               "parts": int|null, "bytes": int|null, // null when ListParts failed
-              "estimated_monthly_cost": float|null, // USD; bytes/2^30 x price
+              "estimated_monthly_cost": float|null, // USD; bytes/2^30 x the price of
+                                                   // storage_class in region (below)
               "journal_id": int|null,              // this app's transfer, if known
-              "error": str|null}                   // why parts/bytes are null
+              "error": str|null,                   // why parts/bytes are null
+              "region": str}                       // the bucket's, as `scan` finds it
   parts      one object per part, by part number:
              {"part_number": int, "size": int, "etag": str (no quotes),
               "last_modified": str|null, "checksum_algorithm": str|null,
               "checksum": str|null}                // base64, when the server lists it
   abort      {"event": "aborted"|"failed", "bucket", "key", "upload_id",
-              "parts": int|null, "bytes": int|null, "error": str|null}
+              "parts": int|null, "bytes": int|null, "error": str|null,
+              "region": str|null}                  // null when not looked up
   cleanup    {"event": "candidate", ...every field of a `list` object...}
              for each upload older than AGE, then (unless --dry-run) one
              {"event": "aborted"|"failed", ...} per candidate as above, then
@@ -61,6 +64,13 @@ renamed or removed):
   lifecycle  {"bucket": str, "prefix": str, "abort_after_days": int,
               "changed": bool, "applied": bool, "dry_run": bool,
               "before": [rule], "after": [rule]}   // rules as S3's API spells them
+
+Prices: the cost estimates of list, scan and cleanup (and of the window's
+two uploads tabs) come from one table: AWS's published price per storage
+class and region (dated in mpugui/core/orphans/prices.py), overridden by
+the prices set in the window's Settings > Storage prices (prices.json in
+the state directory: for every store, or per S3-compatible store by host).
+--price-per-gb-month USD puts one price on everything for this run.
 
 For tests only: the environment variable MPUGUI_NOW (ISO 8601, e.g.
 2010-11-20T00:00:00Z) replaces the current time when ages are computed
@@ -84,6 +94,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mpugui.core import inventory as inv
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.errors import MpuguiError, describe
+from mpugui.core.orphans.prices import PriceTable, check_prices, load_table
+from mpugui.core.orphans.scan import listing_region
 from mpugui.core.s3uri import parse_s3_uri
 from mpugui.core.units import format_bytes, parse_age
 
@@ -118,15 +130,11 @@ def add_parser(sub: Any, endpoint_options: Callable[[argparse.ArgumentParser], N
 
     ls = command("list", "list in-progress uploads with their parts, bytes and estimated cost",
                  "s3://BUCKET[/PREFIX]")
-    ls.add_argument("--price-per-gb-month", type=float, default=inv.DEFAULT_PRICE_PER_GB_MONTH,
-                    metavar="USD", help="storage price for the cost estimate "
-                    f"(default {inv.DEFAULT_PRICE_PER_GB_MONTH}, S3 Standard us-east-1)")
+    _price_option(ls)
 
     sc = command("scan", "find unfinished uploads in every bucket of the account: bytes, "
                  "age, estimated cost and whether a lifecycle rule aborts them", None)
-    sc.add_argument("--price-per-gb-month", type=float, default=None, metavar="USD",
-                    help="one price for every class and region (default: AWS's table, "
-                    "or prices.json in the state directory)")
+    _price_option(sc)
 
     pa = command("parts", "list the parts of one upload", "s3://BUCKET/KEY")
     pa.add_argument("--upload-id", required=True)
@@ -140,8 +148,7 @@ def add_parser(sub: Any, endpoint_options: Callable[[argparse.ArgumentParser], N
                     help="e.g. 36h, 7d, 2w")
     cl.add_argument("--dry-run", action="store_true", help="only list what would be aborted")
     cl.add_argument("--yes", action="store_true", help="do not ask before aborting")
-    cl.add_argument("--price-per-gb-month", type=float, default=None,
-                    metavar="USD", help=argparse.SUPPRESS)
+    _price_option(cl)
 
     ad = command("adopt", "verify the uploaded parts against a local file, then upload "
                  "only the missing parts and complete", "s3://BUCKET/KEY")
@@ -201,6 +208,30 @@ def _account_handler(args: argparse.Namespace
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def _price_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--price-per-gb-month", type=_price, default=None, metavar="USD",
+                        help="one price for every storage class and region, this run only "
+                        "(default: AWS's table per class and region, with the prices set "
+                        "in Settings > Storage prices)")
+
+
+def _price(text: str) -> float:
+    try:
+        return check_prices({"*": float(text)})["*"]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a price: give US dollars per GB-month, e.g. 0.0059") from None
+
+
+def prices_for(args: argparse.Namespace, endpoint: Endpoint) -> PriceTable:
+    """The one price table of every estimate (the window's too): AWS's,
+    with the user's prices for this store; --price-per-gb-month wins."""
+    flat = getattr(args, "price_per_gb_month", None)
+    if flat is not None:
+        return PriceTable().only(flat)
+    return load_table(endpoint_url=endpoint.endpoint_url)
 
 
 def _age(text: str) -> float:
@@ -267,9 +298,15 @@ class _Row:
     def __init__(self, upload: inv.Upload, use: inv.Usage | None, error: str | None) -> None:
         self.upload, self.usage, self.error = upload, use, error
 
-    def as_json(self, now: datetime, price: float, journal_ids: dict[str, int]
-                ) -> dict[str, Any]:
+    def cost(self, prices: PriceTable, region: str) -> float | None:
+        if self.usage is None:
+            return None
+        return prices.monthly_cost(self.usage.bytes, self.upload.storage_class, region)
+
+    def as_json(self, now: datetime, prices: PriceTable, region: str,
+                journal_ids: dict[str, int]) -> dict[str, Any]:
         u = self.upload
+        cost = self.cost(prices, region)
         return {
             "bucket": u.bucket, "key": u.key, "upload_id": u.upload_id,
             "initiated": u.initiated.isoformat(), "age_seconds": int(u.age(now)),
@@ -277,9 +314,9 @@ class _Row:
             "checksum_algorithm": u.checksum_algorithm,
             "parts": self.usage.parts if self.usage else None,
             "bytes": self.usage.bytes if self.usage else None,
-            "estimated_monthly_cost":
-                round(inv.monthly_cost(self.usage.bytes, price), 6) if self.usage else None,
+            "estimated_monthly_cost": None if cost is None else round(cost, 6),
             "journal_id": journal_ids.get(u.upload_id), "error": self.error,
+            "region": region,
         }
 
 
@@ -305,17 +342,19 @@ def _rows(client: Any, bucket: str, prefix: str,
             yield from _with_usage(client, [u for u in page if keep(u)], pool)
 
 
-def _table_line(row: _Row, now: datetime, price: float, journal_ids: dict[str, int]) -> str:
+def _table_line(row: _Row, now: datetime, prices: PriceTable, region: str,
+                journal_ids: dict[str, int]) -> str:
     u = row.upload
     initiated = u.initiated.astimezone().strftime("%Y-%m-%d %H:%M")
-    if row.usage:
+    cost = row.cost(prices, region)
+    if row.usage and cost is not None:
         parts, size = str(row.usage.parts), format_bytes(row.usage.bytes)
-        cost = inv.format_cost(inv.monthly_cost(row.usage.bytes, price))
+        cost_text = inv.format_cost(cost)
     else:
-        parts, size, cost = "?", "?", "?"
+        parts, size, cost_text = "?", "?", "?"
     known = f"#{journal_ids[u.upload_id]}" if u.upload_id in journal_ids else "-"
     line = (f"{initiated}  {inv.format_age(u.age(now)):>8}  {parts:>5}  {size:>10}  "
-            f"{cost:>9}  {known:>5}  {u.key}  {u.upload_id}")
+            f"{cost_text:>9}  {known:>5}  {u.key}  {u.upload_id}")
     if row.error:
         line += f"\n    {row.error}"
     return line
@@ -330,26 +369,29 @@ _HEADER = (f"{'INITIATED':<16}  {'AGE':>8}  {'PARTS':>5}  {'BYTES':>10}  {'COST/
 
 def _list(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     bucket, prefix = parse_s3_uri(args.target)
-    client, now, price = _client(endpoint), _now(args), args.price_per_gb_month
+    client, now, prices = _client(endpoint), _now(args), prices_for(args, endpoint)
     journal_ids = _journal_ids()
     count = parts = size = failed = 0
+    cost = 0.0
     rows = _rows(client, bucket, prefix)
     first = next(rows, None)  # a store without the listing says so before any table
+    region = listing_region(client, bucket, endpoint)
     out.line(_HEADER)
     for row in itertools.chain([first] if first else [], rows):
         count += 1
         if row.usage:
             parts, size = parts + row.usage.parts, size + row.usage.bytes
+            cost += row.cost(prices, region) or 0.0
         else:
             failed += 1
         if out.json:
-            out.obj(row.as_json(now, price, journal_ids))
+            out.obj(row.as_json(now, prices, region, journal_ids))
         else:
-            out.line(_table_line(row, now, price, journal_ids))
+            out.line(_table_line(row, now, prices, region, journal_ids))
     where = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
     out.line(f"{count} in-progress upload(s) in {where}: {parts} part(s), {format_bytes(size)}, "
-             f"about {inv.format_cost(inv.monthly_cost(size, price))} a month "
-             f"(*estimate at ${price}/GB-month).")
+             f"about {inv.format_cost(cost)} a month "
+             f"(*estimated from {prices.describe(region)}).")
     if failed:
         out.line(f"The parts of {failed} upload(s) could not be listed (see above).")
     return EXIT_FAILED if failed else EXIT_OK
@@ -404,21 +446,24 @@ def _abort_one(client: Any, upload: inv.Upload, out: _Out) -> bool:
     except inv.InventoryError:
         use = None  # the abort itself says what is wrong
     result = inv.abort(client, upload)
-    _report_abort(result, use, out)
+    report_abort(result, use.parts if use else None, use.bytes if use else None, out)
     if result.ok:
         _forget_in_journal({upload.upload_id})
     return result.ok
 
 
-def _report_abort(result: inv.AbortResult, use: inv.Usage | None, out: _Out) -> None:
+def report_abort(result: inv.AbortResult, parts: int | None, size: int | None, out: _Out,
+                 region: str | None = None) -> None:
+    """One abort's line (or JSON object): the per-bucket and the
+    account-wide commands say it the same way."""
     u = result.upload
     if out.json:
         out.obj({"event": "aborted" if result.ok else "failed", "bucket": u.bucket,
-                 "key": u.key, "upload_id": u.upload_id,
-                 "parts": use.parts if use else None, "bytes": use.bytes if use else None,
-                 "error": result.error})
+                 "key": u.key, "upload_id": u.upload_id, "parts": parts, "bytes": size,
+                 "error": result.error, "region": region})
     elif result.ok:
-        held = f" ({use.parts} part(s), {format_bytes(use.bytes)} freed)" if use else ""
+        held = f" ({parts} part(s), {format_bytes(size)} freed)" \
+            if parts is not None and size is not None else ""
         out.line(f"Aborted {u.uri} upload {u.upload_id}{held}; no part of it is left.")
     else:
         out.error(f"{u.uri} upload {u.upload_id} was not aborted: {result.error}")
@@ -458,9 +503,8 @@ def confirm_abort(what: str, out: _Out, note: str = "") -> int | None:
 def _cleanup(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     bucket, prefix = parse_s3_uri(args.target)
     client, now = _client(endpoint), _now(args)
-    price = args.price_per_gb_month
-    if price is None:
-        price = inv.DEFAULT_PRICE_PER_GB_MONTH
+    prices = prices_for(args, endpoint)
+    region = listing_region(client, bucket, endpoint)
     age = args.older_than
     journal_ids = _journal_ids()
     candidates: list[_Row] = []
@@ -471,9 +515,9 @@ def _cleanup(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     for row in _rows(client, bucket, prefix, lambda u: u.age(now) >= age):
         candidates.append(row)
         if out.json:
-            out.obj({"event": "candidate", **row.as_json(now, price, journal_ids)})
+            out.obj({"event": "candidate", **row.as_json(now, prices, region, journal_ids)})
         else:
-            out.line(_table_line(row, now, price, journal_ids))
+            out.line(_table_line(row, now, prices, region, journal_ids))
     parts = sum(r.usage.parts for r in candidates if r.usage)
     size = sum(r.usage.bytes for r in candidates if r.usage)
     summary: dict[str, Any] = {"event": "summary", "dry_run": bool(args.dry_run),
@@ -492,7 +536,8 @@ def _cleanup(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     gone = set()
     for row in candidates:
         result = inv.abort(client, row.upload)
-        _report_abort(result, row.usage, out)
+        report_abort(result, row.usage.parts if row.usage else None,
+                     row.usage.bytes if row.usage else None, out, region)
         summary["aborted" if result.ok else "failed"] += 1
         if result.ok:
             gone.add(row.upload.upload_id)

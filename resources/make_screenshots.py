@@ -191,6 +191,20 @@ def shoot(session, out: Path, work: Path, dark: bool, main_only: bool = False) -
         win.tabs.setCurrentIndex(1)
         settle(3.0)
         save(win, out, "uploads_browser.png")
+    # Settings > Storage prices, as a Wasabi and an R2 user would fill it in.
+    from mpugui.ui.prices_dialog import EVERY_CLASS, EVERY_STORE
+
+    prices = win.open_prices()
+    for store, cls, region, price in (
+            ("s3.wasabisys.com", EVERY_CLASS, "", 0.0069),
+            ("acct.r2.cloudflarestorage.com", "STANDARD", "", 0.015),
+            ("acct.r2.cloudflarestorage.com", "STANDARD_IA", "", 0.01),
+            (EVERY_STORE, "STANDARD", "eu-west-1", 0.021)):
+        prices.add_row(store, cls, region, price)
+    prices.resize(760, 420)
+    settle(1.0)
+    save(prices, out, "prices_dialog.png")
+    prices.close()
     session.engine.pause_all()
 
 

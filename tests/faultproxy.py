@@ -14,6 +14,9 @@ Actions:
   stall           forward, then hold the response past the client's read timeout
   drop            forward (the server acts), then close without answering
   complete_error  answer 200 with an <Error> body (CompleteMultipartUpload)
+  answer          answer `status` with `body` (XML) without forwarding: an
+                  operation the server lacks, answered as AWS would
+                  (ListDirectoryBuckets, which moto does not implement)
   lose_upload     abort the upload on the server, then forward (-> NoSuchUpload)
 
 With `gone=True` (always for lose_upload), the upload id is then treated as
@@ -104,6 +107,7 @@ class Fault:
     after_bytes: int = 64 * 1024
     seconds: float = 5.0
     phase: str = "before"
+    body: bytes = b""  # the answer's XML (action "answer")
     gone: bool = False
     hits: int = 0
     seen: int = 0
@@ -143,7 +147,9 @@ def classify(method: str, path: str, query: dict[str, str]) -> tuple[str, str, s
         op = "AbortMultipartUpload" if up else ("DeleteObject" if key else "DeleteBucket")
     elif method == "GET":
         op = "ListParts" if up else ("ListMultipartUploads" if "uploads" in query else (
-            "GetObject" if key else "ListObjects"))
+            "GetObject" if key else "ListObjects" if bucket else
+            # ListDirectoryBuckets is GET / too: botocore always sends its page size.
+            "ListDirectoryBuckets" if "max-directory-buckets" in query else "ListBuckets"))
     elif method == "HEAD":
         op = "HeadObject" if key else "HeadBucket"
     else:
@@ -253,6 +259,10 @@ class _Handler(socketserver.StreamRequestHandler):
             return False
         if action == "error" and fault:
             self._send_error(method, fault.status, fault.code, fault.message)
+            return self._keep_alive(headers)
+        if action == "answer" and fault:
+            self._send(fault.status, [("Content-Type", "application/xml")], fault.body,
+                       head=method == "HEAD")
             return self._keep_alive(headers)
         if action == "complete_error" and fault:
             self._send(200, [("Content-Type", "application/xml")], self._error_xml(

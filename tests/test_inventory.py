@@ -181,11 +181,6 @@ def test_older_than_uses_the_given_now():
         inv.parse_time("yesterday")
 
 
-def test_monthly_cost_is_bytes_in_gib_times_price():
-    assert inv.monthly_cost(10 * 1024**3, 0.023) == pytest.approx(0.23)
-    assert inv.monthly_cost(0) == 0
-
-
 def test_cleanup_with_injected_now_aborts_exactly_the_old_ones(s3, bucket):
     old = [start_upload(s3, bucket, f"tmp/{n}.bin", [b"z" * 200]) for n in range(3)]
     keep = start_upload(s3, bucket, "keep/x.bin", [b"k" * 10])

@@ -16,7 +16,9 @@ from mpugui.core import paths
 from mpugui.core.journal import owner
 from mpugui.core.journal.store import CANCELLED, PAUSED, Journal, TransferRecord
 from mpugui.core.orphans import memory
-from mpugui.core.units import MiB
+from mpugui.core.orphans.directory import UNSUPPORTED
+from mpugui.core.orphans.prices import AWS_PRICES, save_prices
+from mpugui.core.units import GiB, MiB
 from tests import test_orphans_scan as scan_fixtures
 from tests.test_inventory import remaining_ids
 
@@ -199,3 +201,47 @@ def test_scan_as_a_real_process(account, moto_url):
     objs = json_lines(done.stdout)
     assert objs[-1]["event"] == "summary" and objs[-1]["buckets"] == 4
     assert sum(1 for o in objs if o["event"] == "upload") == 4
+
+
+def test_list_and_scan_price_an_upload_alike_from_the_users_prices(run, account, moto_url):
+    """One price table for both: the same upload costs the same in `uploads
+    list` (one bucket) and `uploads scan` (the account), first with AWS's
+    table plus an override, then with a price for this store alone."""
+    b, ids = account["buckets"], account["ids"]
+
+    def both() -> tuple[float, float]:
+        code, out, err = run("uploads", "scan", "--json", "--regions", "eu-west-1")
+        assert code == 0, err
+        scanned = {o["upload_id"]: o for o in lines(out) if o.get("event") == "upload"}
+        code, out, err = run("uploads", "list", f"s3://{b['west']}", "--json")
+        assert code == 0, err
+        listed = {o["upload_id"]: o for o in lines(out)}
+        assert listed[ids["w1"]]["region"] == scanned[ids["w1"]]["region"] == "eu-west-1"
+        return (scanned[ids["w1"]]["estimated_monthly_cost"],
+                listed[ids["w1"]]["estimated_monthly_cost"])
+
+    aws = AWS_PRICES["eu-west-1"]["STANDARD"]  # moto lists every upload as STANDARD
+    assert both() == (pytest.approx(3000 / GiB * aws, abs=1e-6),) * 2
+    save_prices({"eu-west-1/STANDARD": 0.5}, {})
+    assert both() == (pytest.approx(3000 / GiB * 0.5, abs=1e-6),) * 2
+    save_prices({"eu-west-1/STANDARD": 0.5}, {moto_url: {"*": 20.0}})  # this store's own
+    scan_cost, list_cost = both()
+    assert scan_cost == list_cost == pytest.approx(3000 / GiB * 20.0, abs=1e-6)
+
+
+def test_a_bad_price_is_refused_with_a_sentence(run, account, capsys):
+    code, _out, err = run("uploads", "list", f"s3://{account['buckets']['west']}",
+                         "--price-per-gb-month", "-1")
+    assert code == 2 and "is not a price" in err
+    (paths.state_dir() / "prices.json").write_text('{"STANDARD": "cheap"}')
+    code, _out, err = run("uploads", "scan")
+    assert code == 2 and "must be a number of US dollars per GB-month" in err
+
+
+def test_a_store_without_directory_buckets_is_one_sentence_not_a_failure(run, account):
+    code, out, err = run("uploads", "scan", "--json", "--regions", "eu-west-1")
+    assert code == 0
+    assert err.count(UNSUPPORTED) == 1  # on stderr, once
+    summary = lines(out)[-1]
+    assert summary["notes"] == [UNSUPPORTED] and summary["directory_buckets"] == 0
+    assert all(o["bucket_type"] == "general" for o in lines(out) if o["event"] == "bucket")

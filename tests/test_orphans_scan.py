@@ -18,6 +18,14 @@ from botocore.stub import Stubber
 
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.orphans import bulk, memory
+from mpugui.core.orphans.directory import (
+    DENIED,
+    EXPRESS_REGIONS,
+    UNSUPPORTED,
+    DirectoryListingError,
+    list_directory_buckets,
+    regions_to_ask,
+)
 from mpugui.core.orphans.prices import AWS_PRICES, STORAGE_CLASSES, PriceTable, load_table
 from mpugui.core.orphans.protection import PARTIAL, PROTECTED, UNKNOWN, UNPROTECTED
 from mpugui.core.orphans.results import AccountScan, BucketReport, ScannedUpload
@@ -111,7 +119,7 @@ def test_scan_reports_every_bucket_in_its_region_with_sizes_costs_and_protection
     endpoint = Endpoint(endpoint_url=proxy.url, region="us-east-1", path_style=True)
     rec = Recorder()
     # Priced by region: moto lists every upload as STANDARD, whatever it was given.
-    prices = PriceTable.flat(1.0).with_overrides({"eu-west-1/STANDARD": 2.0})
+    prices = PriceTable().with_overrides({"*": 1.0, "eu-west-1/STANDARD": 2.0})
     outcome = AccountScanner(ClientFactory(), endpoint, rec, prices=prices, now=NOW,
                              journal_ids={ids["e2"]: 42}, threads=3).run()
     assert sorted(rec.listed) == sorted(b.values())
@@ -231,6 +239,32 @@ def test_list_buckets_follows_continuation_tokens():
         ("aaa", None), ("bbb", None), ("ccc", "eu-north-1")]
 
 
+def test_a_bucket_region_comes_from_the_region_header_when_the_location_is_refused():
+    from mpugui.core import inventory as inv
+    from mpugui.core.orphans.scan import bucket_region, listing_region
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    header = {"HTTPHeaders": {"x-amz-bucket-region": "ap-south-1"}}
+    with Stubber(s3) as stub:
+        # GetBucketLocation refused, its 403 carrying the header (S3 sends it)...
+        stub.add_client_error("get_bucket_location", "AccessDenied", http_status_code=403,
+                              response_meta=header)
+        assert bucket_region(s3, "mine") == "ap-south-1"
+        # ...or without it: HeadBucket's header answers (on a 403 as well).
+        stub.add_client_error("get_bucket_location", "AccessDenied", http_status_code=403)
+        stub.add_client_error("head_bucket", "403", http_status_code=403,
+                              response_meta={"HTTPHeaders": {"x-amz-bucket-region": "eu-north-1"}})
+        assert bucket_region(s3, "theirs") == "eu-north-1"
+        # Neither: the scan says so; one bucket's listing falls back to the account's region.
+        for _ in range(2):
+            stub.add_client_error("get_bucket_location", "AccessDenied", http_status_code=403)
+            stub.add_client_error("head_bucket", "403", http_status_code=403)
+        with pytest.raises(inv.InventoryError, match="region of bucket 'hidden'"):
+            bucket_region(s3, "hidden")
+        assert listing_region(s3, "hidden", Endpoint(region="ca-central-1")) == "ca-central-1"
+        stub.assert_no_pending_responses()
+
+
 def test_scan_pages_through_buckets_and_uploads():
     s3 = boto3.client("s3", region_name="us-east-1")
     when = datetime(2010, 11, 10, tzinfo=timezone.utc)
@@ -265,6 +299,99 @@ def test_scan_pages_through_buckets_and_uploads():
     report = rec.buckets["one"]
     assert (report.region, report.uploads, report.bytes) == ("eu-west-1", 3, 60)
     assert report.protection is not None and report.protection.status == UNPROTECTED
+
+
+# -- directory buckets (S3 Express One Zone) ----------------------------------------------
+
+
+def test_directory_buckets_are_listed_page_by_page_or_refused_with_a_sentence():
+    s3 = boto3.client("s3", region_name="us-west-2")
+    with Stubber(s3) as stub:
+        stub.add_response("list_directory_buckets", {
+            "Buckets": [{"Name": "logs--usw2-az1--x-s3", "BucketRegion": "us-west-2"}],
+            "ContinuationToken": "d2"}, {"MaxDirectoryBuckets": 1})
+        stub.add_response("list_directory_buckets", {
+            "Buckets": [{"Name": "tmp--usw2-az3--x-s3"}]},
+            {"MaxDirectoryBuckets": 1, "ContinuationToken": "d2"})
+        assert list_directory_buckets(s3, page_size=1) == [
+            ("logs--usw2-az1--x-s3", "us-west-2"), ("tmp--usw2-az3--x-s3", "us-west-2")]
+        # A store that lacks the call, denied credentials, and a store that
+        # answered with its general buckets (as moto does): one sentence each.
+        stub.add_client_error("list_directory_buckets", "NotImplemented", http_status_code=501)
+        stub.add_client_error("list_directory_buckets", "AccessDenied", http_status_code=403)
+        stub.add_response("list_directory_buckets", {"Buckets": [{"Name": "photos"}]})
+        for sentence in (UNSUPPORTED, DENIED, UNSUPPORTED):
+            with pytest.raises(DirectoryListingError) as caught:
+                list_directory_buckets(s3)
+            assert str(caught.value) == sentence
+        stub.assert_no_pending_responses()
+
+
+def test_a_store_without_directory_buckets_is_scanned_with_one_sentence(account, moto_url):
+    """moto implements no ListDirectoryBuckets: it answers the same GET /
+    with its general bucket list, which the scan recognises as 'not
+    supported' and says once, scanning every general bucket as before."""
+    rec = Noting()
+    outcome = AccountScanner(ClientFactory(), Endpoint(endpoint_url=moto_url,
+                                                       region="us-east-1", path_style=True),
+                             rec, now=NOW).run()
+    assert rec.notes == [UNSUPPORTED]
+    assert outcome.buckets == 4 and not outcome.stopped
+    assert {r.name for r in rec.buckets.values()} == set(account["buckets"].values())
+    assert not any(r.directory for r in rec.buckets.values())
+    assert not scan_threads()
+
+
+def test_a_directory_bucket_the_store_lists_is_scanned_in_its_region(
+        fresh_account, moto_url, monkeypatch):
+    """The closest to S3 Express that runs here (moto has no directory
+    buckets: no ListDirectoryBuckets, no CreateSession): moto holds a bucket
+    named as a directory bucket, reached with botocore's session auth turned
+    off; the fault proxy answers ListDirectoryBuckets with AWS's XML naming
+    it in us-west-2. The scan lists it as a directory bucket in that region,
+    sizes its upload and prices it from the table."""
+    monkeypatch.setenv("AWS_S3_DISABLE_EXPRESS_SESSION_AUTH", "true")
+    east = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
+    general, directory = _name("gen"), f"{_name('dir')}--usw2-az1--x-s3"
+    for name in (general, directory):
+        east.create_bucket(Bucket=name)
+    uid = start_upload(east, directory, "fast.bin", [b"x" * 2048])
+    xml = ('<?xml version="1.0" encoding="UTF-8"?><ListAllMyDirectoryBucketsResult>'
+           f"<Buckets><Bucket><Name>{directory}</Name><BucketRegion>us-west-2</BucketRegion>"
+           "</Bucket></Buckets></ListAllMyDirectoryBucketsResult>").encode()
+    with FaultProxy(moto_url) as proxy:
+        answer = proxy.add(Fault("ListDirectoryBuckets", "answer", times=None, status=200,
+                                 body=xml))
+        rec = Noting()
+        AccountScanner(ClientFactory(), Endpoint(endpoint_url=proxy.url, region="us-east-1",
+                                                 path_style=True), rec, now=NOW).run()
+    assert answer.hits == 1 and rec.notes == []
+    report = rec.buckets[directory]
+    assert report.directory and report.region == "us-west-2"  # from the directory listing
+    assert (report.uploads, report.bytes) == (1, 2048)
+    assert report.as_json(NOW)["bucket_type"] == "directory"
+    assert not rec.buckets[general].directory
+    row = next(r for r in rec.uploads if r.upload.upload_id == uid)
+    assert row.monthly_cost == pytest.approx(
+        PriceTable().monthly_cost(2048, row.upload.storage_class, "us-west-2"))
+
+
+def test_aws_is_asked_in_its_express_regions_and_a_store_once():
+    assert regions_to_ask(None, None, "eu-west-1") == list(EXPRESS_REGIONS)
+    assert regions_to_ask(None, {"eu-north-1"}, None) == ["eu-north-1"]
+    assert regions_to_ask("https://s3.wasabisys.com", None, "eu-central-1") == ["eu-central-1"]
+    for cls in ("EXPRESS_ONEZONE",):  # priced where AWS offers it
+        assert all(PriceTable().price(cls, r) == AWS_PRICES["us-east-1"][cls]
+                   for r in ("us-east-2", "eu-north-1"))
+
+
+class Noting(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
 
 
 # -- prices and totals ------------------------------------------------------------------------

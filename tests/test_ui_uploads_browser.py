@@ -10,16 +10,17 @@ from pathlib import Path
 
 import boto3
 import pytest
-from PySide6.QtCore import QItemSelectionModel, QSettings
+from PySide6.QtCore import QItemSelectionModel
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox
 
 from mpugui.core.accounts import Account, AccountStore
 from mpugui.core.endpoint import ClientFactory
 from mpugui.core.journal.store import PAUSED, TransferRecord
+from mpugui.core.orphans.prices import save_prices
 from mpugui.core.units import MiB
 from mpugui.ui.uploads_browser import UploadsBrowser
-from mpugui.ui.uploads_models import BYTES, JOURNAL, PARTS, UPLOAD_ID
+from mpugui.ui.uploads_models import BYTES, COST, JOURNAL, PARTS, UPLOAD_ID
 from tests.conftest import MOTO_ACCOUNT, make_file
 from tests.test_inventory import MOTO_INITIATED, remaining_ids, start_upload
 from tests.test_preflight import denying_s3  # noqa: F401  (a fixture)
@@ -33,9 +34,8 @@ def make_browser(qtbot, store, runner, journal, engine_factory, tmp_path):
     def make(bucket: str, prefix: str = "", now: datetime = NOW,
              account: str = ACCOUNT) -> UploadsBrowser:
         engine = engine_factory()
-        settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
         browser = UploadsBrowser(store, runner, ClientFactory(), journal, engine,
-                                 now=lambda: now, settings=settings, page_size=2)
+                                 now=lambda: now, page_size=2)
         qtbot.addWidget(browser)
         browser.resize(1200, 600)
         browser.show()
@@ -94,8 +94,15 @@ def test_lists_uploads_made_elsewhere_and_drills_down(qtbot, qtmodeltester, make
     browser.copy_ids()
     assert QGuiApplication.clipboard().text() == b
 
-    browser.price.setValue(1.0)  # the estimate follows the price
-    assert model.price == 1.0 and "$0.0000" in model.index(rows[a], 8).data()
+    # Priced from the account scan's table (us-east-1, STANDARD) until the
+    # user sets a price for this store; then both follow it.
+    assert model.region == "us-east-1" and "AWS's" in browser.price_note.text()
+    assert model.price_of(model.row(rows[a]).upload) == 0.023
+    save_prices({}, {store_endpoint().endpoint_url: {"*": 1.0}})
+    browser.prices_changed()
+    assert model.price_of(model.row(rows[a]).upload) == 1.0
+    assert "$0.0000" in model.index(rows[a], COST).data()
+    assert "your prices for 127.0.0.1" in browser.price_note.text()
 
 
 def store_endpoint():
@@ -328,9 +335,8 @@ def test_screenshot_with_the_sandbox_orphans(qtbot, runner, journal, engine_fact
             client.abort_multipart_upload(Bucket=sb.BUCKET, Key=u["Key"], UploadId=u["UploadId"])
     try:
         now = MOTO_INITIATED + timedelta(days=12, hours=5)
-        settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
         browser = UploadsBrowser(AccountStore(), runner, ClientFactory(), journal,
-                                 engine_factory(), now=lambda: now, settings=settings)
+                                 engine_factory(), now=lambda: now)
         qtbot.addWidget(browser)
         browser.resize(1280, 640)
         browser.show()
@@ -375,6 +381,9 @@ class _PagingS3:
             resp.update(NextKeyMarker=page[-1], NextUploadIdMarker=f"id-{page[-1]}")
         return resp
 
+    def get_bucket_location(self, **kw):
+        return {"LocationConstraint": "eu-west-1"}
+
     def list_parts(self, **kw):
         return {"IsTruncated": False, "Parts": [
             {"PartNumber": 1, "Size": 100, "ETag": '"0123456789abcdef0123456789abcdef"'}]}
@@ -390,15 +399,15 @@ class _FakeClients:
 
 def test_rows_arrive_page_by_page(qtbot, store, runner, journal, engine_factory, tmp_path):
     fake = _PagingS3(5)
-    settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
     browser = UploadsBrowser(store, runner, _FakeClients(fake), journal, engine_factory(),
-                             now=lambda: NOW, settings=settings, page_size=2)
+                             now=lambda: NOW, page_size=2)
     qtbot.addWidget(browser)
     browser.set_location(ACCOUNT, "paged")
     counts: list[int] = []
     browser.model.rowsInserted.connect(lambda *_: counts.append(browser.model.rowCount()))
     list_all(qtbot, browser)
     assert counts == [2, 4, 5]  # one insertion per page, as the pages arrived
+    assert browser.model.region == "eu-west-1"  # priced in the bucket's own region
     assert [c.get("KeyMarker") for c in fake.calls] == [None, "k01", "k03"]
     assert [c.get("UploadIdMarker") for c in fake.calls] == [None, "id-k01", "id-k03"]
     t = browser.model.totals()

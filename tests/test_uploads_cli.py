@@ -65,7 +65,9 @@ def test_list_json_reports_parts_and_bytes_of_uploads_made_elsewhere(run, s3, bu
     assert rows[a]["journal_id"] is None and rows[a]["error"] is None
     assert set(rows[a]) == {"bucket", "key", "upload_id", "initiated", "age_seconds",
                             "initiator", "owner", "storage_class", "checksum_algorithm",
-                            "parts", "bytes", "estimated_monthly_cost", "journal_id", "error"}
+                            "parts", "bytes", "estimated_monthly_cost", "journal_id", "error",
+                            "region"}
+    assert rows[a]["region"] == "us-east-1"
 
     code, out, _ = run("uploads", "list", f"s3://{bucket}")
     assert code == 0

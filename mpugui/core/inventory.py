@@ -38,7 +38,7 @@ from mpugui.core.transfer.plan import (
     PlanError,
     make_plan,
 )
-from mpugui.core.units import GiB, format_bytes
+from mpugui.core.units import format_bytes
 
 try:
     from awscrt import checksums as _crt
@@ -46,9 +46,6 @@ except ImportError:  # pragma: no cover - depends on the platform
     _crt = None
 
 PAGE_SIZE = 1000  # S3's maximum for ListMultipartUploads and ListParts
-# S3 Standard in us-east-1 (first 50 TB), USD per GB-month; an estimate only:
-# other classes, regions and stores price differently, so it is configurable.
-DEFAULT_PRICE_PER_GB_MONTH = 0.023
 ABORT_RULE_ID = "mpugui-abort-incomplete-multipart-uploads"
 
 
@@ -246,12 +243,6 @@ class Usage:
 def usage(parts: Iterable[PartInfo]) -> Usage:
     listed = list(parts)
     return Usage(len(listed), sum(p.size for p in listed))
-
-
-def monthly_cost(size: int, price_per_gb_month: float = DEFAULT_PRICE_PER_GB_MONTH) -> float:
-    """Estimated storage cost per month of `size` bytes. S3 bills a GB-month
-    as 2^30 bytes held for a month."""
-    return size / GiB * price_per_gb_month
 
 
 def format_age(seconds: float) -> str:

@@ -23,7 +23,8 @@ COLUMNS = ("Bucket", "Region", "Uploads", "Bytes held", "Cost / month", "Oldest"
 _TIPS = ("The bucket", "The bucket's region (each is asked there)",
          "In-progress multipart uploads: billed storage no object listing shows",
          "Bytes their parts hold; the bar's colour is the oldest upload's age",
-         "An estimate from AWS's price per storage class and region (see the README)",
+         "An estimate: each upload's bytes × the price of its storage class in the bucket's "
+         "region (AWS's table, or your prices in Settings ▸ Storage prices)",
          "How long ago the oldest upload was started",
          "Whether a lifecycle rule aborts incomplete uploads, and after how many days")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 30
@@ -129,13 +130,15 @@ class BucketsModel(TableModel):
                 return r.protection.sentence()
             if r.error:
                 return r.error
+            if col == BUCKET and r.directory:
+                return f"{r.name}\nA directory bucket (S3 Express One Zone) in {r.region}"
         return None
 
     def _display(self, r: BucketReport, col: int) -> str:
         if col == BUCKET:
             return r.name
         if col == REGION:
-            return r.region or "—"
+            return f"{r.region} (Express)" if r.directory else (r.region or "—")
         if col == UPLOADS:
             return "error" if r.error and not r.uploads else f"{r.uploads:,}"
         if col == BYTES:

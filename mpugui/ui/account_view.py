@@ -64,6 +64,11 @@ class _Inbox(ScanListener):
         self.skipped = 0
         self._buckets: list[BucketReport] = []
         self._uploads: list[ScannedUpload] = []
+        self.notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        with self._lock:
+            self.notes = [*self.notes, text]  # replaced, never changed: read unlocked
 
     def buckets_listed(self, names: list[str]) -> None:
         with self._lock:
@@ -108,6 +113,7 @@ class AccountView(QWidget):
         self._scanner: AccountScanner | None = None
         self._inbox: _Inbox | None = None
         self._by_bucket: dict[str, list[ScannedUpload]] = {}
+        self._notes: list[str] = []  # what the scan told that is no failure
         self.dialogs: list[QWidget] = []
         self._timer = QTimer(self, interval=100)
         self._timer.timeout.connect(self._drain)
@@ -115,7 +121,7 @@ class AccountView(QWidget):
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(SORT_ROLE)
-        self.uploads_model = UploadsModel(self.now, inv.DEFAULT_PRICE_PER_GB_MONTH, self)
+        self.uploads_model = UploadsModel(self.now, parent=self)
         self.uploads_proxy = QSortFilterProxyModel(self)
         self.uploads_proxy.setSourceModel(self.uploads_model)
         self.uploads_proxy.setSortRole(UPLOAD_SORT_ROLE)
@@ -232,17 +238,50 @@ class AccountView(QWidget):
         if self.scanning:
             self.stop_scan()
         self._show_scan(None)
-        label = self.endpoint().label()
-        self.runner.run(lambda: memory.load(label), lambda last: self._show_last(label, last))
+        endpoint = self.endpoint()
+        label = endpoint.label()
+        try:
+            table = self._table_for(endpoint)
+        except MpuguiError as exc:
+            self.detail.setText(str(exc))
+            table = PriceTable().for_store(endpoint.endpoint_url)  # AWS's, until fixed
 
-    def _show_last(self, label: str, last: AccountScan | None) -> None:
+        def load() -> AccountScan | None:
+            last = memory.load(label)
+            if last is not None:
+                last.reprice(table)  # today's prices, not those of the day it ran
+            return last
+
+        self.runner.run(load, lambda last: self._show_last(label, table, last))
+
+    def _table_for(self, endpoint: Endpoint) -> PriceTable:
+        """The prices for this account's store (Settings ▸ Storage prices)."""
+        return (self._prices or load_table()).for_store(endpoint.endpoint_url)
+
+    def prices_changed(self) -> None:
+        """The user saved new prices: every cost shown is worked out again."""
+        endpoint = self.endpoint()
+        try:
+            table = self._table_for(endpoint)
+        except MpuguiError as exc:
+            self.detail.setText(str(exc))
+            return
+        self._table = table
+        if self.scan is None or self.scanning:
+            return  # a running scan priced with the old table is redone by the next one
+        self.scan.reprice(table)
+        self.model.add_reports(self.scan.buckets.values())
+        self._by_bucket = {}
+        for row in self.scan.uploads:
+            self._by_bucket.setdefault(row.upload.bucket, []).append(row)
+        self._selection_changed()
+        self._update_summary()
+
+    def _show_last(self, label: str, table: PriceTable, last: AccountScan | None) -> None:
         if last is None or label != self.endpoint().label() or self.scanning \
                 or self.scan is not None:
             return  # another account, or a scan began meanwhile
-        try:
-            self._table = self._prices or load_table()
-        except MpuguiError:
-            pass  # the table the scan used is unknown: AWS's stays
+        self._table = table
         self._show_scan(last)
         when = (last.finished or last.started).astimezone()
         self.detail.setText(f"Last scan {when:%Y-%m-%d %H:%M}"
@@ -267,7 +306,7 @@ class AccountView(QWidget):
             return
         endpoint = self.endpoint()
         try:
-            prices = self._table = self._prices or load_table()
+            prices = self._table = self._table_for(endpoint)
             journal_ids = {uid: r.id for uid, r in inv.journal_index(self.journal).items()}
         except Exception as exc:
             self.detail.setText(user_error(exc))
@@ -318,6 +357,7 @@ class AccountView(QWidget):
         if inbox is None or scan is None:
             return
         buckets, uploads = inbox.take()
+        self._notes = inbox.notes
         if inbox.total is not None and self.progress.maximum() != inbox.total:
             self.progress.setRange(0, inbox.total)
         for row in uploads:
@@ -332,6 +372,7 @@ class AccountView(QWidget):
 
     def _show_scan(self, scan: AccountScan | None) -> None:
         self.scan = scan
+        self._notes = []
         self.model.clear()
         self.uploads_model.clear()
         self._by_bucket = {}
@@ -346,10 +387,10 @@ class AccountView(QWidget):
 
     def _detail_suffix(self) -> str:
         scan = self.scan
+        text = "".join(f" {note}" for note in self._notes)
         if scan is None or not scan.buckets:
-            return ""
+            return text
         t = totals(scan.buckets.values())
-        text = ""
         if t.unprotected:
             text += (f" {t.unprotected} of {t.buckets} bucket(s) have no rule that aborts "
                      "incomplete uploads.")
@@ -456,7 +497,8 @@ class AccountView(QWidget):
             old = scan.buckets.get(name)
             if old is None:
                 continue
-            report = BucketReport(old.name, old.region, old.protection, error=old.error)
+            report = BucketReport(old.name, old.region, old.protection, error=old.error,
+                                  directory=old.directory)
             rows = [u for u in self._by_bucket.get(name, [])
                     if u.upload.upload_id not in gone]
             self._by_bucket[name] = rows

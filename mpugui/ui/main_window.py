@@ -219,6 +219,9 @@ class MainWindow(QMainWindow):
         prefs.addAction(a["auto_resume"])
         prefs.addAction(a["notify"])
         self._max_wait_menu(prefs.addMenu("When the network is &down"))
+        prefs.addSeparator()
+        self.prices_action = prefs.addAction("Storage &prices…")
+        self.prices_action.triggered.connect(self.open_prices)
         help_menu = menus.addMenu("&Help")
         help_menu.addAction(a["about"])
 
@@ -577,6 +580,29 @@ class MainWindow(QMainWindow):
         dialog.show()
         return dialog
 
+    def open_prices(self) -> QWidget:
+        """Settings ▸ Storage prices: saved prices re-price both uploads tabs."""
+        from mpugui.ui.prices_dialog import PricesDialog
+
+        self._prune_dialogs()
+        for d in self._dialogs:
+            if isinstance(d, PricesDialog):
+                d.raise_()
+                d.activateWindow()
+                return d
+        dialog = PricesDialog(self.accounts, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(self._prices_changed)
+        dialog.destroyed.connect(self._prune_dialogs)
+        self._dialogs.append(dialog)
+        dialog.show()
+        return dialog
+
+    def _prices_changed(self) -> None:
+        for view in (self.uploads_browser, self.account_view):
+            if view is not None and hasattr(view, "prices_changed"):
+                view.prices_changed()
+
     def _accounts_changed(self) -> None:
         for view in (self.uploads_browser, self.account_view):
             if view is not None and hasattr(view, "reload_accounts"):
@@ -637,6 +663,7 @@ class MainWindow(QMainWindow):
         browser = UploadsBrowser(self.accounts, self.runner, self.clients, self.journal,
                                  self.engine, self)
         self.uploads_browser = browser
+        browser.prices_requested.connect(self.open_prices)
         if self.sandbox is not None and hasattr(browser, "set_location"):
             browser.set_location(self.sandbox.account.name, self.sandbox.bucket)
             ready = self.banner is None or self.banner.is_ready

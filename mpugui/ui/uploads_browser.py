@@ -17,12 +17,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QSettings, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDoubleSpinBox,
     QFrame,
     QHBoxLayout,
     QHeaderView,
@@ -42,13 +41,15 @@ from PySide6.QtWidgets import (
 from mpugui.core import inventory as inv
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint
+from mpugui.core.errors import MpuguiError
 from mpugui.core.journal.store import FINAL_STATES, Journal, TransferRecord
+from mpugui.core.orphans.prices import PriceTable, load_table
+from mpugui.core.orphans.scan import listing_region
 from mpugui.core.transfer.snapshot import EngineSnapshot
 from mpugui.core.units import format_bytes, plural
 from mpugui.engine.engine import TransferEngine
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui import icons
-from mpugui.ui import settings as app_settings
 from mpugui.ui.account_combo import refill_accounts
 from mpugui.ui.messages import user_error
 from mpugui.ui.uploads_models import (
@@ -74,7 +75,6 @@ from mpugui.ui.uploads_models import (
 
 log = logging.getLogger("mpugui.ui.uploads")
 
-PRICE = app_settings.Setting("uploads/price_per_gb_month", float, inv.DEFAULT_PRICE_PER_GB_MONTH)
 NOW_ENV = "MPUGUI_NOW"  # tests only: the clock ages are measured from (ISO 8601)
 PARTS_IN_FLIGHT = 3  # ListParts calls at once, so listing pages never queue behind them
 
@@ -90,17 +90,17 @@ class UploadsBrowser(QWidget):
     parts_shown = Signal(str)  # upload id shown in the parts table
     aborts_finished = Signal(object)  # list[inventory.AbortResult]
     adopted = Signal(int)  # transfer id queued into the engine
+    prices_requested = Signal()  # "Storage prices…": the window opens Settings' prices
 
     def __init__(self, accounts: AccountStore, runner: TaskRunner, clients: ClientFactory,
                  journal: Journal, engine: TransferEngine, parent: QWidget | None = None,
                  *, now: Callable[[], datetime] | None = None,
-                 settings: QSettings | None = None, page_size: int = inv.PAGE_SIZE) -> None:
+                 page_size: int = inv.PAGE_SIZE) -> None:
         super().__init__(parent)
         self.accounts, self.runner, self.clients = accounts, runner, clients
         self.journal, self.engine = journal, engine
         self.now = now or default_now
         self.page_size = page_size
-        self._settings = settings if settings is not None else app_settings.open_settings()
         self._names_for: Endpoint | None = None
         self._gen = 0  # bumped by every new listing; late answers of older ones are dropped
         self._location: tuple[Endpoint, str, str] | None = None
@@ -116,7 +116,9 @@ class UploadsBrowser(QWidget):
         self._pending_abort: list[inv.Upload] = []
         self.last_results: list[inv.AbortResult] = []
 
-        self.model = UploadsModel(self.now, app_settings.get(self._settings, PRICE), self)
+        self.model = UploadsModel(self.now, parent=self)
+        self._prices_error: str | None = None
+
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(SORT_ROLE)
@@ -247,22 +249,16 @@ class UploadsBrowser(QWidget):
 
         self.totals = QLabel()
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.price = QDoubleSpinBox()
-        self.price.setDecimals(4)
-        self.price.setRange(0.0, 10.0)
-        self.price.setSingleStep(0.001)
-        self.price.setPrefix("$")
-        self.price.setSuffix(" per GB-month")
-        self.price.setValue(self.model.price)
-        self.price.setToolTip("Storage price used for the cost estimate (S3 Standard in "
-                              "us-east-1 is $0.023). Other classes, regions and stores differ.")
-        self.price.valueChanged.connect(self._price_changed)
+        self.price_note = QLabel()
+        self.price_note.setStyleSheet("color: gray;")
+        self.prices_button = QPushButton("Storage prices…")
+        self.prices_button.setToolTip("Set your store's price per GB-month (Settings > "
+                                      "Storage prices); the All buckets tab uses the same")
+        self.prices_button.clicked.connect(self.prices_requested)
         footer = QHBoxLayout()
         footer.addWidget(self.totals, 1)
-        price_label = QLabel("Estimate at")
-        price_label.setBuddy(self.price)
-        footer.addWidget(price_label)
-        footer.addWidget(self.price)
+        footer.addWidget(self.price_note)
+        footer.addWidget(self.prices_button)
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
         line.setFrameShadow(QFrame.Shadow.Sunken)
@@ -301,6 +297,21 @@ class UploadsBrowser(QWidget):
 
     def _account_changed(self, *_: Any) -> None:
         self._names_for: Endpoint | None = None  # names are fetched when the list opens
+        self._load_prices(self.endpoint())
+
+    def _load_prices(self, endpoint: Endpoint) -> None:
+        """The account scan's table, as it prices this account's store."""
+        try:
+            table, self._prices_error = load_table(endpoint_url=endpoint.endpoint_url), None
+        except MpuguiError as exc:
+            table, self._prices_error = PriceTable().for_store(endpoint.endpoint_url), str(exc)
+        self.model.set_prices(table)
+        if hasattr(self, "price_note"):
+            self._update_totals()
+
+    def prices_changed(self) -> None:
+        """The user saved new prices: the costs shown follow."""
+        self._load_prices(self._location[0] if self._location else self.endpoint())
 
     def _fetch_bucket_names(self) -> None:
         """Fill the bucket list on first use (not at start: no network call
@@ -378,17 +389,24 @@ class UploadsBrowser(QWidget):
         endpoint, bucket, prefix = self._location
         clients, size = self.clients, self.page_size
 
+        first = not key_marker and not upload_marker
+
         def work() -> Any:
-            return inv.fetch_upload_page(clients.client(endpoint), bucket, prefix,
-                                         key_marker, upload_marker, size)
+            client = clients.client(endpoint)
+            page = inv.fetch_upload_page(client, bucket, prefix, key_marker, upload_marker, size)
+            # The bucket's region prices its uploads, as the account scan does.
+            return (*page, listing_region(client, bucket, endpoint) if first else None)
 
         self._list_task = self.runner.run(work, lambda res: self._page_arrived(gen, res),
                                           lambda exc: self._list_failed(gen, exc))
 
-    def _page_arrived(self, gen: int, result: tuple[list[inv.Upload], Any, str]) -> None:
+    def _page_arrived(self, gen: int, result: tuple[list[inv.Upload], Any, str, str | None]
+                      ) -> None:
         if gen != self._gen:
             return
-        page, next_key, next_upload = result
+        page, next_key, next_upload, region = result
+        if region is not None:
+            self.model.set_prices(self.model.prices, region)
         rows = []
         for u in page:
             rec = self._known.get(u.upload_id)
@@ -705,11 +723,6 @@ class UploadsBrowser(QWidget):
 
     # -- footer and state -----------------------------------------------------------------
 
-    def _price_changed(self, value: float) -> None:
-        self.model.set_price(value)
-        app_settings.put(self._settings, PRICE, value)
-        self._update_totals()
-
     def _update_totals(self) -> None:
         t = self.model.totals()
         text = (f"<b>{t.uploads:,}</b> {'upload' if t.uploads == 1 else 'uploads'} · "
@@ -722,6 +735,13 @@ class UploadsBrowser(QWidget):
             text += (f" <span style='color:gray'>(the parts of {t.pending} were not counted; "
                      "List again to count them)</span>")
         self.totals.setText(text)
+        table = self.model.prices
+        note = "Estimated from " + table.describe(self.model.region if self._location else None)
+        self.price_note.setText(note)
+        self.price_note.setToolTip(self._prices_error or "An estimate, not a bill: no tiers, "
+                                   "minimum durations or request charges")
+        if self._prices_error:
+            self.price_note.setText(f"{note} (prices.json could not be used)")
 
     def _update_actions(self) -> None:
         selected = self.selected_uploads() if hasattr(self, "table") else []

@@ -14,7 +14,7 @@ from PySide6.QtGui import QGuiApplication, QPalette
 
 from mpugui.core import inventory as inv
 from mpugui.core.inventory import format_age, format_cost
-from mpugui.core.orphans.prices import PriceTable
+from mpugui.core.orphans.prices import DEFAULT_REGION, PriceTable
 from mpugui.core.units import format_bytes, plural
 from mpugui.ui.table_model import TableModel
 
@@ -27,7 +27,8 @@ _TIPS = ("The object key the upload will create",
          "Who started the upload, and who owns it",
          "The storage class the object will have",
          "Parts already on the server (ListParts)", "Bytes the parts hold: billed storage",
-         "An estimate: bytes held × the price per GB-month set below",
+         "An estimate: bytes held × the price per GB-month of the upload's storage class "
+         "in the bucket's region (AWS's table, or your prices in Settings ▸ Storage prices)",
          "Whether this app's journal knows the upload (its transfer number)")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 20
 UPLOAD_ROLE = Qt.ItemDataRole.UserRole + 21
@@ -65,17 +66,16 @@ class UploadsModel(TableModel):
     header_tips = _TIPS
     right_columns = frozenset({AGE, PARTS, BYTES, COST})
 
-    def __init__(self, now: Callable[[], datetime], price_per_gb_month: float,
+    def __init__(self, now: Callable[[], datetime], prices: PriceTable | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[UploadRow] = []
         self._index: dict[str, int] = {}
         self._now = now
-        self.price = price_per_gb_month
-        # When set (the account view), each upload is priced by its storage
-        # class in `region` instead of the one price above.
-        self.prices: PriceTable | None = None
-        self.region = ""
+        # Each upload is priced by its storage class in the bucket's region,
+        # from the same table as the account scan (core/orphans/prices.py).
+        self.prices = prices or PriceTable()
+        self.region = DEFAULT_REGION
 
     # -- changes ----------------------------------------------------------------------
 
@@ -117,19 +117,21 @@ class UploadsModel(TableModel):
             self.endRemoveRows()
         self._index = {r.upload.upload_id: i for i, r in enumerate(self._rows)}
 
-    def set_price(self, price: float) -> None:
-        self.price = price
-        self._announce_column(COST)
-
-    def set_prices(self, prices: PriceTable | None, region: str = "") -> None:
-        self.prices, self.region = prices, region
+    def set_prices(self, prices: PriceTable, region: str | None = None) -> None:
+        """Price with `prices` in `region` (the bucket's; None keeps it)."""
+        self.prices = prices
+        if region is not None:
+            self.region = region or DEFAULT_REGION
         self._announce_column(COST)
 
     def price_of(self, upload: inv.Upload) -> float:
         """USD per GB-month for this upload's bytes."""
-        if self.prices is None:
-            return self.price
         return self.prices.price(upload.storage_class, self.region)
+
+    def cost_of(self, r: UploadRow) -> float | None:
+        if r.usage is None:
+            return None
+        return self.prices.monthly_cost(r.usage.bytes, r.upload.storage_class, self.region)
 
     def refresh_ages(self) -> None:
         self._announce_column(AGE)
@@ -149,9 +151,7 @@ class UploadsModel(TableModel):
         sized = [r for r in self._rows if r.usage is not None]
         known = [r.usage for r in sized if r.usage is not None]
         size = sum(u.bytes for u in known)
-        cost = inv.monthly_cost(size, self.price) if self.prices is None else sum(
-            inv.monthly_cost(r.usage.bytes, self.price_of(r.upload))
-            for r in sized if r.usage is not None)
+        cost = sum(self.cost_of(r) or 0.0 for r in sized)
         return Totals(len(self._rows), sum(u.parts for u in known), size, cost,
                       sum(1 for r in self._rows if r.usage is None and r.error is None))
 
@@ -203,7 +203,7 @@ class UploadsModel(TableModel):
                 return f"{r.usage.parts:,}"
             if col == BYTES:
                 return format_bytes(r.usage.bytes)
-            return format_cost(inv.monthly_cost(r.usage.bytes, self.price_of(u)))
+            return format_cost(self.cost_of(r) or 0.0)
         if col == JOURNAL:
             if r.journal_id is None:
                 return "—"
@@ -234,8 +234,10 @@ class UploadsModel(TableModel):
                 return "Listing the parts…"
             if col == COST:
                 price = self.price_of(u)
-                return (f"About {format_cost(inv.monthly_cost(r.usage.bytes, price))} "
-                        f"a month at ${price}/GB-month — an estimate, not a bill")
+                return (f"About {format_cost(self.cost_of(r) or 0.0)} a month at "
+                        f"${price:g}/GB-month ({self.prices.source(u.storage_class, self.region)}"
+                        f", {u.storage_class or 'STANDARD'} in {self.region}) — an estimate, "
+                        "not a bill")
             return f"{plural(r.usage.parts, 'part')}, {r.usage.bytes:,} bytes"
         if col == INITIATED:
             return f"{local_time(u.initiated)} local time ({u.initiated.isoformat()})"

@@ -4,12 +4,15 @@ their JSON forms (the CLI's output and the remembered last scan share them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mpugui.core import inventory as inv
 from mpugui.core.orphans.protection import Protection
+
+if TYPE_CHECKING:
+    from mpugui.core.orphans.prices import PriceTable
 
 
 def _round(value: float, digits: int | None) -> float:
@@ -64,6 +67,7 @@ class BucketReport:
     oldest: datetime | None = None  # the oldest upload's initiation
     error: str | None = None  # the uploads could not be listed: the figures are partial
     unsized: int = 0  # uploads whose parts could not be listed
+    directory: bool = False  # a directory bucket (S3 Express One Zone)
 
     def add(self, row: ScannedUpload) -> None:
         self.uploads += 1
@@ -87,6 +91,7 @@ class BucketReport:
             if self.oldest else None,
             "protection": p.as_json() if p else None,
             "unsized": self.unsized, "error": self.error,
+            "bucket_type": "directory" if self.directory else "general",
         }
 
     @classmethod
@@ -100,7 +105,7 @@ class BucketReport:
                    int(data.get("uploads", 0)), int(data.get("parts", 0)),
                    int(data.get("bytes", 0)), float(data.get("estimated_monthly_cost", 0.0)),
                    inv.parse_time(oldest) if oldest else None, data.get("error"),
-                   int(data.get("unsized", 0)))
+                   int(data.get("unsized", 0)), data.get("bucket_type") == "directory")
 
 
 @dataclass
@@ -124,3 +129,16 @@ class AccountScan:
 
     def uploads_of(self, bucket: str) -> list[ScannedUpload]:
         return [u for u in self.uploads if u.upload.bucket == bucket]
+
+    def reprice(self, prices: PriceTable) -> None:
+        """Every cost again from `prices` (the user changed their prices, or
+        the remembered scan was priced with older ones); the buckets' sums
+        follow. Once per change of prices, over every upload."""
+        self.uploads = [replace(r, monthly_cost=None if r.bytes is None else
+                                prices.monthly_cost(r.bytes, r.upload.storage_class, r.region))
+                        for r in self.uploads]
+        sums: dict[str, float] = {}
+        for r in self.uploads:
+            sums[r.upload.bucket] = sums.get(r.upload.bucket, 0.0) + (r.monthly_cost or 0.0)
+        for name, report in self.buckets.items():
+            report.monthly_cost = sums.get(name, 0.0)

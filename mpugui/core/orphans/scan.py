@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mpugui.core import inventory as inv
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.errors import MpuguiError, describe, error_code
+from mpugui.core.orphans.directory import (
+    DirectoryListingError,
+    is_directory_bucket,
+    list_directory_buckets,
+    quiet_failure,
+    regions_to_ask,
+)
 from mpugui.core.orphans.prices import DEFAULT_REGION, PriceTable
 from mpugui.core.orphans.protection import read_protection
 from mpugui.core.orphans.results import BucketReport, ScannedUpload
@@ -48,11 +56,19 @@ class ScanListener:
     def bucket_skipped(self, name: str, region: str) -> None:
         """A bucket outside the regions asked for."""
 
+    def note(self, text: str) -> None:
+        """A sentence about the scan that is no failure (directory buckets
+        this store does not list)."""
+
 
 @dataclass(frozen=True)
 class BucketEntry:
     name: str
     region: str | None = None  # when ListBuckets says (AWS's BucketRegion)
+
+    @property
+    def directory(self) -> bool:
+        return is_directory_bucket(self.name)
 
 
 def region_from_location(constraint: str | None) -> str:
@@ -115,6 +131,60 @@ def bucket_region(client: Any, bucket: str) -> str:
                              "(GetBucketLocation and HeadBucket were refused).")
 
 
+def listing_region(client: Any, bucket: str, endpoint: Endpoint) -> str:
+    """The region a bucket's uploads are priced in when one bucket is listed
+    (the In-progress tab, `uploads list`): its own, as the account scan
+    finds it; the account's region (or us-east-1) when the store won't say."""
+    try:
+        return bucket_region(client, bucket)
+    except (inv.InventoryError, BotoCoreError) as exc:
+        log.info("Pricing s3://%s in the account's region: %s", bucket, exc)
+        return endpoint.region or DEFAULT_REGION
+
+
+def directory_buckets(clients: ClientFactory, endpoint: Endpoint,
+                      regions: Collection[str] | None = None, threads: int = DEFAULT_THREADS,
+                      stop: threading.Event | None = None
+                      ) -> tuple[list[BucketEntry], list[str]]:
+    """Directory buckets, region by region (a few calls at once), and the
+    sentences of what kept them from being listed: notes, never a failure."""
+    asked = regions_to_ask(endpoint.endpoint_url, set(regions) if regions else None,
+                           endpoint.region)
+    notes: list[str] = []
+
+    def one(region: str | None) -> list[BucketEntry]:
+        if stop is not None and stop.is_set():
+            return []
+        where = endpoint if region is None else endpoint.with_(region=region)
+        try:
+            return [BucketEntry(name, at) for name, at in
+                    list_directory_buckets(clients.client(where))]
+        except DirectoryListingError as exc:
+            notes.append(str(exc))
+        except ClientError as exc:
+            notes.append(f"Directory buckets in {region or 'this store'} could not be "
+                         f"listed: {describe(exc)}")
+        except Exception as exc:  # BotoCoreError: no S3 Express reachable there
+            if not quiet_failure(exc):
+                log.exception("Listing directory buckets in %s failed", region)
+            log.info("No directory buckets listed in %s: %s", region, exc)
+        return []
+
+    with ThreadPoolExecutor(max(1, min(threads, len(asked))),
+                            thread_name_prefix="orphans-scan-dir") as pool:
+        found = [e for part in pool.map(one, asked) for e in part]
+    return found, list(dict.fromkeys(notes))  # one sentence, however many regions said it
+
+
+def merge_directory_buckets(general: list[BucketEntry], directory: list[BucketEntry]
+                            ) -> list[BucketEntry]:
+    """Both listings as one: ListBuckets never names a directory bucket on
+    AWS, but a store may list one in both (moto does); its directory
+    listing, which knows the region, wins."""
+    names = {e.name for e in directory}
+    return [e for e in general if e.name not in names] + directory
+
+
 @dataclass
 class ScanOutcome:
     buckets: int  # listed by the account
@@ -169,6 +239,7 @@ class AccountScanner:
             entries = list_buckets(base)
         except BotoCoreError as exc:
             raise inv.InventoryError(describe(exc)) from exc
+        entries = merge_directory_buckets(entries, self._directory_buckets())
         self._listener.buckets_listed([e.name for e in entries])
         pool = self._pool = WorkPool(self._threads)
         try:
@@ -181,6 +252,13 @@ class AccountScanner:
             pool.join()
         return ScanOutcome(len(entries), self._skipped, self._stop.is_set())
 
+    def _directory_buckets(self) -> list[BucketEntry]:
+        found, notes = directory_buckets(self._clients, self._endpoint, self._regions,
+                                         self._threads, self._stop)
+        for text in notes:
+            self._listener.note(text)
+        return found
+
     # -- per bucket ------------------------------------------------------------
 
     def _client(self, region: str | None) -> Any:
@@ -188,7 +266,7 @@ class AccountScanner:
         return self._clients.client(endpoint)
 
     def _bucket(self, entry: BucketEntry) -> None:
-        report = BucketReport(entry.name, entry.region or "")
+        report = BucketReport(entry.name, entry.region or "", directory=entry.directory)
         try:
             if not report.region:
                 report.region = bucket_region(self._client(self._endpoint.region), entry.name)
