@@ -18,6 +18,7 @@ import base64
 import hashlib
 import logging
 import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -58,8 +59,9 @@ class Verdict:
 
     @property
     def tokens(self) -> str:
-        """The journal's form: tokens joined by commas."""
-        return ",".join(self.evidence)
+        """The journal's form: tokens joined by commas (interned: 100,000
+        files verified alike share one string)."""
+        return sys.intern(",".join(self.evidence))
 
     @property
     def proves_content(self) -> bool:
@@ -67,7 +69,7 @@ class Verdict:
         return any(e.startswith(_STRONG) for e in self.evidence)
 
     def __str__(self) -> str:
-        return describe(self.evidence, self.note)
+        return sys.intern(describe(self.evidence, self.note))
 
 
 _WORDS = {SIZE: "size", MULTIPART_ETAG: "multipart ETag", MD5_ETAG: "MD5 ETag"}

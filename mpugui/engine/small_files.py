@@ -214,7 +214,7 @@ def _read_checked(t: Transfer) -> bytes:
         now_ident = identity_of(fd, rec.source, data)
         describe_change(rec.source, t.identity, now_ident)
         if not t.identity.sample:  # planned from the walk's stat: the sample of what is sent
-            t.identity, rec.sample = now_ident, now_ident.sample
+            rec.sample = now_ident.sample  # (size and time are the record's: checked above)
         return data
     finally:
         os.close(fd)

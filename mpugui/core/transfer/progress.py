@@ -90,7 +90,6 @@ class Transfer:
         "complete_failures",
         "detail",
         "fd",
-        "identity",
         "inflight",
         "not_before",
         "parts",
@@ -111,7 +110,6 @@ class Transfer:
         self.rec = rec
         self.plan = plan
         self.algo: Algorithm = algorithm(rec.checksum)
-        self.identity = Identity(rec.size, rec.mtime_ns, rec.sample)
         self.state = rec.state
         self.detail = rec.error or ""
         self.cancel = Flag()
@@ -151,7 +149,7 @@ class Transfer:
         self._samples: collections.deque[tuple[float, int]] | None = None
         self._snap: TransferSnapshot | None = None
         self._snap_version = -1
-        self._parts_snap: list[PartSnapshot] = []
+        self._parts_snap: list[PartSnapshot] = []  # a multipart transfer's, updated in place
 
     @property
     def id(self) -> int:
@@ -176,6 +174,8 @@ class Transfer:
             self._done_bytes -= part.size
         elif old == PART_UPLOADING:
             self.uploading.pop(part.number, None)
+            if not self.uploading:
+                self.uploading.clear()  # an emptied dict keeps its table (160 bytes)
         if state == PART_DONE:
             self._done_count += 1
             self._done_bytes += part.size
@@ -239,6 +239,12 @@ class Transfer:
         self._pending = [(0.0, p.number) for p in self.parts]
         self.changed()
 
+    @property
+    def identity(self) -> Identity:
+        """What the file was when planned (from the record: not kept twice)."""
+        rec = self.rec
+        return Identity(rec.size, rec.mtime_ns, rec.sample)
+
     def close_file(self) -> None:
         if self.fd is not None:
             try:
@@ -258,13 +264,15 @@ class Transfer:
                 and not self._samples:
             return snap
         parts = self.parts
-        if len(parts) == 1:  # a small file: most of a big folder
-            self._parts_snap = [parts[0].snapshot(now)]
-        elif len(self._parts_snap) != len(parts) or self._snap_version != self.version:
-            self._parts_snap = [p.snapshot(now) for p in parts]
+        if len(parts) == 1:  # a small file: most of a big folder (no list kept)
+            parts_snap: tuple[PartSnapshot, ...] = (parts[0].snapshot(now),)
         else:
-            for p in uploading.values():
-                self._parts_snap[p.number - 1] = p.snapshot(now)
+            if len(self._parts_snap) != len(parts) or self._snap_version != self.version:
+                self._parts_snap = [p.snapshot(now) for p in parts]
+            else:
+                for p in uploading.values():
+                    self._parts_snap[p.number - 1] = p.snapshot(now)
+            parts_snap = tuple(self._parts_snap)
         done = self.done_bytes() if uploading else self._done_bytes
         speed = self._speed(now, done)
         rec = self.rec
@@ -282,7 +290,7 @@ class Transfer:
             (size - done) / speed if speed > 0 else None, self.state,
             "cancelling…" if self.cancelling else self.detail, self._done_count, len(parts),
             part_size, smallest, rec.upload_id, rec.checksum, rec.verification, self.retries,
-            self.wire_bytes, tuple(self._parts_snap), self._done_bytes)
+            self.wire_bytes, parts_snap, self._done_bytes)
         self._snap_version = self.version
         return self._snap
 
