@@ -74,7 +74,7 @@ import itertools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -298,7 +298,7 @@ def _with_usage(client: Any, uploads: list[inv.Upload], pool: ThreadPoolExecutor
 
 
 def _rows(client: Any, bucket: str, prefix: str,
-          keep: Callable[[inv.Upload], bool] = lambda u: True) -> Iterable[_Row]:
+          keep: Callable[[inv.Upload], bool] = lambda u: True) -> Iterator[_Row]:
     # ListParts per upload is one round trip each: a few in parallel.
     with ThreadPoolExecutor(4) as pool:
         for page in inv.upload_pages(client, bucket, prefix):
