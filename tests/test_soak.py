@@ -17,6 +17,8 @@ from mpugui.engine.engine import EngineSettings, TransferEngine, UploadRequest
 from tests.conftest import make_file
 from tests.faultproxy import Fault, FaultProxy
 
+pytestmark = pytest.mark.slow  # `-m "not slow"` leaves it out of a quick local run
+
 READ_TIMEOUT = 2.0
 SIZES = (
     [0, 1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1] * 3  # the edges, three times over
