@@ -225,8 +225,11 @@ def main(argv: list[str]) -> int:
                                     "lifecycle": orphans_cli.lifecycle_all})
         journal = Journal(paths.journal_path())
         if args.command == "transfers":
-            return _transfers(journal, args)
-        return _run_engine(journal, args)
+            try:
+                return _transfers(journal, args)
+            finally:
+                journal.close()  # its writer thread too (main() runs in-process in tests)
+        return _run_engine(journal, args)  # it closes the journal
     except owner_lock.JournalBusy as exc:
         print(f"mpugui: {exc}", file=sys.stderr)
         return EXIT_BUSY

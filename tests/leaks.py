@@ -39,6 +39,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _server_thread(th: threading.Thread) -> bool:
+    """A socketserver's, or one a session-scoped server marks as its own
+    (it may be started by the first test that asks for it)."""
+    if getattr(th, "serves_the_session", False):
+        return True
     target = getattr(th, "_target", None)
     return isinstance(getattr(target, "__self__", None), socketserver.BaseServer)
 
