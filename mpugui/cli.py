@@ -216,13 +216,21 @@ def main(argv: list[str]) -> int:
                     raise
                 return code
         if args.command == "uploads":
-            from mpugui import uploads_cli
+            from mpugui import orphans_cli, uploads_cli
 
-            return uploads_cli.run(args)
+            # What the uploads commands need of this module and of the
+            # whole-account commands is handed in: neither imports back.
+            return uploads_cli.run(args, endpoint_from_args, _run_engine,
+                                   {"scan": orphans_cli.scan,
+                                    "cleanup": orphans_cli.cleanup_all,
+                                    "lifecycle": orphans_cli.lifecycle_all})
         journal = Journal(paths.journal_path())
         if args.command == "transfers":
-            return _transfers(journal, args)
-        return _run_engine(journal, args)
+            try:
+                return _transfers(journal, args)
+            finally:
+                journal.close()  # its writer thread too (main() runs in-process in tests)
+        return _run_engine(journal, args)  # it closes the journal
     except owner_lock.JournalBusy as exc:
         print(f"mpugui: {exc}", file=sys.stderr)
         return EXIT_BUSY
@@ -260,7 +268,7 @@ def _through_window(args: argparse.Namespace, busy: owner_lock.JournalBusy) -> i
         return None
     from mpugui import remote_cli
 
-    return remote_cli.run(args)
+    return remote_cli.run(args, endpoint_from_args, Reporter)  # it does not import cli
 
 
 def owner_kind(args: argparse.Namespace) -> str | None:

@@ -17,23 +17,27 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mpugui.core.instance import PROTOCOL, server_name
 from mpugui.core.paths import state_dir
 from mpugui.core.s3uri import parse_s3_uri
 from mpugui.core.transfer.feeder import FeedRequest
 
+if TYPE_CHECKING:
+    from mpugui.core.endpoint import Endpoint
+
 CONNECT_MS = 2000
 WAIT_MS = 100  # a read waits at most this long, so a Ctrl-C is seen at once
 
 
-def request_from_args(args: argparse.Namespace) -> dict[str, Any]:
+def request_from_args(args: argparse.Namespace,
+                      endpoint_from_args: Callable[[argparse.Namespace], Endpoint]
+                      ) -> dict[str, Any]:
     """What the window needs to run the command (no secret: an account is
     named, its secret stays in the keyring)."""
-    from mpugui.cli import endpoint_from_args
-
     notes = []
     if getattr(args, "bwlimit", 0) or getattr(args, "concurrency", None):
         notes.append("--bwlimit and --concurrency do not apply through the window; "
@@ -78,15 +82,17 @@ class _Records:
         return self.records[tid]
 
 
-def run(args: argparse.Namespace) -> int | None:
+def run(args: argparse.Namespace,
+        endpoint_from_args: Callable[[argparse.Namespace], Endpoint],
+        reporter: Callable[..., Any]) -> int | None:
     """Run the command through the window; its exit code, or None when no
-    window takes it (the caller then refuses)."""
+    window takes it (the caller then refuses). mpugui.cli hands in its
+    endpoint options' reader and its Reporter (the same output as when it
+    runs the command itself)."""
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtNetwork import QLocalSocket
 
-    from mpugui.cli import Reporter
-
-    request = request_from_args(args)  # usage errors before anything is sent
+    request = request_from_args(args, endpoint_from_args)  # usage errors before anything is sent
     _app = QCoreApplication.instance() or QCoreApplication(["mpugui"])
     sock = QLocalSocket()
     sock.connectToServer(server_name(state_dir()))
@@ -95,7 +101,7 @@ def run(args: argparse.Namespace) -> int | None:
     sock.write((json.dumps({"protocol": PROTOCOL, "command": request}) + "\n").encode())
     sock.flush()
     records = _Records()
-    out = Reporter(sys.stdout, args.json, records)
+    out = reporter(sys.stdout, args.json, records)
     state = {"stop": False, "asked": False}
 
     def stop(signum: int, _frame: object) -> None:

@@ -80,14 +80,15 @@ For tests only: the environment variable MPUGUI_NOW (ISO 8601, e.g.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -98,6 +99,9 @@ from mpugui.core.orphans.prices import PriceTable, check_prices, load_table
 from mpugui.core.orphans.scan import listing_region
 from mpugui.core.s3uri import parse_s3_uri
 from mpugui.core.units import format_bytes, parse_age
+
+if TYPE_CHECKING:
+    from mpugui.core.journal.store import Journal
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 NOW_ENV = "MPUGUI_NOW"
@@ -163,14 +167,24 @@ def add_parser(sub: Any, endpoint_options: Callable[[argparse.ArgumentParser], N
     lc.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
 
 
-def run(args: argparse.Namespace) -> int:
+Handler = Callable[[argparse.Namespace, Endpoint, "_Out"], int]
+
+
+def run(args: argparse.Namespace,
+        endpoint_from_args: Callable[[argparse.Namespace], Endpoint],
+        run_engine: Callable[[Journal, argparse.Namespace], int],
+        account_handlers: Mapping[str, Handler]) -> int:
+    """`mpugui uploads ...`. mpugui.cli hands in its endpoint options' reader,
+    its engine run (adopt hands the upload over to it) and the whole-account
+    commands (mpugui.orphans_cli, which builds on this module)."""
     if not getattr(args, "uploads_command", None):
         print("mpugui uploads: name a command: list, scan, parts, abort, cleanup, adopt, "
               "lifecycle (see mpugui uploads --help).", file=sys.stderr)
         return EXIT_USAGE
-    from mpugui.cli import endpoint_from_args
-
-    handler = _account_handler(args) or _HANDLERS[args.uploads_command]
+    handler = _account_handler(args, account_handlers)
+    if handler is None:
+        handler = (functools.partial(_adopt, run_engine=run_engine)
+                   if args.uploads_command == "adopt" else _HANDLERS[args.uploads_command])
     endpoint = endpoint_from_args(args)
     out = _Out(args.json)
     try:
@@ -184,14 +198,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
-def _account_handler(args: argparse.Namespace
-                     ) -> Callable[[argparse.Namespace, Endpoint, _Out], int] | None:
+def _account_handler(args: argparse.Namespace, account_handlers: Mapping[str, Handler]
+                     ) -> Handler | None:
     """The whole-account commands (mpugui.orphans_cli), or None for the
     per-bucket ones; naming both a bucket and --all-buckets is refused."""
-    from mpugui import orphans_cli
-
     if args.uploads_command == "scan":
-        return orphans_cli.scan
+        return account_handlers["scan"]
     all_buckets = getattr(args, "all_buckets", False)
     has_target = bool(getattr(args, "target", None))
     if all_buckets and has_target:
@@ -203,8 +215,7 @@ def _account_handler(args: argparse.Namespace
         raise MpuguiError("--regions applies only with --all-buckets.")
     if not all_buckets:
         return None
-    return {"cleanup": orphans_cli.cleanup_all,
-            "lifecycle": orphans_cli.lifecycle_all}[args.uploads_command]
+    return account_handlers[args.uploads_command]
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -335,7 +346,7 @@ def _with_usage(client: Any, uploads: list[inv.Upload], pool: ThreadPoolExecutor
 
 
 def _rows(client: Any, bucket: str, prefix: str,
-          keep: Callable[[inv.Upload], bool] = lambda u: True) -> Iterable[_Row]:
+          keep: Callable[[inv.Upload], bool] = lambda u: True) -> Iterator[_Row]:
     # ListParts per upload is one round trip each: a few in parallel.
     with ThreadPoolExecutor(4) as pool:
         for page in inv.upload_pages(client, bucket, prefix):
@@ -549,13 +560,13 @@ def _cleanup(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     return EXIT_FAILED if summary["failed"] else EXIT_OK
 
 
-def _adopt(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
+def _adopt(args: argparse.Namespace, endpoint: Endpoint, out: _Out, *,
+           run_engine: Callable[[Journal, argparse.Namespace], int]) -> int:
     bucket, key = _key_target(args)
     if not os.path.isfile(args.file):
         raise MpuguiError(f"'{args.file}' is not a file.")
     client = _client(endpoint)
     upload = inv.find_upload(client, bucket, key, args.upload_id)
-    from mpugui.cli import _run_engine
     from mpugui.core import paths
     from mpugui.core.journal.store import FINAL_STATES, Journal
 
@@ -591,7 +602,7 @@ def _adopt(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
                                          restart=False, concurrency=args.concurrency,
                                          bwlimit=0, json=args.json)
         handed_over = True
-        return int(_run_engine(journal, engine_args))  # it closes the journal
+        return int(run_engine(journal, engine_args))  # it closes the journal
     finally:
         if not handed_over:
             journal.close()
@@ -627,7 +638,7 @@ def _lifecycle(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     return EXIT_OK
 
 
-_HANDLERS: dict[str, Callable[[argparse.Namespace, Endpoint, _Out], int]] = {
+_HANDLERS: dict[str, Handler] = {  # and adopt (run() hands it the engine)
     "list": _list, "parts": _parts, "abort": _abort, "cleanup": _cleanup,
-    "adopt": _adopt, "lifecycle": _lifecycle,
+    "lifecycle": _lifecycle,
 }

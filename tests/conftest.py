@@ -1,6 +1,7 @@
 """Shared fixtures: a real moto S3 server on 127.0.0.1, an isolated
 MPUGUI_HOME, an in-memory keyring, and engines that are shut down after
-each test with no worker thread left behind."""
+each test with no worker thread left behind (tests/leaks.py checks every
+test for leftover threads, pool tasks and timers)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ from mpugui.core.journal.store import Journal
 from mpugui.core.units import MiB
 from tests import s3rver
 from tests.s3rver import S3rver
+
+# leaks: the autouse leak guard; pytester: tests/test_leaks.py runs it on
+# deliberately leaking tests.
+pytest_plugins = ["tests.leaks", "pytester"]
 
 
 class MemoryKeyring(KeyringBackend):
@@ -132,8 +137,8 @@ def engine_factory(qtbot, journal: Journal):
 
     yield make
     for eng in engines:
-        eng.shutdown()
-        assert not any(th.isRunning() for th in eng._threads)
+        # False when a worker or the small files' loop still runs after it.
+        assert eng.shutdown(), "an engine worker still runs after shutdown()"
 
 
 MOTO_ACCOUNT = "Local moto"  # the account the `store` fixture holds
@@ -146,8 +151,7 @@ def runner(qtbot):
 
     r = TaskRunner()
     yield r
-    r.shutdown()
-    assert r.pool.activeThreadCount() == 0
+    assert r.shutdown(), "a pool task still runs after shutdown()"
 
 
 @pytest.fixture

@@ -77,6 +77,9 @@ class S3rver:
             found.set()
 
         self._reader = threading.Thread(target=read, name="s3rver-output", daemon=True)
+        # The session's server (conftest's s3rver_server), started by the first
+        # test that asks for it: not that test's leak (tests/leaks.py).
+        self._reader.serves_the_session = True  # type: ignore[attr-defined]
         self._reader.start()
         if not found.wait(60) or not self.url:
             self.stop()

@@ -39,8 +39,7 @@ def engine(qtbot, journal, proxy) -> Iterator[TransferEngine]:
                               retry_base=0.05, tick_ms=50)
     eng = TransferEngine(journal, ClientFactory(6), settings)
     yield eng
-    eng.shutdown()
-    assert not any(th.isRunning() for th in eng._threads)
+    assert eng.shutdown(), "an engine worker still runs after shutdown()"
 
 
 def grow(p: Path) -> None:

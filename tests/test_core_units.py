@@ -181,10 +181,13 @@ def test_a_version_1_journal_is_migrated_and_keeps_its_equal_parts(tmp_path: Pat
     db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     db.commit()
     db.close()
-    rec = Journal(path).get(tid)
+    migrated = Journal(path)
+    rec = migrated.get(tid)
+    migrated.close()
     assert rec.taper == 0 and [p.size for p in rec.plan().parts()] == [16 * MiB] * 2 + [8 * MiB]
     tapered = Journal(path)
     new = tapered.get(tapered.add(_record(size=40 * MiB, part_size=16 * MiB, taper=TAPER_V1)))
+    tapered.close()
     assert [p.size for p in new.plan().parts()] == [5 * MiB] * 8
 
 

@@ -85,6 +85,7 @@ def kill_at(fault: Fault, proxy: FaultProxy, args: list[str]) -> None:
         proxy.clear()
 
 
+@pytest.mark.slow  # twelve CLI runs killed and resumed
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_sigkill_then_resume_all(case: Case, proxy: FaultProxy, s3, bucket: str,
                                  tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ from mpugui.engine.engine import EngineSettings, TransferEngine, UploadRequest
 from tests.conftest import make_file
 from tests.faultproxy import Fault, FaultProxy
 
+pytestmark = pytest.mark.slow  # `-m "not slow"` leaves it out of a quick local run
+
 READ_TIMEOUT = 2.0
 SIZES = (
     [0, 1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1] * 3  # the edges, three times over
@@ -39,8 +41,7 @@ def engine(qtbot, journal, proxy) -> Iterator[TransferEngine]:
                               retry_base=0.05, tick_ms=50)
     eng = TransferEngine(journal, ClientFactory(8, read_timeout=READ_TIMEOUT), settings)
     yield eng
-    eng.shutdown()
-    assert not any(th.isRunning() for th in eng._threads)
+    assert eng.shutdown(), "an engine worker still runs after shutdown()"
 
 
 def test_soak_mixed_sizes_every_fault(qtbot, engine, proxy, s3, bucket, tmp_path) -> None:

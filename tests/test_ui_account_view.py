@@ -50,6 +50,7 @@ def test_scan_fills_the_table_sorted_by_cost_with_the_sentence(qtbot, qtmodeltes
     outcome = scanned(qtbot, view)
     assert not outcome.stopped
     qtmodeltester.check(view.model)
+    qtmodeltester.check(view.proxy)
     assert view.model.rowCount() == 4
     first = view.proxy.index(0, BUCKET).data(REPORT_ROLE)
     assert first.name == b["west"]  # 3000 bytes: the costliest bucket comes first
@@ -60,6 +61,7 @@ def test_scan_fills_the_table_sorted_by_cost_with_the_sentence(qtbot, qtmodeltes
     row = next(r for r in range(4) if view.proxy.index(r, BUCKET).data() == b["east"])
     view.table.selectRow(row)
     assert view.uploads_model.rowCount() == 2
+    qtmodeltester.check(view.uploads_proxy)
     # Remembered (written off the GUI thread, after the scan ends).
     qtbot.waitUntil(lambda: memory.load(view.endpoint().label()) is not None, timeout=30_000)
     # A view opened later shows it, with its time, before any new scan.

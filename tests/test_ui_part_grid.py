@@ -1,6 +1,7 @@
-"""The part grid: 10,000 parts paint (grab()) fast, cells fit the view,
-colours follow states, uploading cells fill, tooltips and keyboard work, and
-the grid and the parts table follow each other's selection."""
+"""The part grid: 10,000 parts paint (grab(); what that costs:
+tests/bench/part_grid_bench.py), cells fit the view, colours follow states,
+uploading cells fill, tooltips and keyboard work, and the grid and the parts
+table follow each other's selection."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def test_ten_thousand_parts_paint_in_state_colours(qtbot) -> None:
     parts = ten_thousand()
     grid.set_transfer(snapshot(parts))
     assert grid.cell_size() >= MIN_CELL
-    image = grid.grab().toImage()  # (its speed: tests/bench/gui_stall.py, not a timed test)
+    image = grid.grab().toImage()  # (its speed: tests/bench/part_grid_bench.py, gui_stall.py)
     pal = grid.palette()
     # every part is visible: the last cell lies inside the view
     last = grid._cell_rect(9999)

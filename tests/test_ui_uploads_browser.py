@@ -66,6 +66,7 @@ def test_lists_uploads_made_elsewhere_and_drills_down(qtbot, qtmodeltester, make
     model = browser.model
     assert model.rowCount() == 3
     qtmodeltester.check(model)
+    qtmodeltester.check(browser.proxy)  # stays attached: the rest goes through it too
     rows = {model.row(i).upload.upload_id: i for i in range(3)}
     assert model.index(rows[a], PARTS).data() == "2"
     assert model.index(rows[a], BYTES).data() == "3.9 KiB"

@@ -43,7 +43,7 @@ from mpugui.core.units import format_bytes
 try:
     from awscrt import checksums as _crt
 except ImportError:  # pragma: no cover - depends on the platform
-    _crt = None
+    _crt = None  # type: ignore[assignment]  # the module or None, tested before use
 
 PAGE_SIZE = 1000  # S3's maximum for ListMultipartUploads and ListParts
 ABORT_RULE_ID = "mpugui-abort-incomplete-multipart-uploads"
@@ -444,7 +444,8 @@ def _hasher(s3_name: str | None) -> tuple[Callable[[bytes | memoryview], None],
         fn = _crt.crc32c if s3_name == "CRC32C" else _crt.crc64nvme
 
         def update(data: bytes | memoryview) -> None:
-            state["v"] = fn(data, state["v"])
+            # awscrt reads any buffer; its stubs say bytes.
+            state["v"] = fn(data, state["v"])  # type: ignore[arg-type]
         width = 4 if s3_name == "CRC32C" else 8
     else:
         raise ValueError(s3_name)
@@ -456,15 +457,17 @@ def _verify_part(fd: int, part: PartInfo, offset: int, progress: Progress) -> st
     when neither an MD5 ETag nor a checksum we can compute is listed; else a
     sentence saying what differs."""
     use_md5 = is_md5_etag(part.etag)
+    update: Callable[[bytes], None]
+    final: Callable[[], str]
     if use_md5:
         md5 = hashlib.md5()
         update, final = md5.update, md5.hexdigest
     else:
         try:
-            update, final = _hasher(part.checksum_algorithm) if part.checksum else (None, None)
+            if not part.checksum:
+                raise ValueError(part.checksum_algorithm)
+            update, final = _hasher(part.checksum_algorithm)
         except ValueError:
-            update = final = None
-        if update is None or final is None:
             progress.done += part.size
             return "unverifiable"
     left, pos = part.size, offset

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+from io import TextIOWrapper
 from pathlib import Path
 
 from mpugui.core import redact
@@ -21,7 +22,7 @@ def log_path() -> Path:
 class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """Creates the log (also after each rotation) with mode 0600."""
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self) -> TextIOWrapper:
         private_file(Path(self.baseFilename))
         return super()._open()
 
@@ -41,7 +42,8 @@ def setup_logging(verbose: bool = False) -> Path:
     stderr = logging.StreamHandler()
     stderr.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     stderr.setLevel(logging.INFO if verbose else logging.CRITICAL)
-    for handler in (file_handler, stderr):
+    ours: tuple[logging.Handler, ...] = (file_handler, stderr)
+    for handler in ours:
         handler._mpugui = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

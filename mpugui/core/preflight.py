@@ -11,6 +11,7 @@ Runs on a worker thread; no Qt here.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +96,7 @@ def _check_credentials(client: Any) -> tuple[Check, bool]:
                  f"bucket{'s' if n != 1 else ''}."), True
 
 
-def _region_of(response: dict) -> str | None:
+def _region_of(response: Mapping[str, Any]) -> str | None:
     headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
     return response.get("BucketRegion") or headers.get("x-amz-bucket-region") or None
 

@@ -300,7 +300,7 @@ async def _response(reader: asyncio.StreamReader
 
 
 async def _chunked(reader: asyncio.StreamReader) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
         if size == 0:

@@ -33,6 +33,7 @@ from urllib.parse import quote, urlsplit
 
 import botocore.exceptions as bx
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 
 from mpugui.core.endpoint import Endpoint
 
@@ -80,7 +81,7 @@ def learn_route(client: Any, bucket: str) -> Route:
         if key not in request.url:
             return None  # another thread's real request on the same client
         seen["url"], seen["headers"] = request.url, dict(request.headers)
-        return AWSResponse(request.url, 200, {"ETag": '"0"'}, _Raw())
+        return AWSResponse(request.url, 200, HTTPHeaders.from_dict({"ETag": '"0"'}), _Raw())
 
     event = "before-send.s3.PutObject"
     client.meta.events.register_first(event, capture, unique_id=key)
@@ -244,6 +245,10 @@ def client_error(status: int, reason: str, headers: dict[str, str], data: bytes,
     if code in ("AuthorizationHeaderMalformed", "PermanentRedirect", "TemporaryRedirect",
                 "IllegalLocationConstraintException"):
         return NotForThisRoute(code)  # another region: botocore's redirector knows
+    # The metadata botocore's parser fills in (its readers default the same way).
     return bx.ClientError({"Error": {"Code": code, "Message": message},
-                           "ResponseMetadata": {"HTTPStatusCode": status,
-                                                "HTTPHeaders": headers}}, op)
+                           "ResponseMetadata": {
+                               "RequestId": headers.get("x-amz-request-id", ""),
+                               "HostId": headers.get("x-amz-id-2", ""),
+                               "HTTPStatusCode": status, "HTTPHeaders": headers,
+                               "RetryAttempts": 0}}, op)

@@ -402,7 +402,7 @@ class TransferEngine(QObject):
         self._live[state] += 1
         if state in (FAILED, PAUSED) or state != old:
             journal.setdefault("error", detail or None)
-        self.journal.update(t.id, state=state, **journal)
+        self.journal.update(t.id, False, state=state, **journal)  # wait=False: grouped
         if news:
             self._events.append(StateEvent(t.id, state, detail))
         return True
@@ -1136,7 +1136,7 @@ class TransferEngine(QObject):
 
     def _outage_snapshots(self) -> list[OutageSnapshot]:
         t_now = now()
-        return [OutageSnapshot(o.key.label(), o.reason, len(o.waiting),  # type: ignore
+        return [OutageSnapshot(o.key.label(), o.reason, len(o.waiting),  # type: ignore[attr-defined]  # EndpointKey
                                o.retry_in(t_now), t_now - o.since, o.probing)
                 for o in self._outages.down()]
 

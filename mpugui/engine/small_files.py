@@ -185,9 +185,9 @@ class SmallFiles:
                 if eng._outages:  # its endpoint answers: an outage of it is over
                     eng._reached(t)
                 eng._finish(t, etag, verdict)
-        for job, exc in failed:
+        for job, error in failed:
             try:
-                eng._job_failed(job, exc)
+                eng._job_failed(job, error)
             except Exception:  # nor does handling its failure stop the others
                 log.exception("Handling the failure of a small file failed")
 

@@ -620,8 +620,9 @@ class AccountsDialog(QDialog):
             if item.widget() is widget:
                 return row
             layout = item.layout()
-            if layout is not None and any(layout.itemAt(i).widget() is widget
-                                          for i in range(layout.count())):
+            if layout is not None and any(
+                    (sub := layout.itemAt(i)) is not None and sub.widget() is widget
+                    for i in range(layout.count())):
                 return row
         raise LookupError(widget)
 
@@ -707,8 +708,11 @@ class AccountsDialog(QDialog):
             return
         # Go back until the question about unsaved changes is answered.
         self._select_row(previous.row() if previous.isValid() else -1)
-        self._guard(lambda: (self._select_row(self.model.row_of(account.name)),
-                             self._fill(account)))
+
+        def go_on() -> None:
+            self._select_row(self.model.row_of(account.name))
+            self._fill(account)
+        self._guard(go_on)
 
     def _new_account(self) -> None:
         self._select_row(-1)
@@ -780,7 +784,8 @@ class AccountsDialog(QDialog):
         self._ask(f"Remove the account '{account.name}'?",
                   "Transfers that use it stay in the list but cannot resume until an account "
                   f"with this name exists again.{extra}",
-                  B.Yes | B.No, lambda b: b == B.Yes and self.remove(account.name), B.No)
+                  B.Yes | B.No, lambda b: self.remove(account.name) if b == B.Yes else None,
+                  B.No)
 
     def remove(self, name: str) -> None:
         try:

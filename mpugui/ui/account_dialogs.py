@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -235,10 +236,13 @@ class BulkAbortDialog(QDialog):
             with self._lock:
                 self.results.append((row, result))
 
+        def failed(exc: BaseException) -> None:
+            self.summary.setText(user_error(exc))
+            self._done()
+
         self.runner.run(lambda: bulk.abort_uploads(clients, endpoint, todo, on_result=record,
                                                    cancel=stop.is_set),
-                        lambda _res: self._done(),
-                        lambda exc: (self.summary.setText(user_error(exc)), self._done()))
+                        lambda _res: self._done(), failed)
         self._timer.start()
 
     def _tick(self) -> None:
@@ -261,6 +265,6 @@ class BulkAbortDialog(QDialog):
             + (f": {r.error}" if r.error else "") for row, r in results))
         self.finished_aborts.emit(results)
 
-    def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def closeEvent(self, event: QCloseEvent) -> None:
         self._stop.set()  # the upload being aborted finishes; the rest are left
         super().closeEvent(event)

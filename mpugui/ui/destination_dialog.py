@@ -314,7 +314,7 @@ class DestinationDialog(QDialog):
         self.bucket_combo = QComboBox()
         self.bucket_combo.setEditable(True)
         self.bucket_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.bucket_combo.lineEdit().setPlaceholderText("Listing buckets…")
+        self._bucket_hint("Listing buckets…")
         self.refresh_button = QPushButton(icon("retry"), "")
         self.refresh_button.setToolTip("List the buckets again")
         self.refresh_button.setAccessibleName("List buckets again")
@@ -531,9 +531,14 @@ class DestinationDialog(QDialog):
         self.bucket_combo.clear()
         self.bucket_combo.setEditText(typed)
         self.bucket_combo.blockSignals(False)
-        self.bucket_combo.lineEdit().setPlaceholderText("Listing buckets…")
+        self._bucket_hint("Listing buckets…")
         self.bucket_note.setText("")
         self._list_timer.start()
+
+    def _bucket_hint(self, text: str) -> None:
+        edit = self.bucket_combo.lineEdit()
+        if edit is not None:  # the combo is editable: it has one
+            edit.setPlaceholderText(text)
 
     def busy(self) -> bool:
         """Still listing files or buckets."""
@@ -557,7 +562,7 @@ class DestinationDialog(QDialog):
             return sorted(b["Name"] for b in listing.get("Buckets", []))
 
         self.bucket_note.setText(f"Listing the buckets of {endpoint.label()}…")
-        self.bucket_combo.lineEdit().setPlaceholderText("Listing buckets…")
+        self._bucket_hint("Listing buckets…")
         self.refresh_button.setEnabled(False)
         task = self.runner.run(work, self._buckets_listed, self._buckets_failed)
         self._bucket_task = task
@@ -578,7 +583,7 @@ class DestinationDialog(QDialog):
         self.bucket_combo.addItems(names)
         self.bucket_combo.setEditText(typed)
         self.bucket_combo.blockSignals(False)
-        self.bucket_combo.lineEdit().setPlaceholderText(
+        self._bucket_hint(
             "Choose a bucket" if names else "Type the bucket name")
         count = f"{len(names)} bucket{'s' if len(names) != 1 else ''}"
         self.bucket_note.setText(f"{count} in this account." if names else
@@ -598,7 +603,7 @@ class DestinationDialog(QDialog):
             return
         self._bucket_task = None
         self.refresh_button.setEnabled(True)
-        self.bucket_combo.lineEdit().setPlaceholderText("Type the bucket name")
+        self._bucket_hint("Type the bucket name")
         code = error_code(exc) or ""
         if code in ("AccessDenied", "403"):
             reason = "This account may not list buckets (access denied)."

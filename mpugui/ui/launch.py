@@ -200,11 +200,13 @@ def make_application(argv: list[str]) -> QApplication:
             Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
         with platform_guard():  # no display: a sentence and exit 2, not SIGABRT
             app = QApplication([sys.argv[0] if sys.argv else "mpugui", *argv])
+    if not isinstance(app, QApplication):
+        raise RuntimeError("a QCoreApplication exists: windows need a QApplication")
     app.setApplicationName("mpugui")
     app.setOrganizationName("mpugui")
     app.setDesktopFileName("mpugui")
     app.setWindowIcon(icons.app_icon())
-    return app  # type: ignore[return-value]
+    return app
 
 
 def _claim(files: list[str]) -> tuple[owner_lock.Owner, InstanceServer] | int:
@@ -277,11 +279,12 @@ def run_gui(argv: list[str]) -> int:
     # Before a sandbox starts its server or rewrites accounts.json: the state
     # directory may be a running window's. A sandbox without MPUGUI_HOME makes
     # a fresh one that nobody else can own; it is claimed once it exists.
-    claim: tuple[owner_lock.Owner, InstanceServer] | int | None = None
+    claim: tuple[owner_lock.Owner, InstanceServer] | None = None
     if not (args.sandbox and not os.environ.get("MPUGUI_HOME")):
-        claim = _claim(args.files)
-        if isinstance(claim, int):
-            return claim
+        claimed = _claim(args.files)
+        if isinstance(claimed, int):
+            return claimed
+        claim = claimed
     try:
         session = start_session(sandbox=args.sandbox)
     except MpuguiError as exc:
@@ -291,10 +294,11 @@ def run_gui(argv: list[str]) -> int:
         QMessageBox.critical(None, "mpugui", user_error(exc))
         return 1
     if claim is None:
-        claim = _claim([])
-        if isinstance(claim, int):
+        claimed = _claim([])
+        if isinstance(claimed, int):
             session.close()
-            return claim
+            return claimed
+        claim = claimed
     session.owner, session.instance = claim
     window = session.window
     session.instance.received.connect(lambda files: _offer(window, files))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QEvent, QModelIndex, QSettings, QSize, Qt, QTimer, Signal
@@ -57,6 +57,9 @@ from mpugui.ui.quit_guard import QuitGuard
 from mpugui.ui.sandbox_banner import SandboxBanner
 from mpugui.ui.screen_fit import available_geometry, bounded, fits, size_to_screen
 from mpugui.ui.status_bar import StatusPanel
+
+if TYPE_CHECKING:  # imported when first shown (ensure_uploads_browser)
+    from mpugui.ui.uploads_browser import UploadsBrowser
 
 # Settings ▸ When the network is down: seconds to wait before giving up (0: until back).
 MAX_WAIT_CHOICES = ((0, "Wait until it is back"), (600, "Give up after 10 minutes"),
@@ -118,7 +121,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.splitter, icons.icon("uploading"), "Queue")
         self._uploads_placeholder = QLabel("Loading…")
-        self.uploads_browser: QWidget | None = None
+        self.uploads_browser: UploadsBrowser | None = None
         self.tabs.addTab(self._uploads_placeholder, icons.icon("uploads"), "In-progress uploads")
         # Every bucket of an account at once (mpugui.ui.account_view), made on first use.
         self._account_placeholder = QLabel("Loading…")
@@ -273,8 +276,10 @@ class MainWindow(QMainWindow):
         a["accounts"].triggered.connect(self.open_accounts)
         a["show_uploads"].triggered.connect(lambda: self.tabs.setCurrentIndex(1))
         a["show_parts"].toggled.connect(self._show_parts_pane)
-        a["find"].triggered.connect(lambda: (self.filter_edit.setFocus(),
-                                             self.filter_edit.selectAll()))
+        def find() -> None:
+            self.filter_edit.setFocus()
+            self.filter_edit.selectAll()
+        a["find"].triggered.connect(find)
         a["auto_resume"].toggled.connect(lambda on: cfg.put(self.settings, cfg.AUTO_RESUME, on))
         a["notify"].toggled.connect(lambda on: cfg.put(self.settings, cfg.NOTIFY, on))
         a["about"].triggered.connect(self._about)
@@ -403,7 +408,8 @@ class MainWindow(QMainWindow):
         range, not 100,000 QModelIndex objects."""
         selection = self.proxy.mapSelectionToSource(self.queue.selectionModel().selection())
         last_col = self.model.columnCount() - 1
-        spans = sorted((r.top(), r.bottom()) for r in selection
+        spans = sorted((r.top(), r.bottom())
+                       for r in selection  # type: ignore[attr-defined]  # a list; stubs lack __iter__
                        if r.left() == 0 and r.right() == last_col)  # whole rows only
         runs: list[tuple[int, int]] = []
         for top, bottom in spans:
@@ -651,7 +657,7 @@ class MainWindow(QMainWindow):
         browser.list_uploads()
         self.tabs.setCurrentIndex(1)
 
-    def ensure_uploads_browser(self) -> QWidget | None:
+    def ensure_uploads_browser(self) -> UploadsBrowser | None:
         if self.uploads_browser is not None:
             return self.uploads_browser
         try:

@@ -298,8 +298,9 @@ class PartGrid(QAbstractScrollArea):
         if not n:
             return super().keyPressEvent(event)
         cur = (self._selected or 1) - 1
-        step = {Qt.Key.Key_Left: -1, Qt.Key.Key_Right: 1, Qt.Key.Key_Up: -self._cols,
-                Qt.Key.Key_Down: self._cols, Qt.Key.Key_Home: -n, Qt.Key.Key_End: n}
+        step: dict[int, int] = {
+            Qt.Key.Key_Left: -1, Qt.Key.Key_Right: 1, Qt.Key.Key_Up: -self._cols,
+            Qt.Key.Key_Down: self._cols, Qt.Key.Key_Home: -n, Qt.Key.Key_End: n}
         if event.key() in step:
             new = max(0, min(n - 1, cur + step[event.key()]))
             self.set_selected(new + 1)

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt
 from PySide6.QtGui import QPainter, QPalette
-from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+)
 
 from mpugui.ui import icons
 from mpugui.ui.progress_delegate import state_color, state_hex
@@ -59,7 +65,8 @@ class QueueCellDelegate(QStyledItemDelegate):
             color = state_color("failed")
         else:
             color = option.palette.color(group, _TEXT)
-        mode = widget.textElideMode() if widget is not None else Qt.TextElideMode.ElideMiddle
+        mode = (widget.textElideMode() if isinstance(widget, QAbstractItemView)
+                else Qt.TextElideMode.ElideMiddle)
         text = option.fontMetrics.elidedText(text, mode, rect.width())
         painter.save()
         painter.setPen(color)

@@ -39,7 +39,7 @@ class QuitGuard:
     def needed(self) -> bool:
         return cfg.get(self.settings, cfg.ASK_BEFORE_QUIT) and self.engine.running_count() > 0
 
-    def ask(self, quit_now: Callable[[], None]) -> None:
+    def ask(self, quit_now: Callable[[], object]) -> None:
         """Open the question (once); `quit_now` runs when Quit is chosen."""
         if self.box is not None:
             self.box.raise_()
@@ -58,7 +58,7 @@ class QuitGuard:
         self.box = box
         box.open()
 
-    def _answered(self, box: QMessageBox, quit_now: Callable[[], None]) -> None:
+    def _answered(self, box: QMessageBox, quit_now: Callable[[], object]) -> None:
         self.box = None
         if box.clickedButton() is not self.quit_button:
             return

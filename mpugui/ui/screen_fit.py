@@ -38,8 +38,9 @@ def size_to_screen(window: QWidget, wanted: QSize, minimum: QSize) -> None:
     window.setMinimumSize(bounded(minimum, area))
     size = bounded(wanted, area)
     window.resize(size)
-    centre = (window.parentWidget().geometry() if window.parentWidget() is not None
-              and window.parentWidget().isVisible() else area).center()
+    parent = window.parentWidget()
+    centre = (parent.geometry() if parent is not None and parent.isVisible()
+              else area).center()
     frame = QRect(0, 0, size.width(), size.height())
     frame.moveCenter(centre)
     # keep the top-left corner on the screen: the title bar and buttons stay reachable

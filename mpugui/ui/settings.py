@@ -61,7 +61,7 @@ def open_settings() -> QSettings:
 
 
 def _migrate(settings: QSettings) -> None:
-    version = int(settings.value("meta/schema_version", 0) or 0)
+    version = int(str(settings.value("meta/schema_version", 0) or 0))  # "1" in an ini file
     if version < SCHEMA_VERSION:
         # Version 1 is the first layout; later versions add upgrade steps here.
         settings.setValue("meta/schema_version", SCHEMA_VERSION)

@@ -11,6 +11,7 @@ per row, a few at a time, cached for the drill-down and the dialogs.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -140,8 +141,10 @@ class UploadsBrowser(QWidget):
         self.bucket = _BucketCombo()
         self.bucket.opening.connect(self._fetch_bucket_names)
         self.bucket.setMinimumContentsLength(18)
-        self.bucket.lineEdit().setPlaceholderText("bucket name")
-        self.bucket.lineEdit().returnPressed.connect(self.list_uploads)
+        bucket_edit = self.bucket.lineEdit()
+        assert bucket_edit is not None  # an editable combo has one
+        bucket_edit.setPlaceholderText("bucket name")
+        bucket_edit.returnPressed.connect(self.list_uploads)
         self.prefix = QLineEdit()
         self.prefix.setPlaceholderText("all keys (optional prefix)")
         self.prefix.returnPressed.connect(self.list_uploads)
@@ -296,7 +299,7 @@ class UploadsBrowser(QWidget):
         self.prefix.setText(prefix)
 
     def _account_changed(self, *_: Any) -> None:
-        self._names_for: Endpoint | None = None  # names are fetched when the list opens
+        self._names_for = None  # names are fetched when the list opens
         self._load_prices(self.endpoint())
 
     def _load_prices(self, endpoint: Endpoint) -> None:
@@ -452,8 +455,8 @@ class UploadsBrowser(QWidget):
                 return inv.list_upload_parts(clients.client(endpoint), u.bucket, u.key,
                                              u.upload_id)
 
-            self.runner.run(work, lambda parts, u=u: self._parts_arrived(gen, u, parts),
-                            lambda exc, u=u: self._parts_failed(gen, u, exc))
+            self.runner.run(work, functools.partial(self._parts_arrived, gen, u),
+                            functools.partial(self._parts_failed, gen, u))
 
     def _parts_arrived(self, gen: int, u: inv.Upload, parts: list[inv.PartInfo]) -> None:
         if gen != self._gen:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
+    QWidget,
 )
 
 from mpugui.core import inventory as inv
@@ -46,7 +47,44 @@ from mpugui.ui.screen_fit import size_to_screen
 from mpugui.ui.uploads_models import format_age, local_time, short_id
 
 if TYPE_CHECKING:
-    from mpugui.ui.uploads_browser import UploadsBrowser
+    from datetime import datetime
+
+    from PySide6.QtCore import SignalInstance
+
+    from mpugui.core.endpoint import ClientFactory
+    from mpugui.core.journal.store import Journal
+    from mpugui.engine.engine import TransferEngine
+    from mpugui.engine.tasks import TaskRunner
+    from mpugui.ui.uploads_models import UploadsModel
+
+
+class Browser(Protocol):
+    """What these dialogs use of the uploads browser (ui/uploads_browser.py).
+    The browser imports this module to open them; typing it by this, not by
+    its class, keeps the two from importing each other."""
+
+    clients: ClientFactory
+    runner: TaskRunner
+    journal: Journal
+    engine: TransferEngine
+    model: UploadsModel
+    now: Callable[[], datetime]
+    usage_loaded: SignalInstance
+    listing_finished: SignalInstance
+
+    @property
+    def listing(self) -> bool: ...
+    def location(self) -> tuple[Endpoint, str, str] | None: ...
+    def cached_parts(self, upload_id: str) -> list[inv.PartInfo] | None: ...
+    def describe_uploads(self, uploads: list[inv.Upload]) -> str: ...
+    def run_aborts(self, uploads: list[inv.Upload],
+                   on_result: Callable[[inv.AbortResult], None] | None = None,
+                   on_done: Callable[[list[inv.AbortResult]], None] | None = None) -> None: ...
+    def mark_adopted(self, upload_id: str, transfer_id: int) -> None: ...
+
+
+def _parent(browser: Browser) -> QWidget | None:
+    return browser if isinstance(browser, QWidget) else None  # the browser: a QWidget
 
 _ERROR_STYLE = "color: #b3261e;"
 _OK_STYLE = "color: #1b6e20;"
@@ -80,8 +118,8 @@ class CleanupDialog(QDialog):
     previewed = Signal(object)  # list[inventory.Upload] that would be aborted
     aborted = Signal(object)  # list[inventory.AbortResult]
 
-    def __init__(self, browser: UploadsBrowser) -> None:
-        super().__init__(browser)
+    def __init__(self, browser: Browser) -> None:
+        super().__init__(_parent(browser))
         self.setWindowTitle("Clean up old in-progress uploads")
         self.setModal(False)
         size_to_screen(self, QSize(760, 440), QSize(0, 0))
@@ -208,8 +246,8 @@ class AdoptDialog(QDialog):
     failed = Signal(str)  # a sentence: the file cannot continue this upload
     queued = Signal(int)  # the engine's transfer id
 
-    def __init__(self, browser: UploadsBrowser, upload: inv.Upload, endpoint: Endpoint) -> None:
-        super().__init__(browser)
+    def __init__(self, browser: Browser, upload: inv.Upload, endpoint: Endpoint) -> None:
+        super().__init__(_parent(browser))
         self.setWindowTitle("Resume an upload with a local file")
         self.setModal(False)
         size_to_screen(self, QSize(680, 420), QSize(0, 0))
@@ -371,9 +409,9 @@ class LifecycleDialog(QDialog):
     applied = Signal(object)  # inventory.LifecycleChange
     failed = Signal(str)
 
-    def __init__(self, browser: UploadsBrowser, endpoint: Endpoint, bucket: str,
+    def __init__(self, browser: Browser, endpoint: Endpoint, bucket: str,
                  prefix: str = "") -> None:
-        super().__init__(browser)
+        super().__init__(_parent(browser))
         self.setWindowTitle(f"Lifecycle rule of {bucket}")
         self.setModal(False)
         size_to_screen(self, QSize(640, 460), QSize(0, 0))

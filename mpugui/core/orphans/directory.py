@@ -84,7 +84,8 @@ def regions_to_ask(endpoint_url: str | None, wanted: set[str] | None,
     asked once in the account's region (None: the client's default)."""
     if endpoint_url:
         return [own_region]
-    return sorted(wanted) if wanted else list(EXPRESS_REGIONS)
+    regions: list[str | None] = [*(sorted(wanted) if wanted else EXPRESS_REGIONS)]
+    return regions
 
 
 def quiet_failure(exc: BaseException) -> bool:

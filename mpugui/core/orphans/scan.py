@@ -9,6 +9,7 @@ buckets at all fails the scan.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Collection, Mapping
@@ -246,7 +247,7 @@ class AccountScanner:
             if self._stop.is_set():
                 pool.stop()
             for entry in entries:
-                pool.submit(lambda e=entry: self._bucket(e), _BUCKET_NEXT)
+                pool.submit(functools.partial(self._bucket, entry), _BUCKET_NEXT)
             pool.wait_idle()
         finally:
             pool.join()
@@ -290,7 +291,7 @@ class AccountScanner:
                     tally.sizing += len(wanted)
                 for upload in wanted:
                     assert self._pool is not None
-                    self._pool.submit(lambda u=upload: self._size(client, tally, u),
+                    self._pool.submit(functools.partial(self._size, client, tally, upload),
                                       _SIZE_FIRST)
         except inv.InventoryError as exc:
             report.error = str(exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -12,7 +13,8 @@ class RateLimiter:
     under the rate; `rate=0` means unlimited. Waiting wakes on `cancel` so a
     paused transfer does not sit out its turn."""
 
-    def __init__(self, rate: int = 0, clock=time.monotonic) -> None:
+    def __init__(self, rate: int = 0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._rate = rate

@@ -11,9 +11,13 @@ import os
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from mpugui.core.errors import Interrupted, SourceChanged
 from mpugui.core.transfer.bandwidth import RateLimiter
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 
 class PartBuffer:
@@ -142,7 +146,7 @@ class PartBody(io.RawIOBase):
     def __len__(self) -> int:
         return len(self._data)
 
-    def read(self, size: int = -1) -> memoryview:  # type: ignore[override]
+    def read(self, size: int = -1) -> memoryview:
         # A slice of the part's buffer, not a copy: http.client/urllib3 hand
         # it straight to socket.sendall() before asking for the next one, and
         # the buffer is not reused until upload_part() has returned. Copying
@@ -170,9 +174,10 @@ class PartBody(io.RawIOBase):
         self._pos = end
         return chunk
 
-    def readinto(self, b) -> int:  # type: ignore[override]
-        chunk = self.read(len(b))
-        b[: len(chunk)] = chunk
+    def readinto(self, b: WriteableBuffer) -> int:
+        view = memoryview(b)
+        chunk = self.read(len(view))
+        view[: len(chunk)] = chunk
         return len(chunk)
 
 

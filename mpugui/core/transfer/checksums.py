@@ -17,7 +17,7 @@ from dataclasses import dataclass
 try:  # awscrt is a dependency, but keep working where its wheel is missing
     from awscrt import checksums as _crt
 except ImportError:  # pragma: no cover - depends on the platform
-    _crt = None
+    _crt = None  # type: ignore[assignment]  # the module or None, tested before use
 
 
 def _crc32(data: bytes | memoryview) -> bytes:
@@ -27,7 +27,8 @@ def _crc32(data: bytes | memoryview) -> bytes:
 def _crc32c(data: bytes | memoryview) -> bytes:
     if _crt is None:  # pragma: no cover
         raise RuntimeError("CRC32C needs the awscrt package")
-    return _crt.crc32c(data).to_bytes(4, "big")
+    # awscrt reads any buffer; its stubs say bytes.
+    return _crt.crc32c(data).to_bytes(4, "big")  # type: ignore[arg-type]
 
 
 def _sha256(data: bytes | memoryview) -> bytes:
