@@ -260,6 +260,9 @@ class TransferEngine(QObject):
         # probe thread for all of them, started at the first outage.
         self._outages: outage.Outages[Transfer] = outage.Outages(
             self.settings.probe_first, self.settings.probe_cap, self.settings.max_wait)
+        # botocore stops retrying a request to an endpoint known down (the
+        # probe decides when it is sent again): core/endpoint.py RetryGate.
+        self.clients.is_down = self._outages.is_down
         self._probe_wake = threading.Event()
         self._prober: threading.Thread | None = None
         self._outage_published = 0.0
