@@ -19,7 +19,7 @@ import botocore.session
 from botocore.config import Config
 
 from mpugui.core import secrets
-from mpugui.core.errors import MpuguiError, is_connection_failure, is_stalled
+from mpugui.core.errors import MpuguiError, is_stalled
 from mpugui.core.stores import quirks_for
 from mpugui.core.transfer.body import MAX_CHUNK
 
@@ -186,7 +186,7 @@ class RetryGate:
       attempts on a frozen link would each wait the timeout again and send
       the part again (minutes, and the file several times over); the engine
       opens the endpoint's outage at once and one small probe asks instead;
-    - any connection failure while the endpoint's outage is open (`is_down`):
+    - any failure to get an answer while the endpoint's outage is open (`is_down`):
       the probe decides when requests go out again, not each part's retries.
 
     Answers from the server (5xx, SlowDown) keep botocore's retries."""
@@ -200,8 +200,7 @@ class RetryGate:
                  **_: Any) -> bool | None:
         if caught_exception is None:
             return None
-        if is_stalled(caught_exception) or (
-                is_connection_failure(caught_exception) and self._is_down(self._endpoint)):
+        if is_stalled(caught_exception) or self._is_down(self._endpoint):
             self.vetoed += 1
             return False
         return None

@@ -143,10 +143,16 @@ def is_stalled(exc: BaseException) -> bool:
     return False
 
 
-def is_connection_failure(exc: BaseException) -> bool:
-    """Failed below HTTP (no answer at all): refused, reset, timed out, DNS."""
-    return isinstance(exc, (bx.HTTPClientError, bx.ConnectionError, ConnectionError,
-                            TimeoutError)) and not isinstance(exc, bx.SSLError)
+def is_tls_failure(exc: BaseException) -> bool:
+    """The TLS handshake failed (certificate not verified, or cut short).
+    Transient only for an endpoint that answered before (the engine knows):
+    then it is a network login page or a middlebox in the way, not a wrong
+    certificate."""
+    return isinstance(exc, bx.SSLError)
+
+
+TLS_AGAIN = ("The secure connection to the endpoint failed, though it answered before "
+             "(a network login page or a proxy may be in the way).")
 
 
 def describe(exc: BaseException, *, bucket: str = "", op: str = "this operation",

@@ -182,6 +182,7 @@ class SmallFiles:
                 part.attempts += retries
                 t.retries += retries
                 t.mark_part(part, PART_DONE)
+                eng._note_answered(t)
                 if eng._outages:  # its endpoint answers: an outage of it is over
                     eng._reached(t)
                 eng._finish(t, etag, verdict)
