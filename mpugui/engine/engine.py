@@ -18,6 +18,7 @@ import collections
 import gc
 import itertools
 import logging
+import math
 import os
 import random
 import threading
@@ -271,6 +272,7 @@ class TransferEngine(QObject):
         self._last_answered: Any = None
         self._probe_wake = threading.Event()
         self._prober: threading.Thread | None = None
+        self._sleep_watch = outage.SleepWatch()
         self._outage_published = 0.0
         self._threads_wanted.connect(self._ensure_threads)
         self._bulk: collections.deque[tuple[Any, list[int]]] = collections.deque()
@@ -647,7 +649,7 @@ class TransferEngine(QObject):
                     self._run(job, buffer)
                     self._note_answered(job.transfer)
                     # (_abort handles its own failures: its return says nothing)
-                    if self._outages and job.kind != ABORT:
+                    if self._outages.watching and job.kind != ABORT:
                         self._reached(job.transfer)
             except BaseException as exc:  # a job never kills its worker
                 try:
@@ -1085,7 +1087,7 @@ class TransferEngine(QObject):
     def _reached(self, t: Transfer) -> None:
         """A job talked to its endpoint without a transient failure (worker)."""
         with self._lock:
-            if self._outages.get(t.rec.endpoint) is not None:
+            if self._outages.watching:
                 self._outages.succeeded(t.rec.endpoint)
                 self._probe_wake.set()
 
@@ -1112,8 +1114,15 @@ class TransferEngine(QObject):
             with self._lock:
                 if self._sched.stopping:
                     return
+                slept = self._sleep_watch.slept()
+                if slept and self._outages.woke(now()):
+                    log.warning("Woke from a sleep of %.0f s: probing every endpoint "
+                                "that did not answer", slept)
                 due = self._outages.take_due(now())
                 wakeup = self._outages.next_due()
+                if self._outages:  # a sleep stops the monotonic clock: look again soon
+                    wakeup = min(math.inf if wakeup is None else wakeup,
+                                 now() + outage.WATCH_EVERY)
             for o in due:
                 try:
                     self._probe(o)

@@ -183,7 +183,7 @@ class SmallFiles:
                 t.retries += retries
                 t.mark_part(part, PART_DONE)
                 eng._note_answered(t)
-                if eng._outages:  # its endpoint answers: an outage of it is over
+                if eng._outages.watching:  # its endpoint answers: an outage of it is over
                     eng._reached(t)
                 eng._finish(t, etag, verdict)
         for job, exc in failed:
