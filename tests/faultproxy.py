@@ -254,6 +254,11 @@ class _Handler(socketserver.StreamRequestHandler):
         if gone:
             self._send_error(method, 404, "NoSuchUpload", "The specified upload does not exist.")
             return self._keep_alive(headers)
+        if proxy.authorize is not None and not proxy.authorize(req):
+            with proxy._lock:
+                proxy.rejected.append(req.op)
+            self._send_error(method, 400, "ExpiredToken", "The provided token has expired.")
+            return self._keep_alive(headers)
         if action == "hold" and fault and fault.phase == "before":
             self._hold(fault)
             return False
@@ -364,6 +369,10 @@ class FaultProxy:
         # the handshake, or present another certificate.
         self.tls_reset = False
         self.tls_swap: ssl.SSLContext | None = None
+        # Checks each request's signature as a store would its credentials
+        # (moto accepts any key): False answers 400 ExpiredToken.
+        self.authorize: Callable[[Request], bool] | None = None
+        self.rejected: list[str] = []  # operations answered ExpiredToken
         self._aliases: dict[str, str] = {}  # opaque ETag hex -> the server's
         host, port = self._server.server_address[:2]
         self.url = f"{'https' if tls else 'http'}://{host}:{port}"
