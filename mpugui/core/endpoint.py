@@ -196,12 +196,15 @@ class RetryGate:
         self._is_down = is_down
         self.vetoed = 0  # attempts not made (tests, the log)
 
-    def __call__(self, caught_exception: BaseException | None = None,
+    def __call__(self, caught_exception: BaseException | None = None, attempts: int = 1,
                  **_: Any) -> bool | None:
         if caught_exception is None:
             return None
         if is_stalled(caught_exception) or self._is_down(self._endpoint):
             self.vetoed += 1
+            # An exception carries no RetryAttempts: say how many botocore
+            # made (earlier ones may have met a 503), for the retry count.
+            caught_exception.mpugui_retries = attempts - 1  # type: ignore[attr-defined]
             return False
         return None
 

@@ -913,7 +913,7 @@ class TransferEngine(QObject):
                     part.body = None
                     t.mark_part(part, PENDING)
             return
-        retries = 0
+        retries = getattr(exc, "mpugui_retries", 0)  # botocore's, stopped by the RetryGate
         if isinstance(exc, ClientError):
             retries = int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
         sentence = describe(exc, bucket=t.rec.bucket, op=_OPS.get(job.kind, "this operation"),
