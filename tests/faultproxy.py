@@ -173,6 +173,12 @@ class _Server(socketserver.ThreadingTCPServer):
 
     def get_request(self):  # type: ignore[no-untyped-def]
         sock, addr = self.socket.accept()
+        if self.tls is not None and self.proxy.tls_reset:
+            sock.close()  # TCP answers, the TLS handshake does not (a middlebox)
+            raise OSError("handshake refused")  # socketserver drops it quietly
+        if self.proxy.tls_swap is not None:  # another certificate (a captive portal)
+            return self.proxy.tls_swap.wrap_socket(
+                sock, server_side=True, do_handshake_on_connect=False), addr
         if self.tls is not None:
             # The handshake runs in the handler's thread, so a client that
             # rejects the certificate does not block the accept loop.
@@ -253,6 +259,11 @@ class _Handler(socketserver.StreamRequestHandler):
             return False  # the client went away mid-body: a server would not store it
         if gone:
             self._send_error(method, 404, "NoSuchUpload", "The specified upload does not exist.")
+            return self._keep_alive(headers)
+        if proxy.authorize is not None and not proxy.authorize(req):
+            with proxy._lock:
+                proxy.rejected.append(req.op)
+            self._send_error(method, 400, "ExpiredToken", "The provided token has expired.")
             return self._keep_alive(headers)
         if action == "hold" and fault and fault.phase == "before":
             self._hold(fault)
@@ -364,6 +375,14 @@ class FaultProxy:
         self._blackhole = threading.Event()
         self.blackholed: list[str] = []  # operations of the requests held unanswered
         self.refusing = False
+        # TLS faults (tls mode only), for new connections: close each before
+        # the handshake, or present another certificate.
+        self.tls_reset = False
+        self.tls_swap: ssl.SSLContext | None = None
+        # Checks each request's signature as a store would its credentials
+        # (moto accepts any key): False answers 400 ExpiredToken.
+        self.authorize: Callable[[Request], bool] | None = None
+        self.rejected: list[str] = []  # operations answered ExpiredToken
         self._aliases: dict[str, str] = {}  # opaque ETag hex -> the server's
         host, port = self._server.server_address[:2]
         self.url = f"{'https' if tls else 'http'}://{host}:{port}"
@@ -445,6 +464,17 @@ class FaultProxy:
                                         name="faultproxy", daemon=True)
         self.refusing = False
         self._thread.start()
+
+    def drop_connections(self) -> None:
+        """Reset the open connections (the clients reconnect: a new handshake)."""
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def blackhole(self) -> None:
         self._blackhole.set()

@@ -188,6 +188,9 @@ def test_bucket_deleted_during_the_outage_fails_with_its_sentence(
     proxy.accept()
     assert wait_all(qtbot, engine, {DONE, FAILED})[tid] == FAILED
     assert engine.current_snapshot().by_id(tid).detail == f"The bucket '{bucket}' does not exist."
+    # The probe was answered and no request succeeded since (the transfer
+    # failed for good): the outage is closed all the same, holding nothing.
+    assert not engine._outages and engine.current_snapshot().outages == ()
 
 
 def test_max_wait_gives_up_resumable_then_resume_completes(

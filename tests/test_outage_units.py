@@ -5,9 +5,11 @@ jitter, recovery, the give-up limit; and the sentences an outage ends with."""
 from __future__ import annotations
 
 from botocore import exceptions as bx
+from urllib3.exceptions import ProtocolError
 
-from mpugui.core.errors import describe, is_transient, is_unreachable
-from mpugui.core.transfer.outage import Outages
+from mpugui.core.endpoint import Endpoint, RetryGate
+from mpugui.core.errors import describe, is_stalled, is_tls_failure, is_transient, is_unreachable
+from mpugui.core.transfer.outage import QUIET_AFTER, Outages, SleepWatch
 
 
 def test_many_waiting_transfers_share_one_probe_schedule() -> None:
@@ -80,3 +82,81 @@ def test_which_causes_wait_and_what_they_say() -> None:
         "The SSO session has expired. Run: aws sso login --profile dev"
     expired = bx.ClientError({"Error": {"Code": "ExpiredToken"}}, "PutObject")
     assert "aws sso login --profile dev)" in describe(expired, profile="dev")
+
+
+def test_an_answered_outage_closes_even_if_nothing_succeeds_after() -> None:
+    outages: Outages[str] = Outages(first=1.0, cap=30.0, rng=lambda: 0.5)
+    outages.wait("ep", "b", 1, "t1", "refused", now=0.0)
+    (probe,) = outages.take_due(1.0)
+    assert outages.answered(probe, 1.0) == ["t1"]
+    # Closed at the answer: nothing holds jobs, though no request succeeded
+    # (its transfer may be paused, or fail for good); only remembered.
+    assert not outages and outages.get("ep") is None and not outages.is_down("ep")
+    assert outages.watching and outages.next_due() is None
+    # Long after, a failure is a new outage from the first delay.
+    late = outages.wait("ep", "b", 2, "t2", "refused", now=1.0 + QUIET_AFTER + 1)
+    assert late.level == 0 and late.since == 1.0 + QUIET_AFTER + 1
+    (probe,) = outages.take_due(late.next_probe)
+    outages.answered(probe, late.next_probe)
+    outages.succeeded("ep")  # a request got through: nothing left to remember
+    assert not outages.watching
+
+
+def test_a_failed_request_is_not_retried_inside_botocore_once_stalled_or_down() -> None:
+    down: set[Endpoint] = set()
+    ep = Endpoint(endpoint_url="http://127.0.0.1:1")
+    gate = RetryGate(ep, down.__contains__)
+    timed_out = bx.ReadTimeoutError(endpoint_url="x")
+    send_stalled = bx.ConnectionClosedError(
+        endpoint_url="x", error=ProtocolError("Connection aborted.", TimeoutError("timed out")))
+    reset = bx.ConnectionClosedError(
+        endpoint_url="x", error=ProtocolError("Connection aborted.", ConnectionResetError()))
+    assert is_stalled(timed_out) and is_stalled(send_stalled) and not is_stalled(reset)
+    assert is_unreachable(send_stalled) and not is_unreachable(reset)
+    # A stalled request already waited a whole timeout: botocore stops (False).
+    assert gate(caught_exception=timed_out) is False
+    assert gate(caught_exception=send_stalled) is False
+    # A reset is botocore's to retry (None) ... unless the endpoint is down.
+    assert gate(caught_exception=reset) is None
+    assert gate(response=("http", {}), caught_exception=None) is None  # answers: botocore's
+    down.add(ep)
+    assert gate(caught_exception=reset) is False and gate.vetoed == 3
+    assert is_tls_failure(bx.SSLError(endpoint_url="x", error="bad cert"))
+
+
+class FakeClocks:
+    """A monotonic clock that stands still in a sleep, and boot time that does not."""
+
+    def __init__(self) -> None:
+        self.mono = 1000.0
+        self.boot = 5000.0
+
+    def run(self, seconds: float) -> None:
+        self.mono += seconds
+        self.boot += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.boot += seconds
+
+
+def test_after_a_sleep_every_outage_probes_at_once_and_the_limit_counts_awake_time() -> None:
+    clocks = FakeClocks()
+    watch = SleepWatch(lambda: clocks.mono, lambda: clocks.boot)
+    outages: Outages[str] = Outages(first=1.0, cap=30.0, max_wait=300.0, rng=lambda: 0.5)
+    o = outages.wait("ep", "b", 1, "t1", "refused", now=clocks.mono)
+    for _ in range(6):  # probes fail until the next one is 30 s away
+        clocks.run(o.next_probe - clocks.mono)
+        (probe,) = outages.take_due(clocks.mono)
+        outages.probe_failed(probe, "refused", clocks.mono)
+    assert o.retry_in(clocks.mono) == 30.0
+    clocks.run(0.5)
+    clocks.boot += 0.3  # the clocks drift apart a little: not a sleep
+    assert watch.slept() == 0.0
+    clocks.sleep(600)  # the lid is closed for ten minutes
+    clocks.run(0.2)
+    assert watch.slept() == 600.0 and watch.slept() == 0.0  # counted once
+    assert outages.woke(clocks.mono) == 1
+    assert [p.key for p in outages.take_due(clocks.mono)] == ["ep"]  # at once, not in 30 s
+    # The sleep does not count towards the give-up limit (300 s of waiting):
+    # the network could not be tried while asleep; no mass give-up on waking.
+    assert clocks.mono - o.since < 100 and not outages.expired(o, clocks.mono)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
@@ -18,7 +19,7 @@ import botocore.session
 from botocore.config import Config
 
 from mpugui.core import secrets
-from mpugui.core.errors import MpuguiError
+from mpugui.core.errors import MpuguiError, is_stalled
 from mpugui.core.stores import quirks_for
 from mpugui.core.transfer.body import MAX_CHUNK
 
@@ -125,6 +126,7 @@ def make_session(endpoint: Endpoint) -> boto3.session.Session:
     return new_session(profile_name=endpoint.profile, region_name=endpoint.region)
 
 
+CONNECT_TIMEOUT = 10.0
 PROBE_TIMEOUT = 10.0  # seconds an outage probe may take to connect or answer
 POOL_FLOOR = 64  # >= the engine's adaptive concurrency ceiling (core/transfer/adaptive.py MAXIMUM)
 
@@ -137,7 +139,9 @@ def client_config(endpoint: Endpoint, max_pool_connections: int = 10,
         # engine's extra parts queue for (or reopen) connections.
         max_pool_connections=max(POOL_FLOOR, max_pool_connections),
         retries={"mode": "standard", "max_attempts": 5},
-        connect_timeout=10,
+        # Also how long a body send may make no progress (urllib3 sends with
+        # the connect timeout): never longer than waiting for the answer.
+        connect_timeout=min(CONNECT_TIMEOUT, read_timeout),
         read_timeout=read_timeout,
         tcp_keepalive=True,
         request_checksum_calculation=(
@@ -173,10 +177,49 @@ def _widen_send_blocks(client: Any) -> None:
         pool_kw["blocksize"] = SEND_BLOCK
 
 
+class RetryGate:
+    """Decides, before botocore's own retry handler, which failed requests
+    botocore must NOT retry itself (a `needs-retry` handler registered
+    first; returning False ends botocore's attempts, None lets it decide):
+
+    - a request that stalled for a whole timeout (errors.is_stalled): five
+      attempts on a frozen link would each wait the timeout again and send
+      the part again (minutes, and the file several times over); the engine
+      opens the endpoint's outage at once and one small probe asks instead;
+    - any failure to get an answer while the endpoint's outage is open (`is_down`):
+      the probe decides when requests go out again, not each part's retries.
+
+    Answers from the server (5xx, SlowDown) keep botocore's retries."""
+
+    def __init__(self, endpoint: Endpoint, is_down: Callable[[Endpoint], bool]) -> None:
+        self._endpoint = endpoint
+        self._is_down = is_down
+        self.vetoed = 0  # attempts not made (tests, the log)
+
+    def __call__(self, caught_exception: BaseException | None = None, attempts: int = 1,
+                 **_: Any) -> bool | None:
+        if caught_exception is None:
+            return None
+        if is_stalled(caught_exception) or self._is_down(self._endpoint):
+            self.vetoed += 1
+            # An exception carries no RetryAttempts: say how many botocore
+            # made (earlier ones may have met a 503), for the retry count.
+            caught_exception.mpugui_retries = attempts - 1  # type: ignore[attr-defined]
+            return False
+        return None
+
+
+def _never_down(_endpoint: Endpoint) -> bool:
+    return False
+
+
 class ClientFactory:
     """Builds and caches one thread-safe boto3 client per endpoint."""
 
     def __init__(self, max_pool_connections: int = 16, read_timeout: float = 60) -> None:
+        # The engine points this at its outages: whether an endpoint is down.
+        self.is_down: Callable[[Endpoint], bool] = _never_down
+        self.gates: dict[Endpoint, RetryGate] = {}
         self._pool = max_pool_connections
         self._read_timeout = read_timeout  # tests shorten it to provoke timeouts
         self._lock = threading.Lock()
@@ -199,6 +242,9 @@ class ClientFactory:
                 verify=None if verify is True else verify,
             )
             _widen_send_blocks(client)
+            gate = self.gates[endpoint] = RetryGate(endpoint, lambda e: self.is_down(e))
+            client.meta.events.register_first("needs-retry.s3", gate,
+                                              unique_id="mpugui-retry-gate")
             self._clients[endpoint] = client
             self._credentials[endpoint] = session.get_credentials()
             return client

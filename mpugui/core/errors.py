@@ -120,14 +120,39 @@ def is_transient(exc: BaseException) -> bool:
 
 def is_unreachable(exc: BaseException) -> bool:
     """The endpoint cannot be reached (refused, DNS, no route, connect
-    timeout) or stopped answering (no answer within the read timeout, on
-    every one of botocore's attempts: a frozen link): the next request would
+    timeout) or stopped answering (no answer, or no byte of the body taken,
+    for a whole timeout: a frozen link; see is_stalled): the next request would
     most likely fail the same way, so a transfer waits for the endpoint at
     once instead of retrying part by part. A reset is not counted: under load
     one request in a few hundred meets one with nothing down."""
-    return isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError,
-                            bx.ReadTimeoutError, bx.ProxyConnectionError,
-                            ConnectionRefusedError))
+    return is_stalled(exc) or isinstance(exc, (
+        bx.EndpointConnectionError, bx.ProxyConnectionError, ConnectionRefusedError))
+
+
+def is_stalled(exc: BaseException) -> bool:
+    """A request that got no answer, or whose body made no progress, for a
+    whole timeout: the connect or read timeout, or a send that stalled (the
+    peer acknowledged no byte for the socket's timeout, which botocore
+    reports as "the server closed the connection"). It already waited the
+    full timeout; sending it again at once would wait again."""
+    if isinstance(exc, (bx.ReadTimeoutError, bx.ConnectTimeoutError)):
+        return True
+    if isinstance(exc, bx.ConnectionClosedError):
+        cause = exc.kwargs.get("error")  # urllib3's ProtocolError("Connection aborted.", why)
+        return any(isinstance(a, TimeoutError) for a in getattr(cause, "args", ()))
+    return False
+
+
+def is_tls_failure(exc: BaseException) -> bool:
+    """The TLS handshake failed (certificate not verified, or cut short).
+    Transient only for an endpoint that answered before (the engine knows):
+    then it is a network login page or a middlebox in the way, not a wrong
+    certificate."""
+    return isinstance(exc, bx.SSLError)
+
+
+TLS_AGAIN = ("The secure connection to the endpoint failed, though it answered before "
+             "(a network login page or a proxy may be in the way).")
 
 
 def describe(exc: BaseException, *, bucket: str = "", op: str = "this operation",

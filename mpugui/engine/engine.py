@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import math
 import os
 import random
 import threading
@@ -32,11 +33,13 @@ from PySide6.QtCore import SIGNAL, QObject, QThread, QTimer, Signal
 from mpugui.core import multipart as s3
 from mpugui.core.endpoint import ClientFactory
 from mpugui.core.errors import (
+    TLS_AGAIN,
     Interrupted,
     MpuguiError,
     SourceChanged,
     describe,
     error_code,
+    is_tls_failure,
     is_transient,
     is_unreachable,
 )
@@ -258,8 +261,16 @@ class TransferEngine(QObject):
         # probe thread for all of them, started at the first outage.
         self._outages: outage.Outages[Transfer] = outage.Outages(
             self.settings.probe_first, self.settings.probe_cap, self.settings.max_wait)
+        # botocore stops retrying a request to an endpoint known down (the
+        # probe decides when it is sent again): core/endpoint.py RetryGate.
+        self.clients.is_down = self._outages.is_down
+        # Endpoints that answered a request in this run: a TLS failure from
+        # one of them waits (a login page in the way) rather than fails.
+        self._answered: set[Any] = set()
+        self._last_answered: Any = None
         self._probe_wake = threading.Event()
         self._prober: threading.Thread | None = None
+        self._sleep_watch = outage.SleepWatch()
         self._outage_published = 0.0
         self._threads_wanted.connect(self._ensure_threads)
         self._bulk: collections.deque[tuple[Any, list[int]]] = collections.deque()
@@ -629,8 +640,9 @@ class TransferEngine(QObject):
             try:
                 if not (self._outages and self._held(job)):
                     self._run(job, buffer)
+                    self._note_answered(job.transfer)
                     # (_abort handles its own failures: its return says nothing)
-                    if self._outages and job.kind != ABORT:
+                    if self._outages.watching and job.kind != ABORT:
                         self._reached(job.transfer)
             except BaseException as exc:  # a job never kills its worker
                 try:
@@ -894,7 +906,7 @@ class TransferEngine(QObject):
                     part.body = None
                     t.mark_part(part, PENDING)
             return
-        retries = 0
+        retries = getattr(exc, "mpugui_retries", 0)  # botocore's, stopped by the RetryGate
         if isinstance(exc, ClientError):
             retries = int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
         sentence = describe(exc, bucket=t.rec.bucket, op=_OPS.get(job.kind, "this operation"),
@@ -909,13 +921,17 @@ class TransferEngine(QObject):
                          "was and resume, or start over to upload it as it is now."
                          if t.rec.upload_id else
                          " Nothing was stored; start over to upload it as it is now.")
-        transient = is_transient(exc)
+        tls_again = is_tls_failure(exc) and self._answered_before(t)
+        if tls_again:
+            sentence = TLS_AGAIN
+        transient = is_transient(exc) or tls_again
         # An endpoint that cannot be reached or does not answer (see
         # is_unreachable), or one already known down: wait for it now rather
         # than retry part by part (one probe for all that wait on it). A reset
         # or a 5xx is often one request's bad luck (seen under load with
         # nothing down): part retries first; it waits once they are spent.
-        wait = transient and (is_unreachable(exc) or self._outages.is_down(t.rec.endpoint))
+        wait = transient and (is_unreachable(exc) or tls_again
+                              or self._outages.is_down(t.rec.endpoint))
         log.log(logging.DEBUG if wait else logging.WARNING, "%s of %s failed: %s", job.kind,
                 t.rec.uri, sentence, exc_info=not transient and not isinstance(exc, MpuguiError))
         gave_up: list[tuple[Transfer, str]] = []
@@ -1045,10 +1061,26 @@ class TransferEngine(QObject):
         for t, why in failed:
             self.message.emit("error", f"{os.path.basename(t.rec.source)}: {why}")
 
+    def _note_answered(self, t: Transfer) -> None:
+        """A job of `t` got an answer: its endpoint answered in this run (an
+        identity check per job; a folder's transfers share one Endpoint)."""
+        ep = t.rec.endpoint
+        if ep is not self._last_answered:
+            self._answered.add(ep)
+            self._last_answered = ep
+
+    def _answered_before(self, t: Transfer) -> bool:
+        """Whether `t`'s endpoint answered before: in this run, or it holds an
+        upload id (its Create was answered, maybe in an earlier run)."""
+        if t.rec.upload_id is None and t.rec.endpoint not in self._answered:
+            return False
+        self._answered.add(t.rec.endpoint)  # for the probe
+        return True
+
     def _reached(self, t: Transfer) -> None:
         """A job talked to its endpoint without a transient failure (worker)."""
         with self._lock:
-            if self._outages.get(t.rec.endpoint) is not None:
+            if self._outages.watching:
                 self._outages.succeeded(t.rec.endpoint)
                 self._probe_wake.set()
 
@@ -1075,8 +1107,15 @@ class TransferEngine(QObject):
             with self._lock:
                 if self._sched.stopping:
                     return
+                slept = self._sleep_watch.slept()
+                if slept and self._outages.woke(now()):
+                    log.warning("Woke from a sleep of %.0f s: probing every endpoint "
+                                "that did not answer", slept)
                 due = self._outages.take_due(now())
                 wakeup = self._outages.next_due()
+                if self._outages:  # a sleep stops the monotonic clock: look again soon
+                    wakeup = min(math.inf if wakeup is None else wakeup,
+                                 now() + outage.WATCH_EVERY)
             for o in due:
                 try:
                     self._probe(o)
@@ -1095,8 +1134,12 @@ class TransferEngine(QObject):
             self.clients.probe_client(endpoint).head_bucket(Bucket=o.bucket)
             answered, reason = True, ""
         except Exception as exc:
-            answered = not is_transient(exc)
-            reason = describe(exc, bucket=o.bucket, op="s3:ListBucket")
+            # A failed handshake with an endpoint that answered before is
+            # the network's (a login page), not an answer.
+            tls_again = is_tls_failure(exc) and endpoint in self._answered
+            answered = not is_transient(exc) and not tls_again
+            reason = TLS_AGAIN if tls_again else describe(exc, bucket=o.bucket,
+                                                          op="s3:ListBucket")
         if self._sched.stopping:
             return  # shut down while the probe was on the wire
         gave_up: list[tuple[Transfer, str]] = []

@@ -182,7 +182,8 @@ class SmallFiles:
                 part.attempts += retries
                 t.retries += retries
                 t.mark_part(part, PART_DONE)
-                if eng._outages:  # its endpoint answers: an outage of it is over
+                eng._note_answered(t)
+                if eng._outages.watching:  # its endpoint answers: an outage of it is over
                     eng._reached(t)
                 eng._finish(t, etag, verdict)
         for job, error in failed:

@@ -7,12 +7,20 @@ number of transfers waiting on it, and the waiting transfers are a dict: a
 failure, a pause or an answer costs what it changes, never a scan of the
 queue, and 100,000 waiting small files are one timer, not 100,000.
 
-An outage lives from the first failure until a request to its endpoint
-succeeds again. When a probe is answered the waiting transfers are handed
-back to be resumed, but the outage is kept "recovering": should they fail
-again at once (a probe answered while uploads still get 503), the next wait
-backs off further instead of starting from the first delay, and `since`
-keeps counting towards the user's give-up limit.
+An outage lives from the first failure until its probe is answered (or a
+request to its endpoint succeeds). Then the waiting transfers are handed back
+to be resumed and the outage is closed, whether or not any of them ever
+succeeds (they may all be paused, or fail for good): nothing open is left to
+hold jobs or to cost a lock per request. It is remembered for QUIET_AFTER:
+should its transfers fail again at once (a probe answered while uploads still
+get 503), that failure reopens it, backing off further instead of starting
+from the first delay, with `since` still counting towards the give-up limit;
+a request that succeeds forgets it.
+
+Times are time.monotonic(), which on Linux (and macOS) stands still while the
+machine sleeps: a sleep counts neither towards the give-up limit nor as the
+backoff's waiting. The engine notices a sleep with a SleepWatch (boot time
+against monotonic time) and calls `woke`: every open outage probes at once.
 
 Pure Python, no Qt, no network: the engine holds its lock while calling in,
 runs the probes itself and owns every state change.
@@ -23,6 +31,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -32,9 +41,11 @@ T = TypeVar("T")
 FIRST_DELAY = 1.0  # seconds before the first probe; doubled per failed probe
 MAX_DELAY = 30.0
 JITTER = 0.25  # each delay is spread by +-25%: many clients do not probe in step
-# A recovering outage whose transfers did not fail again for this long is
-# over even if nothing succeeded yet (they may all have failed for good).
+# An answered outage is reopened by a failure within this long of the answer
+# (backing off further); after it, a failure starts a new outage.
 QUIET_AFTER = 120.0
+SLEPT = 2.0  # seconds the clocks must part by to count as a sleep (not jitter)
+WATCH_EVERY = 5.0  # how often the probe thread checks the clocks while outages are open
 
 
 @dataclass(eq=False)
@@ -66,7 +77,8 @@ class Outages(Generic[T]):
         self.cap = cap
         self.max_wait = max_wait  # None: wait indefinitely; seconds: then give up
         self._rng = rng
-        self._by_key: dict[Hashable, Outage[T]] = {}
+        self._by_key: dict[Hashable, Outage[T]] = {}  # open: down, probing
+        self._recent: dict[Hashable, Outage[T]] = {}  # answered, may reopen
         self._due: list[tuple[float, int, Hashable]] = []  # (probe time, seq, key)
         self._seq = itertools.count()
         self.probes = 0  # probes sent, all endpoints (tests and the log)
@@ -74,7 +86,14 @@ class Outages(Generic[T]):
     # -- queries ---------------------------------------------------------------
 
     def __bool__(self) -> bool:
+        """Whether an outage is open (jobs to its endpoint are held)."""
         return bool(self._by_key)
+
+    @property
+    def watching(self) -> bool:
+        """Whether a success should be reported (`succeeded`): an outage is
+        open, or one was answered and no request has succeeded since."""
+        return bool(self._by_key) or bool(self._recent)
 
     def get(self, key: Hashable) -> Outage[T] | None:
         return self._by_key.get(key)
@@ -104,16 +123,15 @@ class Outages(Generic[T]):
              now: float) -> Outage[T]:
         """Transfer `t` could not reach `key`: it waits for the endpoint."""
         o = self._by_key.get(key)
-        if o is not None and not o.down and now - o.answered_at > QUIET_AFTER:
-            del self._by_key[key]  # a new outage, long after the last one ended
-            o = None
         if o is None:
-            o = self._by_key[key] = Outage(key, bucket, now, reason)
-            self._schedule(o, now)
-        elif not o.down:
-            # Failing again right after the probe was answered: back off further.
-            o.down = True
-            o.level += 1
+            o = self._recent.pop(key, None)
+            if o is not None and now - o.answered_at <= QUIET_AFTER:
+                # Failing again soon after the probe was answered: back off further.
+                o.down = True
+                o.level += 1
+            else:  # a new outage (or one long after the last ended)
+                o = Outage(key, bucket, now, reason)
+            self._by_key[key] = o
             self._schedule(o, now)
         o.reason = reason
         o.waiting[tid] = t
@@ -152,14 +170,17 @@ class Outages(Generic[T]):
         o.probing = False
         if self._by_key.get(o.key) is not o:
             return []
+        del self._by_key[o.key]  # closed: nothing holds jobs any more
         o.down = False
         o.answered_at = now
+        self._recent[o.key] = o
         waiting = list(o.waiting.values())
         o.waiting.clear()
         return waiting
 
     def succeeded(self, key: Hashable) -> None:
         """A request to `key` succeeded: its outage, if any, is over."""
+        self._recent.pop(key, None)
         o = self._by_key.get(key)
         if o is not None and not o.waiting:
             del self._by_key[key]
@@ -181,8 +202,18 @@ class Outages(Generic[T]):
 
     def give_up(self, key: Hashable) -> list[T]:
         """The user's limit is reached: forget the outage; its waiting transfers."""
+        self._recent.pop(key, None)
         o = self._by_key.pop(key, None)
         return list(o.waiting.values()) if o is not None else []
+
+    def woke(self, now: float) -> int:
+        """The machine slept (SleepWatch): the network it wakes to may be
+        another; every open outage probes at once. Returns how many."""
+        for o in self._by_key.values():
+            if not o.probing:
+                o.next_probe = now
+                self._push(o)
+        return len(self._by_key)
 
     # -- backoff ----------------------------------------------------------------
 
@@ -206,3 +237,30 @@ class Outages(Generic[T]):
             if o is not None and o.down and not o.probing and o.next_probe == when:
                 return
             heapq.heappop(due)
+
+
+def _boottime() -> float:
+    """Seconds since boot, sleep included (Linux); elsewhere the wall clock,
+    which also jumps when it is set (then a probe comes early: harmless)."""
+    try:
+        return time.clock_gettime(time.CLOCK_BOOTTIME)  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return time.time()
+
+
+class SleepWatch:
+    """Notices that the machine slept: a clock that runs through a sleep
+    (boot time) got ahead of the monotonic clock, which stood still.
+    Both clocks are injectable (tests)."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic,
+                 through_sleep: Callable[[], float] = _boottime) -> None:
+        self._monotonic = monotonic
+        self._through = through_sleep
+        self._gap = through_sleep() - monotonic()
+
+    def slept(self) -> float:
+        """Seconds slept since the last call (0.0 when below SLEPT)."""
+        gap = self._through() - self._monotonic()
+        slept, self._gap = gap - self._gap, gap
+        return slept if slept >= SLEPT else 0.0
