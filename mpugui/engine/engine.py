@@ -15,6 +15,7 @@ tick's events, in the order they happened.
 from __future__ import annotations
 
 import collections
+import functools
 import gc
 import itertools
 import logging
@@ -22,7 +23,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -264,7 +265,7 @@ class TransferEngine(QObject):
         self._prober: threading.Thread | None = None
         self._outage_published = 0.0
         self._threads_wanted.connect(self._ensure_threads)
-        self._bulk: collections.deque[tuple[Any, list[int]]] = collections.deque()
+        self._bulk: collections.deque[tuple[Any, list[int], Any]] = collections.deque()
         self._bulk_timer = QTimer(self)
         self._bulk_timer.setObjectName("mpugui-engine-bulk")
         self._bulk_timer.setInterval(0)
@@ -419,20 +420,27 @@ class TransferEngine(QObject):
 
     # -- user actions (engine thread) ---------------------------------------------
 
-    def in_slices(self, action: str, ids: Iterable[int]) -> None:
+    def in_slices(self, action: str, ids: Iterable[int], then: Callable[[], None] | None = None,
+                  **options: Any) -> None:
         """Run pause/resume/cancel/remove on `ids` a slice at a time over the
-        next event-loop turns (the window's Pause all on 100,000 rows: each
-        turn costs ~BULK_SLICE transfers, the journal takes it in grouped
-        commits off this thread)."""
-        self._bulk.append((getattr(self, action), list(ids)))
+        next event-loop turns (the window's Pause all on 100,000 rows, a
+        forwarded `resume --all`: each turn costs ~BULK_SLICE transfers, the
+        journal takes it in grouped commits off this thread). `options` go to
+        each call (cancel's restart); `then` runs after the last slice."""
+        fn = getattr(self, action)
+        if options:
+            fn = functools.partial(fn, **options)
+        self._bulk.append((fn, list(ids), then))
         self._bulk_timer.start()
 
     def _bulk_step(self) -> None:
-        fn, ids = self._bulk[0]
+        fn, ids, then = self._bulk[0]
         fn(ids[:BULK_SLICE])
         del ids[:BULK_SLICE]
         if not ids:
             self._bulk.popleft()
+            if then is not None:
+                then()
         if not self._bulk:
             self._bulk_timer.stop()
 
