@@ -292,6 +292,24 @@ def clean_stale_homes(root: Path | None = None) -> list[Path]:
     return removed
 
 
+def running_homes(root: Path | None = None) -> list[Path]:
+    """The temporary homes of this user's sandboxes that run now (their
+    maker alive and holding the owner lock): a second `mpugui --sandbox
+    FILE` hands its files to one of them instead of opening a second sandbox."""
+    root = root or Path(tempfile.gettempdir())
+    found = []
+    for home in sorted(root.glob(HOME_PREFIX + "*")):
+        try:
+            if not home.is_dir() or home.stat().st_uid != os.getuid():
+                continue
+            pid = int((home / PID_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if pid != os.getpid() and _alive(pid) and _locked(home / LOCK_NAME):
+            found.append(home)
+    return found
+
+
 def _in_use(home: Path) -> bool:
     try:
         pid = int((home / PID_FILE).read_text(encoding="utf-8"))

@@ -218,6 +218,9 @@ class TransferEngine(QObject):
     message = Signal(str, str)  # level name, sentence
     idle = Signal()  # nothing queued or running any more
     _threads_wanted = Signal()  # from any thread: start workers on the engine's thread
+    # From the worker that finished a cancel's abort: the queue is changed
+    # (remove, then add anew) on the engine's thread only.
+    _restart_wanted = Signal(object)
 
     def __init__(self, journal: Journal, clients: ClientFactory | None = None,
                  settings: EngineSettings | None = None, parent: QObject | None = None) -> None:
@@ -265,6 +268,7 @@ class TransferEngine(QObject):
         self._prober: threading.Thread | None = None
         self._outage_published = 0.0
         self._threads_wanted.connect(self._ensure_threads)
+        self._restart_wanted.connect(self.restart)
         self._bulk: collections.deque[tuple[Any, list[int], Any]] = collections.deque()
         self._bulk_timer = QTimer(self)
         self._bulk_timer.setObjectName("mpugui-engine-bulk")
@@ -880,7 +884,7 @@ class TransferEngine(QObject):
             self.message.emit("info",
                               f"Cancelled {t.rec.uri}; nothing of it is left on the server.")
         if restart:
-            self.restart(t.id)
+            self._restart_wanted.emit(t.id)  # queued when this is a worker thread
 
     def restart(self, transfer_id: int) -> int | None:
         """Queue a cancelled transfer's file again from scratch (a new upload)."""

@@ -240,6 +240,15 @@ def _claim(files: list[str]) -> tuple[owner_lock.Owner, InstanceServer] | int:
     return owner, server
 
 
+def _to_running_sandbox(files: list[str]) -> bool:
+    """`mpugui --sandbox [FILE...]` while a sandbox window runs (each has a
+    temporary home of its own): hand the files to it, as a second `mpugui
+    FILE` does, rather than open a second sandbox."""
+    from mpugui.core.sandbox import running_homes
+
+    return any(forward(home, files) for home in running_homes())
+
+
 def _offer(window: MainWindow, files: list[str]) -> None:
     """Files from a second `mpugui FILE...`: raise the window, ask where they go."""
     log.info("Offered %d file(s) from another mpugui", len(files))
@@ -296,6 +305,8 @@ def run_gui(argv: list[str]) -> int:
         claim = _claim(args.files)
         if isinstance(claim, int):
             return claim
+    elif _to_running_sandbox(args.files):
+        return 0
     try:
         session = start_session(sandbox=args.sandbox)
     except MpuguiError as exc:
