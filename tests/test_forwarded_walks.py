@@ -186,6 +186,8 @@ def _run(engine: TransferEngine, journal: Journal, request: dict[str, Any],
 def test_forwarded_cancel_of_thousands_runs_over_many_event_loop_turns(
         qtbot, bulk_engine: TransferEngine, journal: Journal) -> None:
     ids = bulk_engine.transfer_ids()
+    said: list[str] = []
+    bulk_engine.message.connect(lambda _level, text: said.append(text))
     turns: list[int] = []
     run, sent = _run(bulk_engine, journal, {"command": "cancel", "ids": ids}, turns)
     assert bulk_engine._live[PAUSED] == N_BULK  # nothing applied within the command's turn
@@ -197,6 +199,9 @@ def test_forwarded_cancel_of_thousands_runs_over_many_event_loop_turns(
     told = {m["id"] for m in sent if m["event"] == "state" and m["state"] == "cancelled"}
     assert told == set(ids)
     assert {r.state for r in journal.transfers()} == {"cancelled"}
+    # one sentence per slice, not one per transfer (the log view of the window)
+    assert len(said) == len(range(0, N_BULK, engine_module.BULK_SLICE))
+    assert all(t.startswith("Cancelled") and "had not reached the server" in t for t in said)
 
 
 def test_forwarded_resume_all_of_thousands_runs_over_many_event_loop_turns(

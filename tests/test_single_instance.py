@@ -112,6 +112,11 @@ def test_cli_that_changes_transfers_is_refused_while_the_window_runs(
     cleanup = run_cli("uploads", "cleanup", f"s3://{bucket}", "--older-than", "1d", "--yes",
                       "--endpoint-url", moto_url)
     assert cleanup.returncode == 5, cleanup.stderr
+    local = make_file(tmp_path / "adopted.bin", 100, seed=2)
+    adopt = run_cli("uploads", "adopt", f"s3://{bucket}/k", "--upload-id", "x", str(local),
+                    "--endpoint-url", moto_url)
+    assert adopt.returncode == 5, adopt.stderr + adopt.stdout
+    assert f"pid {window.pid}" in adopt.stderr
 
     # read-only commands never take the lock
     listing = run_cli("transfers", "--json")

@@ -146,9 +146,8 @@ class CommandRun(QObject):
                     walk.redirect(self._queue, paused=False)
                     self._adopted.append(walk)
                     self.feeders.append(walk)
-        state_of = self.engine.state_of
-        live = {i: state_of(i) for i in self.engine.transfer_ids()}
-        unfinished = {i for i, state in live.items() if state not in (None, DONE, CANCELLED)}
+        live = self.engine.states()
+        unfinished = {i for i, state in live.items() if state not in (DONE, CANCELLED)}
         if wanted is not None:
             wanted = [int(i) for i in wanted]
             unknown = [i for i in wanted if i not in unfinished]

@@ -112,7 +112,7 @@ DEFAULT_CONCURRENCY = 0  # 0: found while running (core/transfer/adaptive.py); a
 # reach the window over many short ticks instead of one long stall.
 REFRESH_LIMIT = 500
 GC_FREEZE_BATCH = 500  # transfers inserted at once from which the GC stops scanning them
-BULK_SLICE = 2000  # transfers per event-loop turn of a bulk action (in_slices)
+BULK_SLICE = 500  # transfers per event-loop turn of a bulk action (in_slices)
 SAY_EACH_UP_TO = 20  # failures said one by one in the log; beyond, one sentence
 
 # Which state may follow which; anything else is a race the transition refuses.
@@ -379,6 +379,11 @@ class TransferEngine(QObject):
         with self._lock:
             return list(self._by_id)
 
+    def states(self) -> dict[int, str]:
+        """Every transfer's live state, in one pass (a forwarded `resume --all`)."""
+        with self._lock:
+            return {i: t.state for i, t in self._by_id.items()}
+
     def record(self, transfer_id: int) -> TransferRecord:
         return self._by_id[transfer_id].rec
 
@@ -501,8 +506,7 @@ class TransferEngine(QObject):
                     if t.inflight == 0:
                         self._sched.abort(t)
             self._was_busy = True
-        for t in finished:
-            self._cancelled(t)
+        self._cancelled_many(finished)
         self._threads_wanted.emit()
 
     def remove(self, ids: Iterable[int]) -> list[int]:
@@ -885,6 +889,29 @@ class TransferEngine(QObject):
                               f"Cancelled {t.rec.uri}; nothing of it is left on the server.")
         if restart:
             self._restart_wanted.emit(t.id)  # queued when this is a worker thread
+
+    def _cancelled_many(self, ts: list[Transfer]) -> None:
+        """Cancel transfers that never reached the server (no upload id, nothing
+        in flight) at once: one journal transaction and, past a few, one
+        sentence, whatever their number (a forwarded cancel of 100,000 ids)."""
+        if len(ts) <= SAY_EACH_UP_TO:
+            for t in ts:
+                self._cancelled(t)
+            return
+        self.journal.forget_parts_many([t.id for t in ts])
+        restarts = []
+        with self._lock:
+            for t in ts:
+                t.aborting = t.cancelling = False
+                t.reset_parts()
+                self._move(t, CANCELLED)
+                t.close_file()
+                if t.restart_after_abort:
+                    restarts.append(t.id)
+        self.message.emit("info", f"Cancelled {len(ts):,} transfers that had not reached the "
+                                  "server yet; nothing of them is left there.")
+        for tid in restarts:
+            self._restart_wanted.emit(tid)
 
     def restart(self, transfer_id: int) -> int | None:
         """Queue a cancelled transfer's file again from scratch (a new upload)."""
