@@ -413,6 +413,10 @@ def _wait(app: Any, engine: Any, feeders: list[Feeder], out: Reporter) -> bool:
             for f in feeders:
                 f.stop()
             for f in feeders:
+                # Waits for a batch being journaled (local work): it is then in
+                # the engine for pause_all, and nothing later comes unpaused.
+                f.redirect(engine, paused=True)
+            for f in feeders:
                 f.join(5)
             engine.pause_all()
         app.quit()

@@ -100,3 +100,32 @@ def test_cancel_during_a_held_complete_that_fails_ends_cancelled_and_says_so(
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
     qtbot.waitUntil(lambda: any(t.startswith("Cancelled s3://") for t in said), timeout=10000)
     assert not [t for t in said if "stays uploaded" in t]
+
+
+def test_restart_after_a_cancel_changes_the_queue_on_the_engines_thread(
+        qtbot, engines, proxy: FaultProxy, journal: Journal, s3, bucket: str,  # noqa: F811
+        tmp_path: Path) -> None:
+    import threading
+
+    src = make_file(tmp_path / "r.bin", 12 * MiB, seed=44)
+    hold = proxy.add(Fault("UploadPart", "hold", part=2))
+    engine = engines()
+    added_on: list[threading.Thread] = []
+    add = engine.add
+
+    def watched_add(*args, **kwargs):  # observes the thread; the real add runs
+        added_on.append(threading.current_thread())
+        return add(*args, **kwargs)
+
+    engine.add = watched_add
+    tid = add(UploadRequest(str(src), bucket, "r.bin", via(proxy)))
+    qtbot.waitUntil(hold.held.is_set, timeout=30000)  # an upload id, a part in flight
+    engine.cancel([tid], restart=True)  # the abort runs on a worker thread
+    hold.release.set()
+    qtbot.waitUntil(lambda: not engine.has(tid) and len(engine.transfer_ids()) == 1,
+                    timeout=60000)
+    (new,) = engine.transfer_ids()
+    qtbot.waitUntil(lambda: engine.state_of(new) == DONE, timeout=60000)
+    assert added_on == [threading.main_thread()]  # not the worker that finished the abort
+    assert s3.get_object(Bucket=bucket, Key="r.bin")["Body"].read() == src.read_bytes()
+    assert [r.state for r in (journal.flush() or journal.transfers())] == [DONE]

@@ -112,6 +112,11 @@ def test_cli_that_changes_transfers_is_refused_while_the_window_runs(
     cleanup = run_cli("uploads", "cleanup", f"s3://{bucket}", "--older-than", "1d", "--yes",
                       "--endpoint-url", moto_url)
     assert cleanup.returncode == 5, cleanup.stderr
+    local = make_file(tmp_path / "adopted.bin", 100, seed=2)
+    adopt = run_cli("uploads", "adopt", f"s3://{bucket}/k", "--upload-id", "x", str(local),
+                    "--endpoint-url", moto_url)
+    assert adopt.returncode == 5, adopt.stderr + adopt.stdout
+    assert f"pid {window.pid}" in adopt.stderr
 
     # read-only commands never take the lock
     listing = run_cli("transfers", "--json")
@@ -202,3 +207,41 @@ def test_window_refuses_to_open_while_a_cli_command_owns_the_journal(
     finally:
         server.close()
         lock.release()
+
+
+def test_a_second_sandbox_hands_its_file_to_the_running_sandbox(tmp_path: Path) -> None:
+    from mpugui.core.sandbox import running_homes
+    from mpugui.ui.single_instance import server_name
+
+    # Sandboxes without MPUGUI_HOME: each makes a temporary home (under TMPDIR)
+    env = cli_env(QT_QPA_PLATFORM="offscreen", TMPDIR=str(tmp_path))
+    env.pop("MPUGUI_HOME")
+    first = subprocess.Popen(cli_cmd("--sandbox"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+
+    def listening() -> Path | None:
+        # Qt puts a local server's socket in the temporary folder: TMPDIR here
+        for home in running_homes(tmp_path):
+            if (tmp_path / server_name(home)).exists():
+                return home
+        assert first.poll() is None, first.communicate()
+        return None
+
+    try:
+        deadline = time.monotonic() + 60
+        while (home := listening()) is None:
+            assert time.monotonic() < deadline, "the sandbox window never listened"
+            time.sleep(0.1)
+        src = make_file(tmp_path / "to-sandbox.bin", 100, seed=3)
+        second = subprocess.run(cli_cmd("--sandbox", str(src)), cwd=ROOT, capture_output=True,
+                                text=True, env=env, timeout=60)
+        assert second.returncode == 0, second.stderr
+        log = home / "mpugui.log"
+        deadline = time.monotonic() + 20
+        while "Offered 1 file(s) from another mpugui" not in log.read_text(encoding="utf-8"):
+            assert time.monotonic() < deadline, log.read_text(encoding="utf-8")[-2000:]
+            time.sleep(0.05)
+        assert list(tmp_path.glob("mpugui-sandbox-*")) == [home]  # no second sandbox
+    finally:
+        assert _stop(first) == 0
+    assert not list(tmp_path.glob("mpugui-sandbox-*"))  # the sandbox cleaned up after itself

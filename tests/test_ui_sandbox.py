@@ -236,3 +236,45 @@ def test_stale_sandbox_homes_of_dead_processes_are_removed(tmp_path: Path) -> No
     assert sorted(removed) == sorted([crashed, old_unknown])
     assert not crashed.exists() and not old_unknown.exists()
     assert running.exists() and owned.exists() and young_unknown.exists() and other.exists()
+
+
+def test_simulated_network_loss_shows_resume_within_one_run(qtbot, tmp_path: Path) -> None:
+    from mpugui.core.journal.store import DONE, WAITING
+    from mpugui.ui.sandbox_banner import LOSE, RESTORE
+
+    settings = EngineSettings(part_size=5 * MiB, threshold=5 * MiB, concurrency=2,
+                              bandwidth_limit=4 * MiB, retry_base=0.05)
+    session = start_session(sandbox=True, engine_settings=settings)
+    try:
+        window, box, eng = session.window, session.sandbox, session.engine
+        qtbot.addWidget(window)
+        window.show()
+        banner = window.banner
+        assert banner is not None
+        qtbot.waitUntil(lambda: banner.network.isVisible(), timeout=30000)
+        assert banner.network.text() == LOSE and "To see resume" in banner.text.text()
+        big = make_file(tmp_path / "resumed.bin", 30 * MiB, seed=31)
+        tid = eng.add(UploadRequest(str(big), box.bucket, "resumed.bin", box.endpoint))
+        qtbot.waitUntil(lambda: (s := eng.current_snapshot().by_id(tid)) is not None
+                        and s.parts_done >= 1, timeout=60000)
+
+        banner.network.click()  # the network is lost: the upload waits, its parts kept
+        qtbot.waitUntil(lambda: eng.state_of(tid) == WAITING, timeout=60000)
+        qtbot.waitUntil(lambda: banner.network.text() == RESTORE and banner.network.isEnabled(),
+                        timeout=30000)
+        assert box.offline and "network is lost" in banner.text.text()
+        kept = eng.current_snapshot().by_id(tid).parts_done
+        assert kept >= 1
+
+        banner.network.click()  # back: it carries on from its finished parts
+        qtbot.waitUntil(lambda: eng.state_of(tid) == DONE, timeout=60000)
+        assert not box.offline and banner.network.text() == LOSE
+        s3 = boto3.client("s3", endpoint_url=box.endpoint_url, region_name="us-east-1",
+                          aws_access_key_id="sandbox", aws_secret_access_key="sandbox-secret")
+        assert s3.get_object(Bucket=box.bucket, Key="resumed.bin")["Body"].read() \
+            == big.read_bytes()
+        # What was sent again is at most the parts that were on the wire at the loss.
+        snap = eng.current_snapshot().by_id(tid)
+        assert big.stat().st_size <= snap.wire_bytes <= big.stat().st_size + 2 * 5 * MiB
+    finally:
+        session.close()

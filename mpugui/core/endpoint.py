@@ -243,7 +243,9 @@ class ClientFactory:
             )
             _widen_send_blocks(client)
             gate = self.gates[endpoint] = RetryGate(endpoint, lambda e: self.is_down(e))
-            client.meta.events.register_first("needs-retry.s3", gate,
+            # (botocore's stubs type handlers as returning None; needs-retry
+            # handlers return a delay or False, as botocore's own does)
+            client.meta.events.register_first("needs-retry.s3", gate,  # type: ignore[arg-type]
                                               unique_id="mpugui-retry-gate")
             self._clients[endpoint] = client
             self._credentials[endpoint] = session.get_credentials()

@@ -17,6 +17,11 @@ journal may still hold sandbox transfers whose uploads are gone with it.
 `rebind` points them at the new sandbox and starts the unfinished ones over,
 saying why; `clean_stale_homes` removes the temporary state folders that
 crashed sandboxes left in the temporary directory.
+
+Resume within one run: `set_offline(True)` takes the server off the network
+(mpugui.core.sandbox_server), so the transfers wait as on a lost link, and
+`set_offline(False)` brings it back with its data; the window offers it as
+"Simulate network loss" on the sandbox banner.
 """
 
 from __future__ import annotations
@@ -103,6 +108,22 @@ class Sandbox:
         self._starting.start()
         return self._starting
 
+    @property
+    def offline(self) -> bool:
+        return self.server is not None and not self.server.online
+
+    def set_offline(self, offline: bool) -> None:
+        """Simulate a lost network (True) or bring it back (False)."""
+        if self.server is None or self._stopped:
+            return
+        if offline:
+            self.server.stop()
+            log.info("Sandbox: the network is lost (simulated): %s refuses connections",
+                     self.endpoint_url)
+        else:
+            self.server.start()
+            log.info("Sandbox: the network is back (simulated) at %s", self.endpoint_url)
+
     def stop(self) -> None:
         self._stopped = True
         if self._starting is not None:
@@ -168,15 +189,17 @@ def prepare_sandbox() -> Sandbox:
 
 def _serve(port: int, part_size: int) -> tuple[Any, list[tuple[str, str]]]:
     try:
-        from moto.server import ThreadedMotoServer
+        import moto.server  # noqa: F401 (seconds: imported here, on the starting thread)
     except ImportError as exc:
         raise MpuguiError("The sandbox needs moto. Install it with: "
                           "pip install 'mpugui[sandbox]'") from exc
     import boto3
 
+    from mpugui.core.sandbox_server import SandboxServer
+
     # one log line per request on the terminal otherwise
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = SandboxServer(port)
     server.start()
     try:
         client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name=REGION,
@@ -267,6 +290,24 @@ def clean_stale_homes(root: Path | None = None) -> list[Path]:
         log.info("Removed %s, left by a sandbox that did not stop", home)
         removed.append(home)
     return removed
+
+
+def running_homes(root: Path | None = None) -> list[Path]:
+    """The temporary homes of this user's sandboxes that run now (their
+    maker alive and holding the owner lock): a second `mpugui --sandbox
+    FILE` hands its files to one of them instead of opening a second sandbox."""
+    root = root or Path(tempfile.gettempdir())
+    found = []
+    for home in sorted(root.glob(HOME_PREFIX + "*")):
+        try:
+            if not home.is_dir() or home.stat().st_uid != os.getuid():
+                continue
+            pid = int((home / PID_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if pid != os.getpid() and _alive(pid) and _locked(home / LOCK_NAME):
+            found.append(home)
+    return found
 
 
 def _in_use(home: Path) -> bool:

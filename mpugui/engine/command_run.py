@@ -11,6 +11,12 @@ Reporter, so its output is the same as when it owns the journal.
 
 If the CLI goes away (Ctrl-C, killed) before the end, the run's transfers
 are paused, as the CLI's own Ctrl-C pauses them.
+
+`resume --all` also takes over the folder walks the window resumed at its
+start (paused, when auto-resume is off): their files come in unpaused and
+are reported with the rest, as when the CLI resumes the walks itself. The
+engine applies resume and cancel a slice at a time (engine.in_slices), so
+100,000 ids never hold the window's event loop in one turn.
 """
 
 from __future__ import annotations
@@ -69,9 +75,10 @@ class CommandRun(QObject):
     finished = Signal(int)
 
     def __init__(self, engine: Any, journal: Journal, request: dict[str, Any], send: Send,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, walks: Sequence[Feeder] = ()) -> None:
         super().__init__(parent)
         self.engine, self.journal, self.request, self.send = engine, journal, request, send
+        self.walks = walks  # the window's own walks, resumed at its start
         self.command = str(request.get("command"))
         # ids of this run -> its state as last told to the CLI, and its last snapshot
         self.mine: dict[int, str | None] = {}
@@ -86,6 +93,8 @@ class CommandRun(QObject):
         self._restart_keys: dict[int, tuple[str, str]] = {}
         self._queue = _Recording(engine)
         self.feeders: list[Feeder] = []
+        self._adopted: list[Feeder] = []  # walks of the window this run took over
+        self._slicing = 0  # engine.in_slices calls of this run not applied yet
         self.interrupted = False
         self.ended = False
         self._retries = self._wire = 0
@@ -97,6 +106,9 @@ class CommandRun(QObject):
     # -- start --------------------------------------------------------------------
 
     def start(self) -> None:
+        # Taken: from now on the CLI knows the window runs it, even if the
+        # window goes away before anything else is said (quit mid-walk).
+        self.send({"event": "started"})
         self.engine.snapshot.connect(self._on_snapshot)
         try:
             if self.command == "upload":
@@ -124,9 +136,18 @@ class CommandRun(QObject):
                                self.engine.clients.client).start()]
 
     def _resume_or_cancel(self) -> None:
-        live = {i: self.engine.state_of(i) for i in self.engine.transfer_ids()}
-        unfinished = {i for i, state in live.items() if state not in (None, DONE, CANCELLED)}
         wanted = self.request.get("ids")
+        restart = bool(self.request.get("restart"))
+        if self.command == "resume" and wanted is None and not restart:
+            # First, so a batch the walk adds from now on comes through this
+            # run, and every earlier one is in the engine's list read below.
+            for walk in self.walks:
+                if not walk.finished and not walk.error:
+                    walk.redirect(self._queue, paused=False)
+                    self._adopted.append(walk)
+                    self.feeders.append(walk)
+        live = self.engine.states()
+        unfinished = {i for i, state in live.items() if state not in (DONE, CANCELLED)}
         if wanted is not None:
             wanted = [int(i) for i in wanted]
             unknown = [i for i in wanted if i not in unfinished]
@@ -136,21 +157,31 @@ class CommandRun(QObject):
                 return
         ids = sorted(unfinished) if wanted is None else wanted
         self.mine.update({i: live[i] for i in ids})
-        self._unsettled.update(i for i in ids if live[i] not in _SETTLED[self.command])
-        if not ids:
+        settled = _SETTLED[self.command]
+        self._unsettled.update(i for i in ids if live[i] not in settled)
+        if not ids and not self.feeders:
             self.send({"event": "line", "text": "Nothing to do."})
             self._end(EXIT_OK)
             return
-        if self.command == "cancel":
-            self.engine.cancel(ids)
-        elif self.request.get("restart"):
+        if not ids:
+            return
+        if restart:
             for i in ids:
                 rec = self.engine.record(i)
                 self._restarting[(rec.source, rec.uri)] = None
                 self._restart_keys[i] = (rec.source, rec.uri)
-            self.engine.cancel(ids, restart=True)
+        # Slices over the next event-loop turns; until the last is applied the
+        # run does not end (a transfer not reached yet still looks settled).
+        self._slicing += 1
+        if self.command == "cancel":
+            self.engine.in_slices("cancel", ids, then=self._sliced)
+        elif restart:
+            self.engine.in_slices("cancel", ids, then=self._sliced, restart=True)
         else:
-            self.engine.resume(ids)
+            self.engine.in_slices("resume", ids, then=self._sliced)
+
+    def _sliced(self) -> None:
+        self._slicing -= 1
 
     # -- while it runs (engine thread) ------------------------------------------------
 
@@ -272,7 +303,8 @@ class CommandRun(QObject):
     def _settled(self) -> bool:
         """Every feeder done, every transfer of the run in a state that ends
         the command, as told to the CLI and as it is now."""
-        if not all(f.finished for f in self.feeders) or self._queue.new or self._restarting:
+        if self._slicing or self._queue.new or self._restarting \
+                or not all(f.finished for f in self.feeders):
             return False
         if self._unsettled:
             return False  # the cheap answer, while the run goes on
@@ -299,9 +331,12 @@ class CommandRun(QObject):
             return
         self.interrupted = True
         for f in self.feeders:
-            f.stop()  # not joined: files it still adds are paused as they come
+            if f in self._adopted:  # the window's own walk: it goes on, paused as at start
+                f.redirect(self.engine, paused=True)
+            else:
+                f.stop()  # not joined: files it still adds are paused as they come
         if self.command != "cancel":
-            self.engine.pause(list(self.mine))
+            self.engine.in_slices("pause", list(self.mine))
 
     def abandon(self) -> None:
         """Nobody listens any more: stop following the engine."""

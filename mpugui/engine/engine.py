@@ -15,6 +15,7 @@ tick's events, in the order they happened.
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import logging
 import math
@@ -22,7 +23,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -112,7 +113,7 @@ DEFAULT_CONCURRENCY = 0  # 0: found while running (core/transfer/adaptive.py); a
 # Transfers snapshotted per tick at most: 100,000 restored or added at once
 # reach the window over many short ticks instead of one long stall.
 REFRESH_LIMIT = 500
-BULK_SLICE = 2000  # transfers per event-loop turn of a bulk action (in_slices)
+BULK_SLICE = 500  # transfers per event-loop turn of a bulk action (in_slices)
 SAY_EACH_UP_TO = 20  # failures said one by one in the log; beyond, one sentence
 
 # Which state may follow which; anything else is a race the transition refuses.
@@ -218,6 +219,9 @@ class TransferEngine(QObject):
     message = Signal(str, str)  # level name, sentence
     idle = Signal()  # nothing queued or running any more
     _threads_wanted = Signal()  # from any thread: start workers on the engine's thread
+    # From the worker that finished a cancel's abort: the queue is changed
+    # (remove, then add anew) on the engine's thread only.
+    _restart_wanted = Signal(object)
 
     def __init__(self, journal: Journal, clients: ClientFactory | None = None,
                  settings: EngineSettings | None = None, parent: QObject | None = None) -> None:
@@ -273,7 +277,8 @@ class TransferEngine(QObject):
         self._sleep_watch = outage.SleepWatch()
         self._outage_published = 0.0
         self._threads_wanted.connect(self._ensure_threads)
-        self._bulk: collections.deque[tuple[Any, list[int]]] = collections.deque()
+        self._restart_wanted.connect(self.restart)
+        self._bulk: collections.deque[tuple[Any, list[int], Any]] = collections.deque()
         self._bulk_timer = QTimer(self)
         self._bulk_timer.setObjectName("mpugui-engine-bulk")
         self._bulk_timer.setInterval(0)
@@ -378,6 +383,11 @@ class TransferEngine(QObject):
         with self._lock:
             return list(self._by_id)
 
+    def states(self) -> dict[int, str]:
+        """Every transfer's live state, in one pass (a forwarded `resume --all`)."""
+        with self._lock:
+            return {i: t.state for i, t in self._by_id.items()}
+
     def record(self, transfer_id: int) -> TransferRecord:
         return self._by_id[transfer_id].rec
 
@@ -423,20 +433,27 @@ class TransferEngine(QObject):
 
     # -- user actions (engine thread) ---------------------------------------------
 
-    def in_slices(self, action: str, ids: Iterable[int]) -> None:
+    def in_slices(self, action: str, ids: Iterable[int], then: Callable[[], None] | None = None,
+                  **options: Any) -> None:
         """Run pause/resume/cancel/remove on `ids` a slice at a time over the
-        next event-loop turns (the window's Pause all on 100,000 rows: each
-        turn costs ~BULK_SLICE transfers, the journal takes it in grouped
-        commits off this thread)."""
-        self._bulk.append((getattr(self, action), list(ids)))
+        next event-loop turns (the window's Pause all on 100,000 rows, a
+        forwarded `resume --all`: each turn costs ~BULK_SLICE transfers, the
+        journal takes it in grouped commits off this thread). `options` go to
+        each call (cancel's restart); `then` runs after the last slice."""
+        fn = getattr(self, action)
+        if options:
+            fn = functools.partial(fn, **options)
+        self._bulk.append((fn, list(ids), then))
         self._bulk_timer.start()
 
     def _bulk_step(self) -> None:
-        fn, ids = self._bulk[0]
+        fn, ids, then = self._bulk[0]
         fn(ids[:BULK_SLICE])
         del ids[:BULK_SLICE]
         if not ids:
             self._bulk.popleft()
+            if then is not None:
+                then()
         if not self._bulk:
             self._bulk_timer.stop()
 
@@ -493,8 +510,7 @@ class TransferEngine(QObject):
                     if t.inflight == 0:
                         self._sched.abort(t)
             self._was_busy = True
-        for t in finished:
-            self._cancelled(t)
+        self._cancelled_many(finished)
         self._threads_wanted.emit()
 
     def remove(self, ids: Iterable[int]) -> list[int]:
@@ -877,7 +893,30 @@ class TransferEngine(QObject):
             self.message.emit("info",
                               f"Cancelled {t.rec.uri}; nothing of it is left on the server.")
         if restart:
-            self.restart(t.id)
+            self._restart_wanted.emit(t.id)  # queued when this is a worker thread
+
+    def _cancelled_many(self, ts: list[Transfer]) -> None:
+        """Cancel transfers that never reached the server (no upload id, nothing
+        in flight) at once: one journal transaction and, past a few, one
+        sentence, whatever their number (a forwarded cancel of 100,000 ids)."""
+        if len(ts) <= SAY_EACH_UP_TO:
+            for t in ts:
+                self._cancelled(t)
+            return
+        self.journal.forget_parts_many([t.id for t in ts])
+        restarts = []
+        with self._lock:
+            for t in ts:
+                t.aborting = t.cancelling = False
+                t.reset_parts()
+                self._move(t, CANCELLED)
+                t.close_file()
+                if t.restart_after_abort:
+                    restarts.append(t.id)
+        self.message.emit("info", f"Cancelled {len(ts):,} transfers that had not reached the "
+                                  "server yet; nothing of them is left there.")
+        for tid in restarts:
+            self._restart_wanted.emit(tid)
 
     def restart(self, transfer_id: int) -> int | None:
         """Queue a cancelled transfer's file again from scratch (a new upload)."""

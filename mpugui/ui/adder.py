@@ -9,6 +9,7 @@ reads counters: a 100,000-file drop never freezes the window.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Protocol
 
@@ -25,7 +26,7 @@ log = logging.getLogger("mpugui.ui.sources")
 
 POLL_MS = 200
 MAX_LISTED = 50  # problems listed in one alert's details
-STOP_PATIENCE = 0.5  # seconds quitting waits for walks in all
+STOP_PATIENCE = 0.5  # seconds quitting waits for walks' journal writes in all
 
 
 class DestinationLike(Protocol):
@@ -50,6 +51,11 @@ class PathAdder(QObject):
         super().__init__(parent)
         self.engine, self.bridge = engine, bridge
         self._feeders: list[tuple[Feeder, list[str]]] = []  # with the problems seen so far
+        # Every other walk of this process (resumed at start, run for the CLI):
+        # not reported here, but halted with the rest before the journal closes.
+        self._others: list[Feeder] = []
+        self._others_lock = threading.Lock()  # track() is called from the restore thread
+        self._stopped = False
         self._timer = QTimer(self)
         self._timer.setObjectName("mpugui-add-progress")
         self._timer.setInterval(POLL_MS)
@@ -75,20 +81,39 @@ class PathAdder(QObject):
         self.status.emit("Looking through the dropped items…", 0)
         self._timer.start()
 
+    def track(self, feeder: Feeder) -> None:
+        """A walk started elsewhere in this process, to halt when quitting
+        (any thread; one tracked after the stop is halted at once)."""
+        with self._others_lock:
+            self._others = [f for f in self._others if not f.finished]
+            self._others.append(feeder)
+            stopped = self._stopped
+        if stopped:
+            feeder.halt(STOP_PATIENCE)
+
     def busy(self) -> bool:
         return any(not f.finished for f, _ in self._feeders)
 
     def stop(self) -> None:
-        """Stop walking (quitting): the walks stay journaled and go on at the next start."""
+        """Stop walking (quitting): the walks stay journaled and go on at the
+        next start. Every walk of the process is halted before this returns,
+        so none writes to the journal the caller then closes."""
         self._timer.stop()
-        for f, _ in self._feeders:
+        with self._others_lock:
+            self._stopped = True
+            walks = [f for f, _ in self._feeders] + self._others
+            self._others = []
+        for f in walks:
             f.stop()
-        # One short wait for them all: a walk blocked on the network (listing
-        # the destination) must not hold the quit; what it did not journal is
-        # walked again at the next start.
+        # One short wait for them all, for a batch being journaled: a walk
+        # blocked on the network (listing the destination) does not hold the
+        # quit, and never touches the journal once halted; what it did not
+        # journal is walked again at the next start.
         deadline = time.monotonic() + STOP_PATIENCE
-        for f, _ in self._feeders:
-            f.join(max(0.0, deadline - time.monotonic()))
+        for f in walks:
+            if not f.halt(deadline - time.monotonic()):
+                log.warning("A folder walk was still journaling files at quit; "
+                            "it is walked again at the next start")
         self._feeders.clear()
 
     def _poll(self) -> None:

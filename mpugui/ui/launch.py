@@ -72,8 +72,10 @@ class Session:
     stopped_cleanly: bool = True  # False: threads were left inside requests at close
 
     def close(self) -> None:
-        """Close the window (which stops the engine and the runner within its
-        deadline), then the journal, the sandbox server and the log handlers."""
+        """Close the window (which halts every walk, then stops the engine and
+        the runner within its deadline), then the journal, the sandbox server
+        and the log handlers. The order matters: no walk or worker may write to
+        a closed journal; what they did not journal is done at the next start."""
         for feeder in self.walks:
             feeder.stop()
         if self.restoring is not None:
@@ -179,6 +181,7 @@ def _restore(session: Session, auto_resume: bool) -> None:
         for feeder in resume_walks(session.engine, session.journal,
                                    session.engine.clients.client, paused=not auto_resume):
             session.walks.append(feeder)
+            session.window.adder.track(feeder)  # halted before the journal closes
     except Exception:  # the window stays usable; the log says what failed
         log.exception("Reading the journal failed")
 
@@ -241,6 +244,15 @@ def _claim(files: list[str]) -> tuple[owner_lock.Owner, InstanceServer] | int:
     return owner, server
 
 
+def _to_running_sandbox(files: list[str]) -> bool:
+    """`mpugui --sandbox [FILE...]` while a sandbox window runs (each has a
+    temporary home of its own): hand the files to it, as a second `mpugui
+    FILE` does, rather than open a second sandbox."""
+    from mpugui.core.sandbox import running_homes
+
+    return any(forward(home, files) for home in running_homes())
+
+
 def _offer(window: MainWindow, files: list[str]) -> None:
     """Files from a second `mpugui FILE...`: raise the window, ask where they go."""
     log.info("Offered %d file(s) from another mpugui", len(files))
@@ -261,7 +273,8 @@ def run_command(session: Session, request: dict[str, Any], channel: Channel) -> 
         return
     if not channel.open:
         return
-    run = CommandRun(session.engine, session.journal, request, channel.send, parent=channel)
+    run = CommandRun(session.engine, session.journal, request, channel.send, parent=channel,
+                     walks=session.walks)
 
     def stopped() -> None:
         run.stop()
@@ -271,6 +284,18 @@ def run_command(session: Session, request: dict[str, Any], channel: Channel) -> 
     channel.stopped.connect(stopped)
     log.info("Running `mpugui %s` from the command line", run.command)
     run.start()
+    for feeder in run.feeders:  # quitting halts its walk before the journal closes
+        session.window.adder.track(feeder)
+
+
+def serve(session: Session, claim: tuple[owner_lock.Owner, InstanceServer]) -> None:
+    """Own the state directory: files from a second `mpugui FILE` and CLI
+    commands reach this session from now on (released by Session.close)."""
+    session.owner, session.instance = claim
+    window = session.window
+    session.instance.received.connect(lambda files: _offer(window, files))
+    session.instance.command.connect(lambda request, channel:
+                                     run_command(session, request, channel))
 
 
 def run_gui(argv: list[str]) -> int:
@@ -285,6 +310,8 @@ def run_gui(argv: list[str]) -> int:
         if isinstance(claimed, int):
             return claimed
         claim = claimed
+    elif _to_running_sandbox(args.files):
+        return 0
     try:
         session = start_session(sandbox=args.sandbox)
     except MpuguiError as exc:
@@ -299,11 +326,8 @@ def run_gui(argv: list[str]) -> int:
             session.close()
             return claimed
         claim = claimed
-    session.owner, session.instance = claim
+    serve(session, claim)
     window = session.window
-    session.instance.received.connect(lambda files: _offer(window, files))
-    session.instance.command.connect(lambda request, channel:
-                                     run_command(session, request, channel))
     window.show()
     if args.files:
         QTimer.singleShot(0, lambda: window.offer_paths(args.files))

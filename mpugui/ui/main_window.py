@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory
-from mpugui.core.journal.store import FINAL_STATES, Journal
+from mpugui.core.journal.store import FINAL_STATES, WAITING, Journal
 from mpugui.core.transfer.snapshot import EngineSnapshot, TransferSnapshot
 from mpugui.engine.engine import TransferEngine
 from mpugui.engine.tasks import TaskRunner
@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         if sandbox is not None:  # says "starting…" until the sandbox's server answers
             self.banner = SandboxBanner(sandbox)
             self.banner.ready.connect(self._sandbox_ready)
+            self.banner.network_back.connect(self._sandbox_network_back)
             layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
@@ -556,6 +557,15 @@ class MainWindow(QMainWindow):
         browser = self.uploads_browser
         if browser is not None and hasattr(browser, "list_uploads"):
             browser.list_uploads()
+
+    def _sandbox_network_back(self) -> None:
+        """The simulated network loss is over: retry the waiting transfers now
+        (Retry now), not after the probe's backoff (up to 30 s), so the demo
+        shows the resume at once. One pass over the queue, once per click."""
+        e = self.engine
+        e.in_slices("resume", [i for i in e.transfer_ids() if e.state_of(i) == WAITING])
+        self.statusBar().showMessage("Network back (sandbox): the waiting uploads carry on.",
+                                     8000)
 
     def _show_status(self, text: str, timeout_ms: int) -> None:
         if text:

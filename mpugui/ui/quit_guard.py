@@ -48,7 +48,7 @@ class QuitGuard:
         box = QMessageBox(QMessageBox.Icon.Question, "Quit mpugui",
                           question(running, cfg.get(self.settings, cfg.AUTO_RESUME)),
                           QMessageBox.StandardButton.NoButton, self.parent)
-        self.quit_button = box.addButton("Quit", QMessageBox.ButtonRole.AcceptRole)
+        self.quit_button = box.addButton("&Quit", QMessageBox.ButtonRole.AcceptRole)
         stay = box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(stay)
         self.dont_ask = QCheckBox("Don't ask again")

@@ -460,6 +460,15 @@ class Journal:
                 db.executemany("DELETE FROM parts WHERE transfer_id = ? AND number = ?",
                                [(transfer_id, n) for n in numbers])
 
+    def forget_parts_many(self, transfer_ids: Sequence[int]) -> None:
+        """Every part of these transfers, in one transaction (a bulk cancel)."""
+        if not transfer_ids:
+            return
+        self.flush()
+        with self._tx() as db:
+            db.executemany("DELETE FROM parts WHERE transfer_id = ?",
+                           [(i,) for i in transfer_ids])
+
     def parts(self, transfer_id: int) -> dict[int, PartRecord]:
         rows = self._query(
             "SELECT number, size, etag, checksum FROM parts WHERE transfer_id = ? "

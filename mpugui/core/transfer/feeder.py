@@ -7,6 +7,11 @@ batches (one journal transaction each). Before the walk starts, the request
 itself is journaled as a *walk*; it is deleted once every file is journaled.
 So a stop at any moment (Ctrl-C, SIGTERM, quitting) loses nothing: the next
 `resume` walks the sources again and adds what is not journaled yet.
+
+Every journal access of the walk's thread happens under one gate, checked
+against the stop: `halt()` (quitting) takes the gate, so once it returns
+the walk never touches the journal again, even when it was blocked on the
+network (listing the destination) and wakes after the journal is closed.
 """
 
 from __future__ import annotations
@@ -99,6 +104,8 @@ class Feeder:
         self.error: str | None = None  # the walk stopped early: why
         self._problems: list[str] = []
         self._lock = threading.Lock()
+        self._gate = threading.Lock()  # held around each journal access of the walk
+        self._halted = False  # set under the gate: the walk no longer touches the journal
         self._stop = threading.Event()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
@@ -119,6 +126,23 @@ class Feeder:
     def join(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
 
+    def halt(self, timeout: float) -> bool:
+        """Stop, and make sure the walk never touches the journal again (the
+        caller is about to close it). Waits at most `timeout` for a journal
+        write under way (a batch is ~1,000 rows); False if one still runs."""
+        self.stop()
+        if not self._gate.acquire(timeout=max(0.0, timeout)):
+            return False
+        self._halted = True
+        self._gate.release()
+        return True
+
+    def redirect(self, queue: Queue, paused: bool) -> None:
+        """Send the files not walked yet to `queue`, paused or not (a forwarded
+        `resume --all` takes over a walk resumed paused at start)."""
+        with self._gate:
+            self.queue, self.paused = queue, paused
+
     @property
     def finished(self) -> bool:
         return self._done.is_set()
@@ -134,8 +158,9 @@ class Feeder:
     def _run(self) -> None:
         try:
             self._walk()
-            if not self._stop.is_set() and self.walk_id is not None:
-                self.journal.finish_walk(self.walk_id)
+            with self._gate:
+                if not self._stop.is_set() and not self._halted and self.walk_id is not None:
+                    self.journal.finish_walk(self.walk_id)
         except Exception as exc:  # reported, never lost: the walk stays journaled
             log.warning("Adding %s stopped", self.request.sources, exc_info=True)
             self.error = describe(exc)
@@ -174,14 +199,23 @@ class Feeder:
                              max_pages=LIST_PAGES)
 
     def _send(self, files: list[SourceFile], listing: RemoteListing | None) -> None:
-        if self._resuming:
-            files = self._not_journaled(files)
+        recorded: dict[tuple[str, str], Recorded] = {}
+        with self._gate:  # journal reads
+            if self._halted:
+                return
+            if self._resuming:
+                files = self._not_journaled(files)
+            if listing is not None and files:
+                recorded = self._recorded(files)
         if listing is not None:
-            files = self._changed_only(files, listing)
+            files = self._changed_only(files, listing, recorded)  # the network: outside the gate
         if not files:
             return
-        ids, problems = self.queue.add_many([self.request.upload(f) for f in files],
-                                            paused=self.paused)
+        with self._gate:  # the journal write
+            if self._halted or self._stop.is_set():
+                return  # walked again by the next resume (the walk stays journaled)
+            ids, problems = self.queue.add_many([self.request.upload(f) for f in files],
+                                                paused=self.paused)
         self.counts.added += len(ids)
         for req, sentence in problems:
             self._problem(f"{req.source}: {sentence}")
@@ -193,8 +227,8 @@ class Feeder:
         self.counts.known += len(files) - len(fresh)
         return fresh
 
-    def _changed_only(self, files: list[SourceFile], listing: RemoteListing) -> list[SourceFile]:
-        recorded = self._recorded(files)
+    def _changed_only(self, files: list[SourceFile], listing: RemoteListing,
+                      recorded: dict[tuple[str, str], Recorded]) -> list[SourceFile]:
         out = []
         for f in files:
             try:

@@ -243,7 +243,7 @@ def _boottime() -> float:
     """Seconds since boot, sleep included (Linux); elsewhere the wall clock,
     which also jumps when it is set (then a probe comes early: harmless)."""
     try:
-        return time.clock_gettime(time.CLOCK_BOOTTIME)  # type: ignore[attr-defined]
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
     except (AttributeError, OSError):
         return time.time()
 
