@@ -918,8 +918,9 @@ class TransferEngine(QObject):
         for tid in restarts:
             self._restart_wanted.emit(tid)
 
-    def restart(self, transfer_id: int) -> int | None:
-        """Queue a cancelled transfer's file again from scratch (a new upload)."""
+    def restart(self, transfer_id: int, refused: list[str] | None = None) -> int | None:
+        """Queue a cancelled transfer's file again from scratch (a new upload).
+        When it cannot, the sentence is posted and appended to `refused`."""
         with self._lock:
             t = self._by_id.get(transfer_id)
             if t is None or t.state != CANCELLED:
@@ -932,7 +933,10 @@ class TransferEngine(QObject):
                                           rec.storage_class, rec.no_overwrite,
                                           rec.content_type))
         except MpuguiError as exc:
-            self.message.emit("error", f"{rec.source} cannot start over: {exc}")
+            sentence = f"{rec.source} cannot start over: {exc}"
+            self.message.emit("error", sentence)
+            if refused is not None:
+                refused.append(sentence)
             return None
 
     # -- failures -----------------------------------------------------------------

@@ -39,6 +39,7 @@ from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory
 from mpugui.core.journal.store import FINAL_STATES, WAITING, Journal
 from mpugui.core.transfer.snapshot import EngineSnapshot, TransferSnapshot
+from mpugui.core.units import plural
 from mpugui.engine.engine import TransferEngine
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui import icons
@@ -87,7 +88,8 @@ class MainWindow(QMainWindow):
         self._dialogs: list[QWidget] = []
         self._current_id: int | None = None
         self._any_paused = self._any_running = False
-        self._cancelling: set[int] = set()  # asked to cancel here: its outcome is said here
+        # asked here to cancel, retry or resume: a failure of it is said here too
+        self._cancelling: set[int] = set()
         self._waiting_for_sandbox: list[tuple[list[str], DestinationLike]] = []
         self.confirm_box: QMessageBox | None = None
         self.quit_guard = QuitGuard(self, engine, settings)
@@ -266,7 +268,7 @@ class MainWindow(QMainWindow):
         a["add_folder"].triggered.connect(self.choose_folder)
         # in slices: a selection of 100,000 rows never holds the window up
         a["pause"].triggered.connect(lambda: e.in_slices("pause", self.selected_ids()))
-        a["resume"].triggered.connect(lambda: e.in_slices("resume", self.selected_ids()))
+        a["resume"].triggered.connect(self.resume_selected)
         a["cancel"].triggered.connect(self.confirm_cancel)
         a["retry"].triggered.connect(self.retry_selected)
         a["remove"].triggered.connect(self.remove_selected)
@@ -368,7 +370,8 @@ class MainWindow(QMainWindow):
         if snap.events:  # the tick's state changes, read here rather than a signal each
             for ev in snap.events:
                 self.notifier.on_state_changed(ev.id, ev.state)
-                if ev.id in self._cancelling and ev.state in ("cancelled", "failed", "done"):
+                if ev.id in self._cancelling and ev.state in ("cancelled", "failed", "done",
+                                                              "paused", "removed"):
                     self._cancelling.discard(ev.id)
                     if ev.state == "failed":
                         self._say_failed(ev.id, ev.detail)
@@ -480,17 +483,41 @@ class MainWindow(QMainWindow):
             self.engine.cancel(self._cancel_ids)
         self._cancel_ids = []
 
+    def resume_selected(self) -> None:
+        ids = self.selected_ids()
+        self._watch(ids)
+        self.engine.in_slices("resume", ids)
+
     def retry_selected(self) -> None:
         selected = self.selected_transfers()
         # failed: resume; waiting: probe the endpoint now ("Retry now")
-        self.engine.retry([t.id for t in selected if t.state in ("failed", "waiting")])
-        for tid in [t.id for t in selected if t.state == "cancelled"]:
-            self.engine.restart(tid)  # a cancelled upload starts over (says why if not)
+        again = [t.id for t in selected if t.state in ("failed", "waiting")]
+        self._watch(again)
+        self.engine.retry(again)
+        for t in [t for t in selected if t.state == "cancelled"]:
+            refused: list[str] = []
+            new_id = self.engine.restart(t.id, refused)  # a cancelled upload starts over
+            if new_id is None and refused:
+                self.statusBar().showMessage(f"{t.name}: {refused[0]}", 20000)
+            elif new_id is not None:
+                self._watch([new_id])
+
+    def _watch(self, ids: list[int]) -> None:
+        """Say in the status bar if these transfers fail after the user's
+        action (a small set: what was selected; forgotten at their outcome)."""
+        if len(ids) <= 1000:
+            self._cancelling.update(ids)
 
     def remove_selected(self) -> None:
         selected = self.selected_transfers()
         removed = self.engine.remove([t.id for t in selected])
-        if removed and {"paused", "failed"} & {t.state for t in selected}:
+        kept = len(selected) - len(removed)
+        if kept:  # running ones are not removed: say so and what to do instead
+            self.statusBar().showMessage(
+                f"{plural(kept, 'transfer')} still running {'was' if kept == 1 else 'were'} "
+                "not removed: pause or cancel {0} first.".format(
+                    "it" if kept == 1 else "them"), 20000)
+        elif removed and {"paused", "failed"} & {t.state for t in selected}:
             self.statusBar().showMessage(
                 "Unfinished uploads removed from the list stay in the bucket; the "
                 "In-progress uploads tab finds them.", 10000)
