@@ -20,7 +20,6 @@ import pytest
 from keyring.backend import KeyringBackend
 from moto.server import ThreadedMotoServer
 
-from mpugui.core import gc_policy
 from mpugui.core.accounts import Account, AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.journal.store import Journal
@@ -77,7 +76,6 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Me
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
-    gc_policy.uninstall()  # a window's start-up installs it: not for the next test
 
 
 @pytest.fixture

@@ -5,35 +5,42 @@ by reference counting alone (frozen, a cycle would never be)."""
 from __future__ import annotations
 
 import gc
-import weakref
+import subprocess
+import sys
 from pathlib import Path
 
-from mpugui.core import gc_policy
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from tests.conftest import make_file
 
+# In a child process: frozen, the test process's own garbage (widgets of
+# earlier tests) would be collected late, in another test's Qt state.
+_CHILD = """
+import gc, weakref
+from mpugui.core import gc_policy
 
-class _Node:
-    def __init__(self) -> None:
+class Node:
+    def __init__(self):
         self.me = self  # a reference cycle: only the cyclic collector frees it
+
+gc_policy.install()
+kept = [Node() for _ in range(100)]
+gc.collect()
+frozen = gc.get_freeze_count()
+assert frozen > len(kept), frozen  # the survivors are frozen
+gone = weakref.ref(Node())
+assert gone() is not None  # a cycle: not freed by reference counting
+gc.collect()
+assert gone() is None  # new garbage is still collected
+assert gc.get_freeze_count() >= frozen
+print("ok")
+"""
 
 
 def test_a_full_collection_freezes_its_survivors_and_garbage_is_still_collected() -> None:
-    gc_policy.install()
-    try:
-        kept = [_Node() for _ in range(100)]
-        gc.collect()
-        assert gc.get_freeze_count() > len(kept)  # the survivors are frozen
-        frozen = gc.get_freeze_count()
-        gone = weakref.ref(_Node())
-        assert gone() is not None  # a cycle: not freed by reference counting
-        gc.collect()
-        assert gone() is None  # new garbage is still collected
-        assert gc.get_freeze_count() >= frozen
-    finally:
-        gc_policy.uninstall()
-    assert gc.get_freeze_count() == 0 and gc_policy._after_collection not in gc.callbacks
+    done = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
 def test_a_removed_transfer_is_freed_without_the_cyclic_collector(

@@ -36,10 +36,3 @@ def settle() -> None:
     install()
     gc.collect()
 
-
-def uninstall() -> None:
-    """Back to the collector's defaults (tests: one test's policy must not
-    hold frozen what the next test expects collected)."""
-    if _after_collection in gc.callbacks:
-        gc.callbacks.remove(_after_collection)
-    gc.unfreeze()

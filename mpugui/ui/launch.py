@@ -143,7 +143,6 @@ def start_session(sandbox: bool = False, engine_settings: EngineSettings | None 
     # Parse botocore's S3 model now, while the window is not yet shown: done
     # at the first upload it holds the GIL long enough to freeze the window.
     warm_up()
-    gc_policy.settle()  # before the window shows: the full collections to come stay short
     engine_settings = engine_settings or EngineSettings()
     clients = ClientFactory(engine_settings.concurrency + 4)
     engine = TransferEngine(journal, clients, engine_settings)
@@ -312,8 +311,10 @@ def run_gui(argv: list[str]) -> int:
         claim = claimed
     elif _to_running_sandbox(args.files):
         return 0
+    gc_policy.install()  # a queue of 100,000: full collections stay short
     try:
         session = start_session(sandbox=args.sandbox)
+        gc_policy.settle()  # before the window shows: set-up's garbage goes, the rest is frozen
     except MpuguiError as exc:
         if claim is not None:
             claim[1].close()

@@ -77,12 +77,14 @@ def add_scenario(files: int, timeout: float) -> dict:
     try:
         from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 
+        from mpugui.core import gc_policy
         from mpugui.core.endpoint import Endpoint
         from mpugui.ui import launch
 
         app = launch.make_application([])
         t_start = time.monotonic()
         session = launch.start_session()
+        gc_policy.settle()  # as launch.run_gui does
         window = session.window
         window.resize(1280, 860)
         window.show()
@@ -221,11 +223,13 @@ def startup_child() -> int:
     """In the child: start the window, print monotonic timestamps."""
     from PySide6.QtCore import QElapsedTimer, QTimer
 
+    from mpugui.core import gc_policy
     from mpugui.ui import launch
 
     marks: dict = {"imported": time.monotonic()}
     app = launch.make_application([])
     session = launch.start_session()
+    gc_policy.settle()  # as launch.run_gui does
     marks["session"] = time.monotonic()
     window = session.window
     window.resize(1280, 860)
