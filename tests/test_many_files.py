@@ -57,9 +57,10 @@ def test_twenty_thousand_files_through_the_cli(sink: SinkServer, tmp_path: Path)
     assert states["done"] == n and states["queued"] == n  # each state once per file
     finished = Counter(e["id"] for e in events if e["event"] == "state" and e["state"] == "done")
     assert set(finished.values()) == {1}
-    # progress from the start, not only once every file was added
-    first_done = next(i for i, e in enumerate(events) if e.get("state") == "done")
-    assert any(e["event"] == "progress" for e in events[:first_done + 50])
+    # progress while the folder is still being added, not only once every
+    # file was (at the tick rate: where it falls among the files is not fixed)
+    last_queued = max(i for i, e in enumerate(events) if e.get("state") == "queued")
+    assert any(e["event"] == "progress" for e in events[:last_queued])
     assert events[-1]["event"] == "summary" and events[-1]["states"] == {"done": n}
     rows = transfers()
     assert len(rows) == n and {r["state"] for r in rows} == {"done"}

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 
 from mpugui.core import inventory as inv
+from mpugui.core.orphans.prices import PriceTable
 from mpugui.ui.uploads_models import (
     BYTES,
     SORT_ROLE,
@@ -55,7 +56,7 @@ def test_uploads_model_and_its_sorted_proxy_through_every_change(qtmodeltester, 
     assert model.rowCount() == proxy.rowCount() == 120 - 18
     assert model.row_of("u0007") is None and model.row(model.row_of("u0008")).upload.key == \
         "k/0008"
-    model.set_price(1.0)
+    model.set_prices(PriceTable().with_overrides({"STANDARD": 1.0}))  # a new price: every cost
     model.refresh_ages()
     model.clear()
     assert proxy.rowCount() == 0
