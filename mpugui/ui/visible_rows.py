@@ -47,7 +47,7 @@ class VisibleRowsView(QTableView):
                 signal.connect(slot)
 
     def _signals(self, model: QAbstractItemModel) -> list:
-        return [(model.rowsInserted, self._rows_came), (model.rowsAboutToBeRemoved, self._rows_go),
+        return [(model.rowsInserted, self._rows_at), (model.rowsAboutToBeRemoved, self._rows_at),
                 (model.modelReset, self._full), (model.layoutChanged, self._full),
                 (model.rowsMoved, self._full), (model.columnsInserted, self._full),
                 (model.columnsRemoved, self._full)]
@@ -61,11 +61,8 @@ class VisibleRowsView(QTableView):
         below = last >= 0 and first > last
         self._below_only = below and self._below_only is not False
 
-    def _rows_came(self, parent: QModelIndex, first: int, _last: int) -> None:
-        if not parent.isValid():
-            self._below(first)
-
-    def _rows_go(self, parent: QModelIndex, first: int, _last: int) -> None:
+    def _rows_at(self, parent: QModelIndex, first: int, _last: int) -> None:
+        """Rows inserted, or about to be removed, from `first` on."""
         if not parent.isValid():
             self._below(first)
 
@@ -76,6 +73,8 @@ class VisibleRowsView(QTableView):
         below_only, self._below_only = self._below_only, None
         if below_only:
             self.updateGeometries()  # the scroll bar's range; the rows shown are as they were
+            # (what QTableView's own layout does after rows were removed)
+            self.verticalHeader().setUpdatesEnabled(True)
             return
         super().doItemsLayout()
 
