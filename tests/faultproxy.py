@@ -447,14 +447,7 @@ class FaultProxy:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
-        with self._lock:
-            conns = list(self._conns)
-        for c in conns:
-            try:
-                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self.drop_connections()
 
     def accept(self) -> None:
         """Listen again on the same port (the network is back)."""

@@ -5,9 +5,7 @@ warning), servers on 127.0.0.1 only, state files private (0600)."""
 from __future__ import annotations
 
 import argparse
-import datetime
 import io
-import ipaddress
 import logging
 import re
 import socket
@@ -28,6 +26,7 @@ from mpugui.core.accounts import KEYS, Account, AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.errors import describe
 from mpugui.core.units import MiB
+from tests import tlscerts
 from tests.clirun import run_cli
 from tests.conftest import make_file
 from tests.faultproxy import FaultProxy
@@ -188,28 +187,7 @@ def test_cli_logging_redacts(qapp, restore_logging) -> None:
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (a private CA, in effect)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mpugui test CA")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    crt = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-           .public_key(key.public_key()).serial_number(x509.random_serial_number())
-           .not_valid_before(now - datetime.timedelta(days=1))
-           .not_valid_after(now + datetime.timedelta(days=2))
-           .add_extension(x509.SubjectAlternativeName(
-               [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-           .sign(key, hashes.SHA256()))
-    d = tmp_path_factory.mktemp("tls")
-    (d / "cert.pem").write_bytes(crt.public_bytes(serialization.Encoding.PEM))
-    (d / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    return d / "cert.pem", d / "key.pem"
+    return tlscerts.self_signed(tmp_path_factory.mktemp("tls"), "mpugui test CA")
 
 
 @pytest.fixture
