@@ -149,7 +149,9 @@ def test_pause_and_resume_all_on_thousands(qtbot, journal: Journal, sink: SinkSe
         engine.set_bandwidth_limit(0)
         engine.resume_all()
         qtbot.waitUntil(lambda: not engine.busy(), timeout=300_000)
-        assert engine.current_snapshot().done == n
+        # The live states: the snapshot table takes REFRESH_LIMIT changes a
+        # tick, so right after the last file it may still be catching up.
+        assert Counter(engine.states().values()) == {DONE: n}
         assert engine.remove_finished() == ids
     finally:
         engine.shutdown()

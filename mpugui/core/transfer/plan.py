@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from itertools import accumulate
 
 from mpugui.core.units import GiB, MiB, format_bytes
@@ -42,7 +41,7 @@ class Part:
     size: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     size: int
     part_size: int  # 0 for a single PutObject; else every part's size but the tail's
@@ -50,11 +49,23 @@ class Plan:
     taper: int = 0  # 0: equal parts; TAPER_V1: the final parts shrink (tapered_sizes)
     # Tapered plans only: where each part starts, and the end of the file.
     _bounds: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    # Smaller than part_size when a tapered plan has no full-size part.
+    largest_part: int = field(init=False, repr=False, compare=False)
+    # The smallest part but the last (S3 lets the last be any size).
+    smallest_part: int = field(init=False, repr=False, compare=False)
 
+    # Slots, and the two sizes computed here rather than cached on first use
+    # (a __dict__): a queue of 100,000 small files holds 100,000 plans.
     def __post_init__(self) -> None:
+        largest = smallest = self.part_size
         if self.taper and self.multipart:
             sizes = tapered_sizes(self.size, self.part_size)
             object.__setattr__(self, "_bounds", (0, *accumulate(sizes)))
+            largest = max(sizes)
+            if len(sizes) > 1:
+                smallest = min(sizes[:-1])
+        object.__setattr__(self, "largest_part", largest)
+        object.__setattr__(self, "smallest_part", smallest)
 
     @property
     def part_count(self) -> int:
@@ -63,20 +74,6 @@ class Plan:
         if self._bounds:
             return len(self._bounds) - 1
         return max(1, -(-self.size // self.part_size))
-
-    @cached_property
-    def largest_part(self) -> int:
-        """Smaller than part_size when a tapered plan has no full-size part."""
-        if self._bounds:
-            return max(self.part(n).size for n in range(1, self.part_count + 1))
-        return self.part_size
-
-    @cached_property
-    def smallest_part(self) -> int:
-        """The smallest part but the last (S3 lets the last be any size)."""
-        if self._bounds and self.part_count > 1:
-            return min(self.part(n).size for n in range(1, self.part_count))
-        return self.part_size
 
     def part(self, number: int) -> Part:
         if self._bounds:

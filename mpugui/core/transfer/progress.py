@@ -73,6 +73,11 @@ def _ignore(_t: Transfer) -> None:
     pass
 
 
+# Shared empties: never written (Transfer.mark_part replaces them first).
+_NONE_UPLOADING: dict[int, PartProgress] = {}
+_NONE_PENDING: list[tuple[float, int]] = []
+
+
 class Transfer:
     __slots__ = (
         "_done_bytes",
@@ -138,9 +143,12 @@ class Transfer:
         if final:
             for part in self.parts:
                 part.state = PART_DONE
-        self.uploading: dict[int, PartProgress] = {}
+        # Empty ones are shared (_NONE_UPLOADING, _NONE_PENDING), replaced by
+        # a list or dict of its own on the first write (mark_part): a queue of
+        # 100,000 finished small files keeps no empty containers.
+        self.uploading: dict[int, PartProgress] = _NONE_UPLOADING
         self._pending: list[tuple[float, int]] = [
-            (0.0, p.number) for p in self.parts if p.state != PART_DONE]  # sorted: a heap
+            (0.0, p.number) for p in self.parts if p.state != PART_DONE] or _NONE_PENDING
         done_parts = [p for p in self.parts if p.state == PART_DONE]
         self._done_count = len(done_parts)
         self._done_bytes = sum(p.size for p in done_parts)
@@ -149,7 +157,7 @@ class Transfer:
         self._samples: collections.deque[tuple[float, int]] | None = None
         self._snap: TransferSnapshot | None = None
         self._snap_version = -1
-        self._parts_snap: list[PartSnapshot] = []  # a multipart transfer's, updated in place
+        self._parts_snap: list[PartSnapshot] | None = None  # multipart: updated in place
 
     @property
     def id(self) -> int:
@@ -175,15 +183,19 @@ class Transfer:
         elif old == PART_UPLOADING:
             self.uploading.pop(part.number, None)
             if not self.uploading:
-                self.uploading.clear()  # an emptied dict keeps its table (160 bytes)
+                self.uploading = _NONE_UPLOADING  # an emptied dict keeps its table
         if state == PART_DONE:
             self._done_count += 1
             self._done_bytes += part.size
         elif state == PART_UPLOADING:
+            if self.uploading is _NONE_UPLOADING:
+                self.uploading = {}
             self.uploading[part.number] = part
         elif state == PENDING:
             # (again) on the heap; an older entry of the same part goes stale
             part.not_before = not_before
+            if self._pending is _NONE_PENDING:
+                self._pending = []
             heapq.heappush(self._pending, (not_before, part.number))
         part.state = state
         part.snap = None
@@ -194,7 +206,8 @@ class Transfer:
         for part in self.parts:
             if part.state != PART_DONE and part.state != PART_UPLOADING:
                 part.state, part.not_before, part.snap = PENDING, 0.0, None
-        self._pending = [(0.0, p.number) for p in self.parts if p.state == PENDING]
+        self._pending = [(0.0, p.number) for p in self.parts if p.state == PENDING] \
+            or _NONE_PENDING
         self.changed()
 
     def pending_part(self, now: float) -> PartProgress | None:
@@ -209,6 +222,8 @@ class Transfer:
             if not_before > now:
                 return None
             heapq.heappop(heap)
+            if not heap:
+                self._pending = _NONE_PENDING
             return part
         return None
 
@@ -234,7 +249,7 @@ class Transfer:
             part.etag = part.checksum = part.error = None
             part.failures = part.attempts = 0
             part.not_before = 0.0
-        self.uploading.clear()
+        self.uploading = _NONE_UPLOADING
         self._done_count = self._done_bytes = 0
         self._pending = [(0.0, p.number) for p in self.parts]
         self.changed()
@@ -267,12 +282,13 @@ class Transfer:
         if len(parts) == 1:  # a small file: most of a big folder (no list kept)
             parts_snap: tuple[PartSnapshot, ...] = (parts[0].snapshot(now),)
         else:
-            if len(self._parts_snap) != len(parts) or self._snap_version != self.version:
-                self._parts_snap = [p.snapshot(now) for p in parts]
+            kept = self._parts_snap
+            if kept is None or len(kept) != len(parts) or self._snap_version != self.version:
+                kept = self._parts_snap = [p.snapshot(now) for p in parts]
             else:
                 for p in uploading.values():
-                    self._parts_snap[p.number - 1] = p.snapshot(now)
-            parts_snap = tuple(self._parts_snap)
+                    kept[p.number - 1] = p.snapshot(now)
+            parts_snap = tuple(kept)
         done = self.done_bytes() if uploading else self._done_bytes
         speed = self._speed(now, done)
         rec = self.rec
