@@ -8,7 +8,10 @@ folder: 160,000 context switches, the tick thread waiting 14 ms for each lock
 it took). Here one thread runs an asyncio loop with up to `limit` requests in
 flight on kept-alive connections. It takes jobs from its source in batches
 and gives the results back in batches, so the engine's lock is taken once per
-batch, not several times per file.
+batch, not several times per file. Taking a batch (reading, hashing and
+signing its files) runs on a reader thread of its own: reads and hashes
+release the GIL, so on a second core they overlap the loop's sending
+instead of holding it up.
 
 A request this module cannot send itself (a route botocore must handle, a
 bandwidth limit, a store that redirects) carries a blocking `fallback`, run
@@ -23,6 +26,7 @@ import concurrent.futures
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -90,6 +94,10 @@ class PutLoop:
         self._loop = asyncio.new_event_loop()
         self._pool = concurrent.futures.ThreadPoolExecutor(FALLBACK_THREADS,
                                                            thread_name_prefix="mpugui-put")
+        self._reader = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="mpugui-put-read")
+        self._taking: concurrent.futures.Future[list[Any]] | None = None  # one take at a time
+        self._missed = False  # woken while a take ran: take again after it
         self._idle: dict[tuple[str, str], list[_Conn]] = collections.defaultdict(list)
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: list[tuple[Any, Result]] = []
@@ -122,10 +130,16 @@ class PutLoop:
             except RuntimeError:
                 pass  # the loop has already closed
             self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout
         self._thread.join(timeout)
+        taking = self._taking
+        if taking is not None:  # a take still reading files: its jobs are dropped
+            concurrent.futures.wait([taking], max(0.0, deadline - time.monotonic()))
+        self._reader.shutdown(wait=taking is None or taking.done())
         with self._fallback_lock:
             blocked = self._fallbacks
-        return not self._thread.is_alive() and not blocked
+        return not self._thread.is_alive() and not blocked and \
+            (taking is None or taking.done())
 
     # -- the loop's thread ------------------------------------------------------------
 
@@ -149,16 +163,33 @@ class PutLoop:
         self._wake_pending.clear()
         if self._stopping:
             return
+        if self._taking is not None:
+            self._missed = True
+            return
         free = self.limit - len(self._tasks)
         if free <= 0:
             return
-        for job, item in self._source.take(free):
+        taking = self._taking = self._reader.submit(self._source.take, free)
+        asyncio.wrap_future(taking, loop=self._loop).add_done_callback(self._taken)
+
+    def _taken(self, taking: asyncio.Future[list[Any]]) -> None:
+        self._taking = None
+        if self._stopping or taking.cancelled():
+            return  # taken, never sent: as if in flight (the journal keeps them)
+        if taking.exception() is not None:  # a bug there must not end the loop
+            log.error("Taking small files failed", exc_info=taking.exception())
+            return
+        items = taking.result()
+        for job, item in items:
             if isinstance(item, PutRequest):
                 task = self._loop.create_task(self._one(job, item))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             else:
                 self._finished(job, item)
+        if items or self._missed:
+            self._missed = False
+            self._fill()
 
     def _finished(self, job: Any, result: Result) -> None:
         if not self._results:
