@@ -24,13 +24,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mpugui.core import multipart
-from mpugui.core.endpoint import Endpoint
 from mpugui.core.errors import MpuguiError, describe, error_code
 from mpugui.core.journal.store import PAUSED, Journal, TransferRecord
-from mpugui.core.sources import identity
-from mpugui.core.transfer.checksums import clean_etag, is_md5_etag
-from mpugui.core.transfer.plan import (
+from mpugui.core.s3.checksums import clean_etag, is_md5_etag
+from mpugui.core.s3.endpoint import Endpoint
+from mpugui.core.s3.plan import (
     DEFAULT_PART_SIZE,
     MIN_PART_SIZE,
     TAPER_V1,
@@ -38,6 +36,8 @@ from mpugui.core.transfer.plan import (
     PlanError,
     make_plan,
 )
+from mpugui.core.sources import identity
+from mpugui.core.transfer import multipart
 from mpugui.core.units import format_bytes
 
 try:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError
 
 from mpugui.core import inventory as inv
-from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.errors import MpuguiError, describe
 from mpugui.core.orphans.results import ScannedUpload
+from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mpugui.core import inventory as inv
-from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.errors import MpuguiError, describe, error_code
 from mpugui.core.orphans.directory import (
     DirectoryListingError,
@@ -34,6 +33,7 @@ from mpugui.core.orphans.prices import DEFAULT_REGION, PriceTable
 from mpugui.core.orphans.protection import read_protection
 from mpugui.core.orphans.results import BucketReport, ScannedUpload
 from mpugui.core.orphans.workpool import WorkPool
+from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 
 log = logging.getLogger("mpugui.orphans")
 
