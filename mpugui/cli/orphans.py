@@ -23,8 +23,11 @@ from mpugui.cli.uploads import (
     prices_for,
     report_abort,
 )
-from mpugui.core import inventory as inv
 from mpugui.core.errors import MpuguiError
+from mpugui.core.inventory.aborts import AbortResult
+from mpugui.core.inventory.errors import InventoryError
+from mpugui.core.inventory.lifecycle import describe_rule
+from mpugui.core.inventory.listing import Upload, format_age, format_cost, utc_now
 from mpugui.core.orphans import bulk, memory
 from mpugui.core.orphans.protection import PROTECTED, Protection
 from mpugui.core.orphans.results import AccountScan, BucketReport, ScannedUpload
@@ -56,9 +59,9 @@ def _protection_cell(p: Protection | None) -> str:
 
 
 def _bucket_line(b: BucketReport, now: datetime) -> str:
-    oldest = inv.format_age((now - b.oldest).total_seconds()) if b.oldest else "-"
+    oldest = format_age((now - b.oldest).total_seconds()) if b.oldest else "-"
     line = (f"{b.name:<32}  {b.region:<14}  {b.uploads:>7,}  {format_bytes(b.bytes):>10}  "
-            f"{inv.format_cost(b.monthly_cost):>9}  {oldest:>9}  "
+            f"{format_cost(b.monthly_cost):>9}  {oldest:>9}  "
             f"{_protection_cell(b.protection)}")
     for why in (b.error, b.protection.error if b.protection else None):
         if why:
@@ -69,9 +72,9 @@ def _bucket_line(b: BucketReport, now: datetime) -> str:
 def _upload_line(row: ScannedUpload, now: datetime) -> str:
     u = row.upload
     size = format_bytes(row.bytes) if row.bytes is not None else "?"
-    cost = inv.format_cost(row.monthly_cost) if row.monthly_cost is not None else "?"
+    cost = format_cost(row.monthly_cost) if row.monthly_cost is not None else "?"
     known = f"#{row.journal_id}" if row.journal_id is not None else "-"
-    line = (f"{inv.format_age(u.age(now)):>9}  {size:>10}  {cost:>9}  {known:>5}  "
+    line = (f"{format_age(u.age(now)):>9}  {size:>10}  {cost:>9}  {known:>5}  "
             f"{u.uri}  {u.upload_id}")
     return line + (f"\n    {row.error}" if row.error else "")
 
@@ -108,7 +111,7 @@ class _Collect(ScanListener):
 
 
 def _run_scan(args: argparse.Namespace, endpoint: Endpoint, clients: ClientFactory,
-              listener: _Collect, keep: Callable[[inv.Upload], bool] | None = None
+              listener: _Collect, keep: Callable[[Upload], bool] | None = None
               ) -> AccountScan:
     """Run the scan in this thread's stead (so Ctrl-C reaches the main
     thread, stops the scan and waits for its threads)."""
@@ -136,7 +139,7 @@ def _run_scan(args: argparse.Namespace, endpoint: Endpoint, clients: ClientFacto
         raise
     if failure:
         raise failure[0]
-    scan.finished = inv.utc_now()
+    scan.finished = utc_now()
     return scan
 
 
@@ -197,7 +200,7 @@ def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     result = AccountScan(endpoint.label(), now)
     cutoff = (now - timedelta(seconds=age)).astimezone()
     out.line(f"Uploads in every bucket initiated before {cutoff:%Y-%m-%d %H:%M} "
-             f"(older than {inv.format_age(age)}):")
+             f"(older than {format_age(age)}):")
 
     def on_upload(row: ScannedUpload) -> None:
         if out.json:
@@ -229,7 +232,7 @@ def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
         "estimated_monthly_cost": round(cost, 6), "buckets": buckets,
         "journal_known": known, "unreadable_buckets": unreadable}
     what = (f"{len(candidates)} upload(s) in {buckets} bucket(s) holding {parts} part(s), "
-            f"{format_bytes(size)}, about {inv.format_cost(cost)} a month")
+            f"{format_bytes(size)}, about {format_cost(cost)} a month")
     if not candidates or args.dry_run:
         out.line(f"Dry run: {what} would be aborted." if args.dry_run and candidates
                  else "No upload is that old; nothing to abort.")
@@ -243,7 +246,7 @@ def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
             return refused
     gone: set[str] = set()
 
-    def report(row: ScannedUpload, res: inv.AbortResult) -> None:
+    def report(row: ScannedUpload, res: AbortResult) -> None:
         summary["aborted" if res.ok else "failed"] += 1
         if res.ok:
             gone.add(row.upload.upload_id)
@@ -275,7 +278,7 @@ def _regions_of(clients: ClientFactory, endpoint: Endpoint, out: _Out,
             return entry.name, entry.region, None
         try:
             return entry.name, bucket_region(base, entry.name), None
-        except (inv.InventoryError, MpuguiError) as exc:
+        except (InventoryError, MpuguiError) as exc:
             return entry.name, None, str(exc)
 
     with ThreadPoolExecutor(8) as pool:
@@ -312,9 +315,9 @@ def lifecycle_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> in
             out.line(res.sentence())
             if change.changed:
                 for rule in change.before:
-                    out.line(f"    before: {inv.describe_rule(rule)}")
+                    out.line(f"    before: {describe_rule(rule)}")
                 for rule in change.after:
-                    out.line(f"    after:  {inv.describe_rule(rule)}")
+                    out.line(f"    after:  {describe_rule(rule)}")
 
     todo = []
     for name, region, why in found:

@@ -92,8 +92,24 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mpugui.core import inventory as inv
 from mpugui.core.errors import MpuguiError, describe
+from mpugui.core.inventory.aborts import AbortResult, abort
+from mpugui.core.inventory.adopt import adoption_record, check_adoption
+from mpugui.core.inventory.errors import InventoryError, UploadGone, explain
+from mpugui.core.inventory.lifecycle import describe_rule, set_abort_incomplete
+from mpugui.core.inventory.listing import (
+    Upload,
+    Usage,
+    find_upload,
+    format_age,
+    format_cost,
+    journal_index,
+    list_upload_parts,
+    parse_time,
+    upload_pages,
+    usage,
+    utc_now,
+)
 from mpugui.core.orphans.prices import PriceTable, check_prices, load_table
 from mpugui.core.orphans.scan import listing_region
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
@@ -189,12 +205,12 @@ def run(args: argparse.Namespace,
     out = _Out(args.json)
     try:
         return handler(args, endpoint, out)
-    except inv.InventoryError as exc:
+    except InventoryError as exc:
         out.error(str(exc))
         return EXIT_FAILED
     except (ClientError, BotoCoreError) as exc:
         bucket = (getattr(args, "target", None) or "s3://")[5:].partition("/")[0]
-        out.error(inv.explain(exc, bucket) if isinstance(exc, ClientError) else describe(exc))
+        out.error(explain(exc, bucket) if isinstance(exc, ClientError) else describe(exc))
         return EXIT_FAILED
 
 
@@ -275,7 +291,7 @@ def _json_default(value: Any) -> Any:
 
 def _now(args: argparse.Namespace) -> datetime:
     text = getattr(args, "now", None) or os.environ.get(NOW_ENV)
-    return inv.parse_time(text) if text else inv.utc_now()
+    return parse_time(text) if text else utc_now()
 
 
 def _client(endpoint: Endpoint) -> Any:
@@ -298,7 +314,7 @@ def _journal_ids() -> dict[str, int]:
     except JournalError:
         return {}  # listing still works without the journal
     try:
-        return {uid: rec.id for uid, rec in inv.journal_index(journal).items()}
+        return {uid: rec.id for uid, rec in journal_index(journal).items()}
     finally:
         journal.close()
 
@@ -306,7 +322,7 @@ def _journal_ids() -> dict[str, int]:
 class _Row:
     """One upload with its parts usage (or why it could not be read)."""
 
-    def __init__(self, upload: inv.Upload, use: inv.Usage | None, error: str | None) -> None:
+    def __init__(self, upload: Upload, use: Usage | None, error: str | None) -> None:
         self.upload, self.usage, self.error = upload, use, error
 
     def cost(self, prices: PriceTable, region: str) -> float | None:
@@ -331,25 +347,25 @@ class _Row:
         }
 
 
-def _with_usage(client: Any, uploads: list[inv.Upload], pool: ThreadPoolExecutor
+def _with_usage(client: Any, uploads: list[Upload], pool: ThreadPoolExecutor
                 ) -> Iterable[_Row]:
-    def one(u: inv.Upload) -> _Row | None:
+    def one(u: Upload) -> _Row | None:
         try:
-            return _Row(u, inv.usage(inv.list_upload_parts(client, u.bucket, u.key,
+            return _Row(u, usage(list_upload_parts(client, u.bucket, u.key,
                                                            u.upload_id)), None)
-        except inv.UploadGone:
+        except UploadGone:
             return None  # completed or aborted since the listing: no longer in progress
-        except inv.InventoryError as exc:
+        except InventoryError as exc:
             return _Row(u, None, str(exc))
 
     return (row for row in pool.map(one, uploads) if row is not None)
 
 
 def _rows(client: Any, bucket: str, prefix: str,
-          keep: Callable[[inv.Upload], bool] = lambda u: True) -> Iterator[_Row]:
+          keep: Callable[[Upload], bool] = lambda u: True) -> Iterator[_Row]:
     # ListParts per upload is one round trip each: a few in parallel.
     with ThreadPoolExecutor(4) as pool:
-        for page in inv.upload_pages(client, bucket, prefix):
+        for page in upload_pages(client, bucket, prefix):
             yield from _with_usage(client, [u for u in page if keep(u)], pool)
 
 
@@ -360,11 +376,11 @@ def _table_line(row: _Row, now: datetime, prices: PriceTable, region: str,
     cost = row.cost(prices, region)
     if row.usage and cost is not None:
         parts, size = str(row.usage.parts), format_bytes(row.usage.bytes)
-        cost_text = inv.format_cost(cost)
+        cost_text = format_cost(cost)
     else:
         parts, size, cost_text = "?", "?", "?"
     known = f"#{journal_ids[u.upload_id]}" if u.upload_id in journal_ids else "-"
-    line = (f"{initiated}  {inv.format_age(u.age(now)):>8}  {parts:>5}  {size:>10}  "
+    line = (f"{initiated}  {format_age(u.age(now)):>8}  {parts:>5}  {size:>10}  "
             f"{cost_text:>9}  {known:>5}  {u.key}  {u.upload_id}")
     if row.error:
         line += f"\n    {row.error}"
@@ -401,7 +417,7 @@ def _list(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
             out.line(_table_line(row, now, prices, region, journal_ids))
     where = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
     out.line(f"{count} in-progress upload(s) in {where}: {parts} part(s), {format_bytes(size)}, "
-             f"about {inv.format_cost(cost)} a month "
+             f"about {format_cost(cost)} a month "
              f"(*estimated from {prices.describe(region)}).")
     if failed:
         out.line(f"The parts of {failed} upload(s) could not be listed (see above).")
@@ -410,7 +426,7 @@ def _list(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
 
 def _parts(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     bucket, key = _key_target(args)
-    parts = inv.list_upload_parts(_client(endpoint), bucket, key, args.upload_id)
+    parts = list_upload_parts(_client(endpoint), bucket, key, args.upload_id)
     if out.json:
         for p in parts:
             out.obj({"part_number": p.number, "size": p.size, "etag": p.etag.strip('"'),
@@ -424,7 +440,7 @@ def _parts(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
         checksum = f"{p.checksum_algorithm} {p.checksum}" if p.checksum else "-"
         out.line(f"{p.number:>5}  {p.size:>14,}  {when:<16}  {p.etag.strip(chr(34))}  "
                  f"{checksum}")
-    total = inv.usage(parts)
+    total = usage(parts)
     out.line(f"{total.parts} part(s), {format_bytes(total.bytes)} ({total.bytes:,} bytes).")
     return EXIT_OK
 
@@ -442,7 +458,7 @@ def _forget_in_journal(upload_ids: set[str]) -> None:
     except JournalError:
         return
     try:
-        for upload_id, rec in inv.journal_index(journal).items():
+        for upload_id, rec in journal_index(journal).items():
             if upload_id in upload_ids and rec.state not in FINAL_STATES:
                 journal.forget_parts(rec.id)
                 journal.update(rec.id, state=CANCELLED, error=None)
@@ -450,20 +466,20 @@ def _forget_in_journal(upload_ids: set[str]) -> None:
         journal.close()
 
 
-def _abort_one(client: Any, upload: inv.Upload, out: _Out) -> bool:
+def _abort_one(client: Any, upload: Upload, out: _Out) -> bool:
     try:
-        use: inv.Usage | None = inv.usage(inv.list_upload_parts(
+        use: Usage | None = usage(list_upload_parts(
             client, upload.bucket, upload.key, upload.upload_id))
-    except inv.InventoryError:
+    except InventoryError:
         use = None  # the abort itself says what is wrong
-    result = inv.abort(client, upload)
+    result = abort(client, upload)
     report_abort(result, use.parts if use else None, use.bytes if use else None, out)
     if result.ok:
         _forget_in_journal({upload.upload_id})
     return result.ok
 
 
-def report_abort(result: inv.AbortResult, parts: int | None, size: int | None, out: _Out,
+def report_abort(result: AbortResult, parts: int | None, size: int | None, out: _Out,
                  region: str | None = None) -> None:
     """One abort's line (or JSON object): the per-bucket and the
     account-wide commands say it the same way."""
@@ -482,7 +498,7 @@ def report_abort(result: inv.AbortResult, parts: int | None, size: int | None, o
 
 def _abort(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     bucket, key = _key_target(args)
-    upload = inv.Upload(bucket, key, args.upload_id, inv.utc_now())
+    upload = Upload(bucket, key, args.upload_id, utc_now())
     return EXIT_OK if _abort_one(_client(endpoint), upload, out) else EXIT_FAILED
 
 
@@ -521,7 +537,7 @@ def _cleanup(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     candidates: list[_Row] = []
     cutoff = (now - timedelta(seconds=age)).astimezone()
     out.line(f"Uploads initiated before {cutoff:%Y-%m-%d %H:%M} "
-             f"(older than {inv.format_age(age)}):")
+             f"(older than {format_age(age)}):")
     out.line(_HEADER)
     for row in _rows(client, bucket, prefix, lambda u: u.age(now) >= age):
         candidates.append(row)
@@ -546,7 +562,7 @@ def _cleanup(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
         return refused
     gone = set()
     for row in candidates:
-        result = inv.abort(client, row.upload)
+        result = abort(client, row.upload)
         report_abort(result, row.usage.parts if row.usage else None,
                      row.usage.bytes if row.usage else None, out, region)
         summary["aborted" if result.ok else "failed"] += 1
@@ -566,19 +582,19 @@ def _adopt(args: argparse.Namespace, endpoint: Endpoint, out: _Out, *,
     if not os.path.isfile(args.file):
         raise MpuguiError(f"'{args.file}' is not a file.")
     client = _client(endpoint)
-    upload = inv.find_upload(client, bucket, key, args.upload_id)
+    upload = find_upload(client, bucket, key, args.upload_id)
     from mpugui.core import paths
     from mpugui.core.journal.store import FINAL_STATES, Journal
 
     journal = Journal(paths.journal_path())
     handed_over = False
     try:
-        known = inv.journal_index(journal).get(upload.upload_id)
+        known = journal_index(journal).get(upload.upload_id)
         if known is not None and known.state not in FINAL_STATES:
             raise MpuguiError(f"This upload is already transfer {known.id} in the journal; "
                               f"resume it with: mpugui resume {known.id}")
         out.line(f"Verifying the parts of {upload.uri} against {args.file} …")
-        check = inv.check_adoption(client, upload, args.file)
+        check = check_adoption(client, upload, args.file)
         if out.json:
             out.obj({"event": "verified", "bucket": bucket, "key": key,
                      "upload_id": upload.upload_id, "file": os.path.abspath(args.file),
@@ -596,7 +612,7 @@ def _adopt(args: argparse.Namespace, endpoint: Endpoint, out: _Out, *,
         if check.unverifiable:
             out.line(f"{len(check.unverifiable)} part(s) list neither an MD5 ETag nor a "
                      "checksum, so they will be sent again.")
-        transfer_id = journal.add(inv.adoption_record(check, endpoint))
+        transfer_id = journal.add(adoption_record(check, endpoint))
         out.line(f"Queued as transfer {transfer_id}.")
         engine_args = argparse.Namespace(command="resume", ids=[transfer_id], all=False,
                                          restart=False, concurrency=args.concurrency,
@@ -612,7 +628,7 @@ def _lifecycle(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     bucket, prefix = parse_s3_uri(args.target)
     if args.abort_after < 1:
         raise MpuguiError("--abort-after must be at least 1 day.")
-    change = inv.set_abort_incomplete(_client(endpoint), bucket, args.abort_after, prefix,
+    change = set_abort_incomplete(_client(endpoint), bucket, args.abort_after, prefix,
                                       dry_run=args.dry_run)
     if out.json:
         out.obj({"bucket": bucket, "prefix": prefix, "abort_after_days": args.abort_after,
@@ -622,12 +638,12 @@ def _lifecycle(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
         return EXIT_OK
     out.line(f"Lifecycle rules of s3://{bucket} before:")
     for rule in change.before or []:
-        out.line(f"  {inv.describe_rule(rule)}")
+        out.line(f"  {describe_rule(rule)}")
     if not change.before:
         out.line("  (none)")
     out.line("after:")
     for rule in change.after:
-        out.line(f"  {inv.describe_rule(rule)}")
+        out.line(f"  {describe_rule(rule)}")
     if not change.changed:
         out.line("Nothing to change: the bucket already aborts incomplete uploads after "
                  f"{args.abort_after} days.")

@@ -240,7 +240,7 @@ def test_list_buckets_follows_continuation_tokens():
 
 
 def test_a_bucket_region_comes_from_the_region_header_when_the_location_is_refused():
-    from mpugui.core import inventory as inv
+    from mpugui.core.inventory.errors import InventoryError
     from mpugui.core.orphans.scan import bucket_region, listing_region
 
     s3 = boto3.client("s3", region_name="us-east-1")
@@ -259,7 +259,7 @@ def test_a_bucket_region_comes_from_the_region_header_when_the_location_is_refus
         for _ in range(2):
             stub.add_client_error("get_bucket_location", "AccessDenied", http_status_code=403)
             stub.add_client_error("head_bucket", "403", http_status_code=403)
-        with pytest.raises(inv.InventoryError, match="region of bucket 'hidden'"):
+        with pytest.raises(InventoryError, match="region of bucket 'hidden'"):
             bucket_region(s3, "hidden")
         assert listing_region(s3, "hidden", Endpoint(region="ca-central-1")) == "ca-central-1"
         stub.assert_no_pending_responses()

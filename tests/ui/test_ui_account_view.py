@@ -147,14 +147,14 @@ def test_bulk_abort_previews_exactly_asks_for_queued_ones_then_aborts(
 
 
 def test_the_uploads_table_prices_by_class_and_region(qtmodeltester):
-    from mpugui.core import inventory as inv
+    from mpugui.core.inventory.listing import Upload, Usage
     from mpugui.core.orphans.prices import PriceTable
     from mpugui.core.units import GiB
     from mpugui.ui.uploads.uploads_models import UploadRow, UploadsModel
 
     model = UploadsModel(lambda: NOW)
-    up = inv.Upload("b", "k", "u1", NOW, storage_class="STANDARD_IA")
-    model.add_page([UploadRow(up, inv.Usage(1, GiB))])
+    up = Upload("b", "k", "u1", NOW, storage_class="STANDARD_IA")
+    model.add_page([UploadRow(up, Usage(1, GiB))])
     # AWS's table, class by class: STANDARD_IA in us-east-1 until told the region.
     assert model.totals().cost == pytest.approx(0.0125)
     model.set_prices(PriceTable().with_overrides({"eu-west-1/STANDARD_IA": 0.5}), "eu-west-1")

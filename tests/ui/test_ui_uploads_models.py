@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 
-from mpugui.core import inventory as inv
+from mpugui.core.inventory.listing import PartInfo, Upload, Usage
 from mpugui.core.orphans.prices import PriceTable
 from mpugui.ui.uploads.uploads_models import (
     BYTES,
@@ -23,8 +23,8 @@ from mpugui.ui.uploads.uploads_models import (
 NOW = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
 
 
-def upload(i: int) -> inv.Upload:
-    return inv.Upload("b", f"k/{i:04d}", f"u{i:04d}", NOW - timedelta(hours=i * 7 % 50),
+def upload(i: int) -> Upload:
+    return Upload("b", f"k/{i:04d}", f"u{i:04d}", NOW - timedelta(hours=i * 7 % 50),
                       storage_class=("STANDARD", "STANDARD_IA")[i % 2])
 
 
@@ -46,10 +46,10 @@ def test_uploads_model_and_its_sorted_proxy_through_every_change(qtmodeltester, 
     model.add_page([UploadRow(upload(i)) for i in range(50, 120)])  # overlap: skipped
     assert model.rowCount() == proxy.rowCount() == 120
     for i in range(0, 120, 3):
-        model.set_usage(f"u{i:04d}", inv.Usage(i % 5, i * 1000))
+        model.set_usage(f"u{i:04d}", Usage(i % 5, i * 1000))
     model.set_usage("u0001", None, "AccessDenied")
     model.set_journal("u0004", 7, "paused")
-    model.set_usage("nope", inv.Usage(1, 1))  # an upload no longer listed: ignored
+    model.set_usage("nope", Usage(1, 1))  # an upload no longer listed: ignored
     sizes = [proxy.index(r, BYTES).data(SORT_ROLE) for r in range(proxy.rowCount())]
     assert sizes == sorted(sizes, reverse=True)
     model.remove({f"u{i:04d}" for i in range(0, 120, 7)} | {"nope"})
@@ -69,7 +69,7 @@ def test_uploads_model_and_its_sorted_proxy_through_every_change(qtmodeltester, 
 def test_parts_model_refills_under_the_model_tester(qtmodeltester, qtlog) -> None:
     model = UploadPartsModel()
     qtmodeltester.check(model)
-    parts = [inv.PartInfo(n, n * 100, f'"{n:032x}"', NOW) for n in range(1, 6)]
+    parts = [PartInfo(n, n * 100, f'"{n:032x}"', NOW) for n in range(1, 6)]
     model.set_parts(parts)
     assert model.rowCount() == 5
     model.set_parts(parts[:2])

@@ -23,7 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mpugui.core import inventory as inv
+from mpugui.core.inventory.aborts import AbortResult
+from mpugui.core.inventory.lifecycle import describe_rule
+from mpugui.core.inventory.listing import format_age, format_cost
 from mpugui.core.orphans import bulk
 from mpugui.core.orphans.results import ScannedUpload
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
@@ -100,9 +102,9 @@ class ProtectAllDialog(QDialog):
             lines.append(r.sentence())
             if r.change is not None and r.change.changed:
                 todo += 1
-                lines += [f"    before: {inv.describe_rule(x)}" for x in r.change.before] \
+                lines += [f"    before: {describe_rule(x)}" for x in r.change.before] \
                     or ["    before: (no rules)"]
-                lines += [f"    after:  {inv.describe_rule(x)}" for x in r.change.after]
+                lines += [f"    after:  {describe_rule(x)}" for x in r.change.after]
         self.text.setPlainText("\n".join(lines))
         failed = sum(1 for r in results if r.change is None)
         self.status.setText(f"{todo} bucket(s) would change, {len(results) - todo - failed} "
@@ -130,7 +132,7 @@ class BulkAbortDialog(QDialog):
     preview (from the scan, exact) gives the count, bytes and cost; uploads
     this app's queue knows are named and their transfers cancelled."""
 
-    finished_aborts = Signal(object)  # list[(ScannedUpload, inv.AbortResult)]
+    finished_aborts = Signal(object)  # list[(ScannedUpload, AbortResult)]
 
     def __init__(self, runner: TaskRunner, clients: ClientFactory, endpoint: Endpoint,
                  rows: list[ScannedUpload], now: datetime, parent: QWidget | None = None,
@@ -164,7 +166,7 @@ class BulkAbortDialog(QDialog):
         lay.addWidget(self.buttons)
         self.resize(760, 480)
         self.candidates: list[ScannedUpload] = []
-        self.results: list[tuple[ScannedUpload, inv.AbortResult]] = []
+        self.results: list[tuple[ScannedUpload, AbortResult]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._timer = QTimer(self, interval=100)
@@ -186,7 +188,7 @@ class BulkAbortDialog(QDialog):
         buckets = len({r.upload.bucket for r in self.candidates})
         mine = [r for r in self.candidates if r.journal_id is not None]
         text = (f"{len(self.candidates):,} upload(s) in {buckets} bucket(s) holding "
-                f"{format_bytes(size)}, about {inv.format_cost(cost)} a month, would be "
+                f"{format_bytes(size)}, about {format_cost(cost)} a month, would be "
                 "aborted. Their parts are deleted; this cannot be undone.")
         if mine:
             text += (f" {len(mine)} of them are transfers in this app's queue ("
@@ -194,7 +196,7 @@ class BulkAbortDialog(QDialog):
                      + ("…" if len(mine) > 10 else "") + "): they will be cancelled.")
         self.summary.setText(text)
         self.text.setPlainText("\n".join(
-            f"{inv.format_age(r.upload.age(self.now)):>9}  "
+            f"{format_age(r.upload.age(self.now)):>9}  "
             f"{format_bytes(r.bytes or 0):>10}  {r.upload.uri}"
             + (f"  (queue #{r.journal_id})" if r.journal_id is not None else "")
             for r in self.candidates))
@@ -232,7 +234,7 @@ class BulkAbortDialog(QDialog):
         self.progress.setVisible(True)
         clients, endpoint, stop = self.clients, self.endpoint, self._stop
 
-        def record(row: ScannedUpload, result: inv.AbortResult) -> None:
+        def record(row: ScannedUpload, result: AbortResult) -> None:
             with self._lock:
                 self.results.append((row, result))
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, Qt
 
-from mpugui.core import inventory as inv
+from mpugui.core.inventory.listing import format_age, format_cost
 from mpugui.core.orphans.protection import PARTIAL, PROTECTED, UNKNOWN, Protection
 from mpugui.core.orphans.results import BucketReport
 from mpugui.core.units import format_bytes
@@ -144,10 +144,10 @@ class BucketsModel(TableModel):
         if col == BYTES:
             return format_bytes(r.bytes)
         if col == COST:
-            return inv.format_cost(r.monthly_cost)
+            return format_cost(r.monthly_cost)
         if col == OLDEST:
             age = self._age(r)
-            return "—" if age is None else inv.format_age(age)
+            return "—" if age is None else format_age(age)
         if col == PROTECTION:
             return protection_text(r.protection)
         return ""

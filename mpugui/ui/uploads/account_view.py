@@ -33,9 +33,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mpugui.core import inventory as inv
 from mpugui.core.accounts import AccountStore
 from mpugui.core.errors import MpuguiError
+from mpugui.core.inventory.aborts import AbortResult
+from mpugui.core.inventory.listing import Usage, journal_index, utc_now
 from mpugui.core.journal.store import Journal
 from mpugui.core.orphans import memory
 from mpugui.core.orphans.prices import PriceTable, load_table
@@ -104,7 +105,7 @@ class AccountView(QWidget):
                  prices: PriceTable | None = None, threads: int = 8) -> None:
         super().__init__(parent)
         self.accounts, self.runner, self.clients, self.journal = accounts, runner, clients, journal
-        self.now = now or inv.utc_now
+        self.now = now or utc_now
         self._cancel_transfers = cancel_transfers
         self._prices = prices
         self._table: PriceTable = prices or PriceTable()  # what the shown scan used
@@ -307,7 +308,7 @@ class AccountView(QWidget):
         endpoint = self.endpoint()
         try:
             prices = self._table = self._table_for(endpoint)
-            journal_ids = {uid: r.id for uid, r in inv.journal_index(self.journal).items()}
+            journal_ids = {uid: r.id for uid, r in journal_index(self.journal).items()}
         except Exception as exc:
             self.detail.setText(user_error(exc))
             return
@@ -423,7 +424,7 @@ class AccountView(QWidget):
         report = reports[0]
         rows = self._by_bucket.get(report.name, [])
         self.uploads_model.add_page([
-            UploadRow(r.upload, inv.Usage(r.parts, r.bytes)
+            UploadRow(r.upload, Usage(r.parts, r.bytes)
                       if r.parts is not None and r.bytes is not None else None,
                       r.error, r.journal_id) for r in rows])
         # Priced as the scan priced them: by storage class in the bucket's region.
@@ -485,7 +486,7 @@ class AccountView(QWidget):
         self._keep(dialog)
         return dialog
 
-    def _aborted(self, results: list[tuple[ScannedUpload, inv.AbortResult]]) -> None:
+    def _aborted(self, results: list[tuple[ScannedUpload, AbortResult]]) -> None:
         scan = self.scan
         gone = {row.upload.upload_id for row, r in results if r.ok}
         if scan is None or not gone:

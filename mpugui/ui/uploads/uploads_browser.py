@@ -39,9 +39,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mpugui.core import inventory as inv
 from mpugui.core.accounts import AccountStore
 from mpugui.core.errors import MpuguiError
+from mpugui.core.inventory.aborts import AbortResult, abort
+from mpugui.core.inventory.errors import UploadGone
+from mpugui.core.inventory.listing import (
+    PAGE_SIZE,
+    PartInfo,
+    Upload,
+    fetch_upload_page,
+    journal_index,
+    list_upload_parts,
+    parse_time,
+    usage,
+    utc_now,
+)
 from mpugui.core.journal.store import FINAL_STATES, Journal, TransferRecord
 from mpugui.core.orphans.prices import PriceTable, load_table
 from mpugui.core.orphans.scan import listing_region
@@ -82,7 +94,7 @@ PARTS_IN_FLIGHT = 3  # ListParts calls at once, so listing pages never queue beh
 
 def default_now() -> datetime:
     text = os.environ.get(NOW_ENV)
-    return inv.parse_time(text) if text else inv.utc_now()
+    return parse_time(text) if text else utc_now()
 
 
 class UploadsBrowser(QWidget):
@@ -96,7 +108,7 @@ class UploadsBrowser(QWidget):
     def __init__(self, accounts: AccountStore, runner: TaskRunner, clients: ClientFactory,
                  journal: Journal, engine: TransferEngine, parent: QWidget | None = None,
                  *, now: Callable[[], datetime] | None = None,
-                 page_size: int = inv.PAGE_SIZE) -> None:
+                 page_size: int = PAGE_SIZE) -> None:
         super().__init__(parent)
         self.accounts, self.runner, self.clients = accounts, runner, clients
         self.journal, self.engine = journal, engine
@@ -107,15 +119,15 @@ class UploadsBrowser(QWidget):
         self._location: tuple[Endpoint, str, str] | None = None
         self._listing = False
         self._list_task: int | None = None
-        self._parts_cache: dict[str, list[inv.PartInfo]] = {}
-        self._parts_queue: collections.deque[inv.Upload] = collections.deque()
+        self._parts_cache: dict[str, list[PartInfo]] = {}
+        self._parts_queue: collections.deque[Upload] = collections.deque()
         self._parts_inflight: set[str] = set()
         self._aborting = False
         self.dialogs: list[QWidget] = []
         self.confirm_box: QMessageBox | None = None  # open while asking
         self._abort_box: QMessageBox | None = None
-        self._pending_abort: list[inv.Upload] = []
-        self.last_results: list[inv.AbortResult] = []
+        self._pending_abort: list[Upload] = []
+        self.last_results: list[AbortResult] = []
 
         self.model = UploadsModel(self.now, parent=self)
         self._prices_error: str | None = None
@@ -358,7 +370,7 @@ class UploadsBrowser(QWidget):
         self.parts_model.set_parts([])
         self.parts_title.setText("Select an upload to see its parts.")
         try:
-            self._known = inv.journal_index(self.journal)
+            self._known = journal_index(self.journal)
         except Exception as exc:
             self._known = {}
             log.warning("The journal could not be read: %s", exc)
@@ -396,14 +408,14 @@ class UploadsBrowser(QWidget):
 
         def work() -> Any:
             client = clients.client(endpoint)
-            page = inv.fetch_upload_page(client, bucket, prefix, key_marker, upload_marker, size)
+            page = fetch_upload_page(client, bucket, prefix, key_marker, upload_marker, size)
             # The bucket's region prices its uploads, as the account scan does.
             return (*page, listing_region(client, bucket, endpoint) if first else None)
 
         self._list_task = self.runner.run(work, lambda res: self._page_arrived(gen, res),
                                           lambda exc: self._list_failed(gen, exc))
 
-    def _page_arrived(self, gen: int, result: tuple[list[inv.Upload], Any, str, str | None]
+    def _page_arrived(self, gen: int, result: tuple[list[Upload], Any, str, str | None]
                       ) -> None:
         if gen != self._gen:
             return
@@ -451,30 +463,30 @@ class UploadsBrowser(QWidget):
                 continue
             self._parts_inflight.add(u.upload_id)
 
-            def work(u: inv.Upload = u) -> list[inv.PartInfo]:
-                return inv.list_upload_parts(clients.client(endpoint), u.bucket, u.key,
+            def work(u: Upload = u) -> list[PartInfo]:
+                return list_upload_parts(clients.client(endpoint), u.bucket, u.key,
                                              u.upload_id)
 
             self.runner.run(work, functools.partial(self._parts_arrived, gen, u),
                             functools.partial(self._parts_failed, gen, u))
 
-    def _parts_arrived(self, gen: int, u: inv.Upload, parts: list[inv.PartInfo]) -> None:
+    def _parts_arrived(self, gen: int, u: Upload, parts: list[PartInfo]) -> None:
         if gen != self._gen:
             return
         self._parts_inflight.discard(u.upload_id)
         self._parts_cache[u.upload_id] = parts
-        self.model.set_usage(u.upload_id, inv.usage(parts))
+        self.model.set_usage(u.upload_id, usage(parts))
         if self.current_upload() == u:
             self._show_parts(u)
         self._pump_parts()
         self._update_totals()
         self.usage_loaded.emit(u.upload_id)
 
-    def _parts_failed(self, gen: int, u: inv.Upload, exc: BaseException) -> None:
+    def _parts_failed(self, gen: int, u: Upload, exc: BaseException) -> None:
         if gen != self._gen:
             return
         self._parts_inflight.discard(u.upload_id)
-        if isinstance(exc, inv.UploadGone):  # completed or aborted since it was listed
+        if isinstance(exc, UploadGone):  # completed or aborted since it was listed
             self.model.remove({u.upload_id})
             self._pump_parts()
             self._update_totals()
@@ -487,16 +499,16 @@ class UploadsBrowser(QWidget):
         self._update_totals()
         self.usage_loaded.emit(u.upload_id)
 
-    def cached_parts(self, upload_id: str) -> list[inv.PartInfo] | None:
+    def cached_parts(self, upload_id: str) -> list[PartInfo] | None:
         return self._parts_cache.get(upload_id)
 
     # -- selection and drill-down ------------------------------------------------------------
 
-    def selected_uploads(self) -> list[inv.Upload]:
+    def selected_uploads(self) -> list[Upload]:
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
         return [self.proxy.index(r, 0).data(UPLOAD_ROLE) for r in rows]
 
-    def current_upload(self) -> inv.Upload | None:
+    def current_upload(self) -> Upload | None:
         selected = self.selected_uploads()
         return selected[0] if len(selected) == 1 else None
 
@@ -528,10 +540,10 @@ class UploadsBrowser(QWidget):
             self._parts_queue.appendleft(u)  # the one the user looks at goes first
             self._pump_parts()
 
-    def _show_parts(self, u: inv.Upload) -> None:
+    def _show_parts(self, u: Upload) -> None:
         parts = self._parts_cache.get(u.upload_id, [])
         self.parts_model.set_parts(parts)
-        use = inv.usage(parts)
+        use = usage(parts)
         algo = f", {u.checksum_algorithm} checksums" if u.checksum_algorithm else ""
         self.parts_title.setText(
             f"<b>{_html(u.key)}</b> — upload {_html(u.upload_id)}: {plural(use.parts, 'part')}, "
@@ -558,12 +570,12 @@ class UploadsBrowser(QWidget):
 
     # -- abort ---------------------------------------------------------------------------
 
-    def describe_uploads(self, uploads: list[inv.Upload]) -> str:
+    def describe_uploads(self, uploads: list[Upload]) -> str:
         """'2 uploads holding 5 parts (25.0 MiB)', counting what is known."""
         cache = self._parts_cache
         known = [cache[u.upload_id] for u in uploads if u.upload_id in cache]
         parts = sum(len(p) for p in known)
-        size = sum(inv.usage(p).bytes for p in known)
+        size = sum(usage(p).bytes for p in known)
         text = (f"{plural(len(uploads), 'upload')} holding {plural(parts, 'part')} "
                 f"({format_bytes(size)})")
         if len(known) < len(uploads):
@@ -600,16 +612,16 @@ class UploadsBrowser(QWidget):
         if box is not None and box.clickedButton() is box.button(QMessageBox.StandardButton.Yes):
             self.run_aborts(uploads)
 
-    def run_aborts(self, uploads: list[inv.Upload],
-                   on_result: Callable[[inv.AbortResult], None] | None = None,
-                   on_done: Callable[[list[inv.AbortResult]], None] | None = None) -> None:
+    def run_aborts(self, uploads: list[Upload],
+                   on_result: Callable[[AbortResult], None] | None = None,
+                   on_done: Callable[[list[AbortResult]], None] | None = None) -> None:
         """Abort one upload after the other in the background (each: abort,
         then ListParts until empty), removing each row as it goes."""
         if self._location is None or not uploads:
             return
         endpoint, clients = self._location[0], self.clients
         todo = collections.deque(uploads)
-        results: list[inv.AbortResult] = []
+        results: list[AbortResult] = []
         self._aborting = True
         self._update_actions()
 
@@ -633,10 +645,10 @@ class UploadsBrowser(QWidget):
                 self.aborts_finished.emit(results)
                 return
             u = todo.popleft()
-            self.runner.run(lambda: inv.abort(clients.client(endpoint), u), done,
-                            lambda exc: done(inv.AbortResult(u, False, user_error(exc))))
+            self.runner.run(lambda: abort(clients.client(endpoint), u), done,
+                            lambda exc: done(AbortResult(u, False, user_error(exc))))
 
-        def done(result: inv.AbortResult) -> None:
+        def done(result: AbortResult) -> None:
             results.append(result)
             if result.ok:
                 self.model.remove({result.upload.upload_id})

@@ -37,7 +37,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mpugui.core import inventory as inv
+from mpugui.core.inventory.aborts import AbortResult
+from mpugui.core.inventory.adopt import AdoptCheck, Progress, adoption_record, check_adoption
+from mpugui.core.inventory.lifecycle import (
+    LifecycleChange,
+    describe_rule,
+    merge_abort_rule,
+    read_lifecycle,
+    set_abort_incomplete,
+)
+from mpugui.core.inventory.listing import PartInfo, Upload, journal_index, older_than, usage
 from mpugui.core.journal.store import FINAL_STATES
 from mpugui.core.s3.endpoint import Endpoint
 from mpugui.core.units import format_bytes, plural
@@ -75,11 +84,11 @@ class Browser(Protocol):
     @property
     def listing(self) -> bool: ...
     def location(self) -> tuple[Endpoint, str, str] | None: ...
-    def cached_parts(self, upload_id: str) -> list[inv.PartInfo] | None: ...
-    def describe_uploads(self, uploads: list[inv.Upload]) -> str: ...
-    def run_aborts(self, uploads: list[inv.Upload],
-                   on_result: Callable[[inv.AbortResult], None] | None = None,
-                   on_done: Callable[[list[inv.AbortResult]], None] | None = None) -> None: ...
+    def cached_parts(self, upload_id: str) -> list[PartInfo] | None: ...
+    def describe_uploads(self, uploads: list[Upload]) -> str: ...
+    def run_aborts(self, uploads: list[Upload],
+                   on_result: Callable[[AbortResult], None] | None = None,
+                   on_done: Callable[[list[AbortResult]], None] | None = None) -> None: ...
     def mark_adopted(self, upload_id: str, transfer_id: int) -> None: ...
 
 
@@ -124,8 +133,8 @@ class CleanupDialog(QDialog):
         self.setModal(False)
         size_to_screen(self, QSize(760, 440), QSize(0, 0))
         self.browser = browser
-        self.candidates: list[inv.Upload] = []
-        self.results: list[inv.AbortResult] = []
+        self.candidates: list[Upload] = []
+        self.results: list[AbortResult] = []
         self._started = False
         location = browser.location()
         assert location is not None
@@ -180,11 +189,11 @@ class CleanupDialog(QDialog):
         rows = self.browser.model.rows()
         age = self.days.value() * 86400
         now = self.browser.now()
-        self.candidates = inv.older_than([r.upload for r in rows], age, now)
+        self.candidates = older_than([r.upload for r in rows], age, now)
         self.table.clear()
         for u in self.candidates:
             parts = self.browser.cached_parts(u.upload_id)
-            use = inv.usage(parts) if parts is not None else None
+            use = usage(parts) if parts is not None else None
             item = QTreeWidgetItem([u.key, short_id(u.upload_id), local_time(u.initiated),
                                     format_age(u.age(now)), f"{use.parts:,}" if use else "…",
                                     format_bytes(use.bytes) if use else "…", "would go"])
@@ -220,7 +229,7 @@ class CleanupDialog(QDialog):
         self.progress.show()
         rows = {u.upload_id: i for i, u in enumerate(self.candidates)}
 
-        def one(result: inv.AbortResult) -> None:
+        def one(result: AbortResult) -> None:
             self.results.append(result)
             self.progress.setValue(len(self.results))
             item = self.table.topLevelItem(rows[result.upload.upload_id])
@@ -230,7 +239,7 @@ class CleanupDialog(QDialog):
                     item.setToolTip(6, result.error)
             _say(self.summary, f"Aborting: {len(self.results)} of {len(self.candidates)} …")
 
-        def done(results: list[inv.AbortResult]) -> None:
+        def done(results: list[AbortResult]) -> None:
             failed = [r for r in results if not r.ok]
             text = f"Aborted {len(results) - len(failed):,} of {plural(len(results), 'upload')}."
             if failed:
@@ -246,14 +255,14 @@ class AdoptDialog(QDialog):
     failed = Signal(str)  # a sentence: the file cannot continue this upload
     queued = Signal(int)  # the engine's transfer id
 
-    def __init__(self, browser: Browser, upload: inv.Upload, endpoint: Endpoint) -> None:
+    def __init__(self, browser: Browser, upload: Upload, endpoint: Endpoint) -> None:
         super().__init__(_parent(browser))
         self.setWindowTitle("Resume an upload with a local file")
         self.setModal(False)
         size_to_screen(self, QSize(680, 420), QSize(0, 0))
         self.browser, self.upload, self.endpoint = browser, upload, endpoint
-        self.check: inv.AdoptCheck | None = None
-        self.progress_state = inv.Progress()
+        self.check: AdoptCheck | None = None
+        self.progress_state = Progress()
         self._task: int | None = None
 
         about = QLabel(f"<b>{_html(upload.uri)}</b><br>upload {_html(upload.upload_id)}, "
@@ -321,13 +330,13 @@ class AdoptDialog(QDialog):
         self.details.clear()
         self.queue_button.setEnabled(False)
         self.verify_button.setEnabled(False)
-        self.progress_state = progress = inv.Progress()
+        self.progress_state = progress = Progress()
         self.progress.setValue(0)
         self.progress.setFormat("%p% verified")
         _say(self.status, "Listing the parts and reading the file …")
         clients, endpoint, upload = self.browser.clients, self.endpoint, self.upload
         self._task = self.browser.runner.run(
-            lambda: inv.check_adoption(clients.client(endpoint), upload, path,
+            lambda: check_adoption(clients.client(endpoint), upload, path,
                                        progress=progress),
             self._verified, self._failed)
         self._timer.start()
@@ -342,7 +351,7 @@ class AdoptDialog(QDialog):
         self._timer.stop()
         self.verify_button.setEnabled(bool(self.path.text().strip()))
 
-    def _verified(self, check: inv.AdoptCheck) -> None:
+    def _verified(self, check: AdoptCheck) -> None:
         self._stopped()
         self.progress.setValue(1000)
         self.progress.setFormat("All parts match" if check.ok else "Mismatch found")
@@ -377,11 +386,11 @@ class AdoptDialog(QDialog):
             return None
         journal, engine = self.browser.journal, self.browser.engine
         try:
-            known = inv.journal_index(journal).get(self.upload.upload_id)
+            known = journal_index(journal).get(self.upload.upload_id)
             if known is not None and known.state not in FINAL_STATES:
                 transfer_id = known.id
             else:
-                transfer_id = journal.add(inv.adoption_record(check, self.endpoint))
+                transfer_id = journal.add(adoption_record(check, self.endpoint))
             engine.restore([transfer_id])
             engine.resume([transfer_id])
         except Exception as exc:
@@ -417,7 +426,7 @@ class LifecycleDialog(QDialog):
         size_to_screen(self, QSize(640, 460), QSize(0, 0))
         self.browser, self.endpoint, self.bucket = browser, endpoint, bucket
         self.before: list[dict[str, Any]] | None = None
-        self.change: inv.LifecycleChange | None = None
+        self.change: LifecycleChange | None = None
         self._prefix = prefix
 
         self.days = _days_spin(1, self._preview)
@@ -459,7 +468,7 @@ class LifecycleDialog(QDialog):
 
     def reload(self) -> None:
         clients, endpoint, bucket = self.browser.clients, self.endpoint, self.bucket
-        self.browser.runner.run(lambda: inv.read_lifecycle(clients.client(endpoint), bucket),
+        self.browser.runner.run(lambda: read_lifecycle(clients.client(endpoint), bucket),
                                 self._loaded, self._failed)
 
     def _loaded(self, result: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
@@ -476,7 +485,7 @@ class LifecycleDialog(QDialog):
     def _preview(self, *_: Any) -> None:
         if self.before is None:
             return
-        after = inv.merge_abort_rule(self.before, self.days.value(), self.prefix())
+        after = merge_abort_rule(self.before, self.days.value(), self.prefix())
         self.before_text.setPlainText(_rules_text(self.before))
         self.after_text.setPlainText(_rules_text(after))
         changed = after != self.before
@@ -491,10 +500,10 @@ class LifecycleDialog(QDialog):
         _say(self.status, "Applying …")
         # Read-merge-write again in the task: a rule added meanwhile is kept.
         self.browser.runner.run(
-            lambda: inv.set_abort_incomplete(clients.client(endpoint), bucket, days, prefix),
+            lambda: set_abort_incomplete(clients.client(endpoint), bucket, days, prefix),
             self._applied, self._failed)
 
-    def _applied(self, change: inv.LifecycleChange) -> None:
+    def _applied(self, change: LifecycleChange) -> None:
         self.change = change
         self.before = change.after
         self.before_text.setPlainText(_rules_text(change.before))
@@ -506,7 +515,7 @@ class LifecycleDialog(QDialog):
 
 
 def _rules_text(rules: list[dict[str, Any]]) -> str:
-    rules_text = "\n".join(inv.describe_rule(r) for r in rules)
+    rules_text = "\n".join(describe_rule(r) for r in rules)
     return rules_text or "(none yet: the bucket has no lifecycle rules)"
 
 

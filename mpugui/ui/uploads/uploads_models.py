@@ -12,8 +12,7 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QObject, Qt
 from PySide6.QtGui import QGuiApplication, QPalette
 
-from mpugui.core import inventory as inv
-from mpugui.core.inventory import format_age, format_cost
+from mpugui.core.inventory.listing import PartInfo, Upload, Usage, format_age, format_cost
 from mpugui.core.orphans.prices import DEFAULT_REGION, PriceTable
 from mpugui.core.units import format_bytes, plural
 from mpugui.ui.common.table_model import TableModel
@@ -45,8 +44,8 @@ def local_time(when: datetime | None) -> str:
 
 @dataclass
 class UploadRow:
-    upload: inv.Upload
-    usage: inv.Usage | None = None  # None while ListParts is pending or failed
+    upload: Upload
+    usage: Usage | None = None  # None while ListParts is pending or failed
     error: str | None = None  # why the parts could not be listed
     journal_id: int | None = None
     journal_state: str | None = None
@@ -95,7 +94,7 @@ class UploadsModel(TableModel):
             self._rows.append(r)
         self.endInsertRows()
 
-    def set_usage(self, upload_id: str, use: inv.Usage | None, error: str | None = None) -> None:
+    def set_usage(self, upload_id: str, use: Usage | None, error: str | None = None) -> None:
         row = self._index.get(upload_id)
         if row is None:
             return
@@ -124,7 +123,7 @@ class UploadsModel(TableModel):
             self.region = region or DEFAULT_REGION
         self._announce_column(COST)
 
-    def price_of(self, upload: inv.Upload) -> float:
+    def price_of(self, upload: Upload) -> float:
         """USD per GB-month for this upload's bytes."""
         return self.prices.price(upload.storage_class, self.region)
 
@@ -261,20 +260,20 @@ class UploadPartsModel(TableModel):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._parts: list[inv.PartInfo] = []
+        self._parts: list[PartInfo] = []
 
-    def set_parts(self, parts: list[inv.PartInfo]) -> None:
+    def set_parts(self, parts: list[PartInfo]) -> None:
         self.beginResetModel()
         self._parts = list(parts)
         self.endResetModel()
 
-    def parts(self) -> list[inv.PartInfo]:
+    def parts(self) -> list[PartInfo]:
         return list(self._parts)
 
-    def _items(self) -> list[inv.PartInfo]:
+    def _items(self) -> list[PartInfo]:
         return self._parts
 
-    def cell(self, p: inv.PartInfo, col: int, role: int) -> Any:
+    def cell(self, p: PartInfo, col: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             if col == P_NUMBER:
                 return str(p.number)
