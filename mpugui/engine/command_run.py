@@ -1,6 +1,6 @@
 """One CLI command (`upload`, `resume`, `cancel`) run by the engine of the
 process that owns the journal (the window), for a CLI process that found
-it busy (see mpugui.remote_cli and mpugui.ui.single_instance).
+it busy (see mpugui.cli.remote and mpugui.ui.app.single_instance).
 
 The run adds, resumes or cancels its transfers in this engine, so they show
 in the window like any other, and reports only on them: per tick the state

@@ -1,5 +1,5 @@
 """The transfer engine: a QObject that owns the queue, hands big files' jobs
-to worker QThreads and small files to one put loop (core/putloop.py, with
+to worker QThreads and small files to one put loop (core/s3/putloop.py, with
 engine/small_files.py), and publishes one progress snapshot per tick.
 
 Every event costs what changed, not what exists: work waits in the
@@ -31,8 +31,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 from PySide6.QtCore import SIGNAL, QObject, QThread, QTimer, Signal
 
-from mpugui.core import multipart as s3
-from mpugui.core.endpoint import ClientFactory
 from mpugui.core.errors import (
     TLS_AGAIN,
     Interrupted,
@@ -60,7 +58,10 @@ from mpugui.core.journal.store import (
     PartRecord,
     TransferRecord,
 )
-from mpugui.core.putloop import PutLoop
+from mpugui.core.s3.checksums import DEFAULT_ALGORITHM, algorithm, default_for
+from mpugui.core.s3.endpoint import ClientFactory
+from mpugui.core.s3.plan import DEFAULT_PART_SIZE, DEFAULT_THRESHOLD, TAPER_V1, make_plan
+from mpugui.core.s3.putloop import PutLoop
 from mpugui.core.sources import (
     Identity,
     check_unchanged,
@@ -69,6 +70,7 @@ from mpugui.core.sources import (
     identity,
     identity_of,
 )
+from mpugui.core.transfer import multipart as s3
 from mpugui.core.transfer import outage, recovery
 from mpugui.core.transfer.adaptive import MAXIMUM, MEMORY_BUDGET, AdaptiveConcurrency, Inputs
 from mpugui.core.transfer.bandwidth import RateLimiter
@@ -80,8 +82,6 @@ from mpugui.core.transfer.body import (
     limit_malloc_arenas,
     read_range,
 )
-from mpugui.core.transfer.checksums import DEFAULT_ALGORITHM, algorithm, default_for
-from mpugui.core.transfer.plan import DEFAULT_PART_SIZE, DEFAULT_THRESHOLD, TAPER_V1, make_plan
 from mpugui.core.transfer.progress import Transfer, now
 from mpugui.core.transfer.request import UploadRequest
 from mpugui.core.transfer.scheduler import (
@@ -103,8 +103,8 @@ from mpugui.core.transfer.snapshot import (
     StateEvent,
     TransferSnapshot,
 )
+from mpugui.core.transfer.verify import Verdict
 from mpugui.core.units import format_duration
-from mpugui.core.verify import Verdict
 from mpugui.engine.small_files import SmallFiles
 
 log = logging.getLogger("mpugui.engine")
@@ -239,7 +239,7 @@ class TransferEngine(QObject):
                                 put_limit=max(1, self.settings.put_concurrency))
         self._lock = self._sched.lock
         self._threads: list[_WorkerThread] = []
-        # Small files: one thread, many requests in flight (core/putloop.py).
+        # Small files: one thread, many requests in flight (core/s3/putloop.py).
         self._putloop = PutLoop(SmallFiles(self), self._sched.put_limit,
                                 read_timeout=self.clients.read_timeout)
         self._sched.puts_ready = self._putloop.wake
@@ -266,7 +266,7 @@ class TransferEngine(QObject):
         self._outages: outage.Outages[Transfer] = outage.Outages(
             self.settings.probe_first, self.settings.probe_cap, self.settings.max_wait)
         # botocore stops retrying a request to an endpoint known down (the
-        # probe decides when it is sent again): core/endpoint.py RetryGate.
+        # probe decides when it is sent again): core/s3/endpoint.py RetryGate.
         self.clients.is_down = self._outages.is_down
         # Endpoints that answered a request in this run: a TLS failure from
         # one of them waits (a login page in the way) rather than fails.

@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from mpugui.core.endpoint import Endpoint
 from mpugui.core.errors import MpuguiError, describe
 from mpugui.core.journal.store import DONE, Journal
+from mpugui.core.s3.endpoint import Endpoint
 from mpugui.core.sources import Problem, SourceFile, identity, walk_sources
 from mpugui.core.transfer.existing import Recorded, RemoteListing, is_unchanged
 from mpugui.core.transfer.request import UploadRequest

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mpugui.core.journal.store import DONE, QUEUED, UPLOADING, PartRecord, TransferRecord
+from mpugui.core.s3.checksums import Algorithm, algorithm
+from mpugui.core.s3.plan import Plan
 from mpugui.core.sources import Identity
 from mpugui.core.transfer.body import Flag, PartBody
-from mpugui.core.transfer.checksums import Algorithm, algorithm
-from mpugui.core.transfer.plan import Plan
 from mpugui.core.transfer.snapshot import (
     DONE as PART_DONE,
 )
