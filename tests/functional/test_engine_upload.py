@@ -117,7 +117,7 @@ def test_parts_are_read_one_lane_at_a_time(qtbot, engine_factory, s3, bucket, en
     import threading
     import time
 
-    import mpugui.engine.engine as engine_mod
+    import mpugui.engine.jobs as engine_mod  # the part steps read with read_range
 
     inside, most, lock = [0], [0], threading.Lock()
     real = engine_mod.read_range
