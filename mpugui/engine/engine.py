@@ -42,22 +42,7 @@ from mpugui.core.errors import (
     is_transient,
     is_unreachable,
 )
-from mpugui.core.journal.store import (
-    ACTIVE_STATES,
-    ASSEMBLING,
-    CANCELLED,
-    DONE,
-    FAILED,
-    FINAL_STATES,
-    PAUSED,
-    QUEUED,
-    UPLOADING,
-    VERIFYING,
-    WAITING,
-    Journal,
-    PartRecord,
-    TransferRecord,
-)
+from mpugui.core.journal.store import Journal, PartRecord, TransferRecord
 from mpugui.core.s3.checksums import DEFAULT_ALGORITHM, algorithm, default_for
 from mpugui.core.s3.endpoint import ClientFactory
 from mpugui.core.s3.plan import DEFAULT_PART_SIZE, DEFAULT_THRESHOLD, TAPER_V1, make_plan
@@ -69,6 +54,20 @@ from mpugui.core.sources import (
     guess_type,
     identity,
     identity_of,
+)
+from mpugui.core.states import (
+    ACTIVE_STATES,
+    ASSEMBLING,
+    CANCELLED,
+    DONE,
+    FAILED,
+    FINAL_STATES,
+    PAUSED,
+    QUEUED,
+    UPLOADING,
+    VERIFYING,
+    WAITING,
+    PartState,
 )
 from mpugui.core.transfer import multipart as s3
 from mpugui.core.transfer import outage, recovery
@@ -94,10 +93,8 @@ from mpugui.core.transfer.scheduler import (
     Job,
     Scheduler,
 )
-from mpugui.core.transfer.snapshot import DONE as PART_DONE
-from mpugui.core.transfer.snapshot import FAILED as PART_FAILED
 from mpugui.core.transfer.snapshot import (
-    PENDING,
+    REMOVED,
     EngineSnapshot,
     OutageSnapshot,
     StateEvent,
@@ -529,7 +526,7 @@ class TransferEngine(QObject):
                 self._dirty.pop(t, None)
                 self._sending.discard(t)
                 self._removed.append(t.id)
-                self._events.append(StateEvent(t.id, "removed", ""))
+                self._events.append(StateEvent(t.id, REMOVED, ""))
                 t.close_file()
                 removed.append(t.id)
         self.journal.remove_many(removed)
@@ -758,10 +755,10 @@ class TransferEngine(QObject):
                 keep = kept.get(part.number)
                 if keep is not None:
                     part.etag, part.checksum = keep.etag, keep.checksum
-                    t.mark_part(part, PART_DONE)
-                elif part.state == PART_DONE:
+                    t.mark_part(part, PartState.DONE)
+                elif part.state == PartState.DONE:
                     part.etag = part.checksum = None
-                    t.mark_part(part, PENDING)
+                    t.mark_part(part, PartState.PENDING)
         log.info("Reconciled %s with the server: %d of %d parts kept", t.rec.uri,
                  t.parts_done(), len(t.parts))
         return False
@@ -795,7 +792,7 @@ class TransferEngine(QObject):
             part.etag, part.checksum, part.body = etag, checksum, None
             part.attempts += retries
             t.retries += retries
-            t.mark_part(part, PART_DONE)
+            t.mark_part(part, PartState.DONE)
 
     def _complete(self, t: Transfer) -> None:
         rec = t.rec
@@ -823,8 +820,8 @@ class TransferEngine(QObject):
             t.rec.final_etag, t.rec.verification = etag, verification
             t.rec.evidence = verdict.tokens
             for part in t.parts:
-                if part.state != PART_DONE:
-                    t.mark_part(part, PART_DONE)
+                if part.state != PartState.DONE:
+                    t.mark_part(part, PartState.DONE)
             self._move(t, DONE, final_etag=etag, verification=verification,
                        evidence=verdict.tokens)
             t.close_file()
@@ -945,9 +942,9 @@ class TransferEngine(QObject):
         t, part = job.transfer, job.part
         if isinstance(exc, Interrupted) or (t.cancel.is_set() and job.kind in (PART, PUT)):
             with self._lock:
-                if part is not None and part.state != PART_DONE:
+                if part is not None and part.state != PartState.DONE:
                     part.body = None
-                    t.mark_part(part, PENDING)
+                    t.mark_part(part, PartState.PENDING)
             return
         retries = getattr(exc, "mpugui_retries", 0)  # botocore's, stopped by the RetryGate
         if isinstance(exc, ClientError):
@@ -980,14 +977,14 @@ class TransferEngine(QObject):
         gave_up: list[tuple[Transfer, str]] = []
         with self._lock:
             t.retries += retries
-            if part is not None and part.state != PART_DONE:
+            if part is not None and part.state != PartState.DONE:
                 part.body = None
                 part.attempts += retries
                 part.failures += 1
                 part.error = sentence
                 if transient and not wait and part.failures <= self.settings.part_retries:
                     t.retries += 1
-                    t.mark_part(part, PENDING, now() + self._backoff(part.failures))
+                    t.mark_part(part, PartState.PENDING, now() + self._backoff(part.failures))
                     if job.kind == PUT:
                         self._sched.offer_at(t, part.not_before)
                     log.info("Part %d of %s will be retried (%d of %d)", part.number,
@@ -995,9 +992,9 @@ class TransferEngine(QObject):
                     return
                 if transient:  # sent again once the endpoint answers
                     part.failures = 0
-                    t.mark_part(part, PENDING)
+                    t.mark_part(part, PartState.PENDING)
                 else:
-                    t.mark_part(part, PART_FAILED)
+                    t.mark_part(part, PartState.FAILED)
             if job.kind == COMPLETE and transient and not wait:
                 t.complete_failures += 1
                 if t.complete_failures <= self.settings.part_retries:
@@ -1090,8 +1087,8 @@ class TransferEngine(QObject):
         o = self._outages.get(t.rec.endpoint)
         if o is None or not o.down:
             return False, []
-        if job.part is not None and job.part.state != PART_DONE:
-            t.mark_part(job.part, PENDING)
+        if job.part is not None and job.part.state != PartState.DONE:
+            t.mark_part(job.part, PartState.PENDING)
         return True, self._wait(t, o.reason)
 
     def _say_failed(self, failed: list[tuple[Transfer, str]]) -> None:
