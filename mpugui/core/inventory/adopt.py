@@ -42,8 +42,6 @@ class AdoptRefused(InventoryError):
     """The local file cannot continue this upload; the message says why."""
 
 
-# -- adopt: continue an upload with the local file ----------------------------------------
-
 _S3_TO_ALGORITHM = {"CRC32": "crc32", "CRC32C": "crc32c", "SHA256": "sha256"}
 
 
