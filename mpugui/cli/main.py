@@ -32,12 +32,13 @@ from mpugui.core.accounts import AccountStore
 from mpugui.core.errors import MpuguiError
 from mpugui.core.hard_exit import exit_now
 from mpugui.core.journal import owner as owner_lock
-from mpugui.core.journal.store import CANCELLED, DONE, Journal, JournalError
+from mpugui.core.journal.store import Journal, JournalError
 from mpugui.core.logsetup import setup_logging
 from mpugui.core.s3.checksums import ALGORITHMS, DEFAULT_ALGORITHM
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint, validate_endpoint_url
 from mpugui.core.s3.plan import DEFAULT_PART_SIZE, PlanError
 from mpugui.core.s3.uri import parse_s3_uri
+from mpugui.core.states import CANCELLED, DONE
 from mpugui.core.transfer.feeder import Feeder, FeedRequest, resume_walks
 from mpugui.core.transfer.verify import parse as parse_evidence
 from mpugui.core.units import (

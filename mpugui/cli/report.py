@@ -10,9 +10,10 @@ import sys
 import time
 from typing import Any, TextIO
 
-from mpugui.core.journal.store import CANCELLED, DONE, FAILED, WAITING
+from mpugui.core.states import ACTIVE_STATES, CANCELLED, DONE, FAILED, WAITING
 from mpugui.core.transfer.existing import skipped_sentence
 from mpugui.core.transfer.feeder import Feeder
+from mpugui.core.transfer.snapshot import REMOVED
 from mpugui.core.units import format_bytes, format_duration, format_rate
 
 
@@ -122,7 +123,7 @@ class Reporter:
         self._down = set(down)
 
     def _state(self, ev: Any) -> None:
-        if ev.state == "removed" or not self.engine.has(ev.id):
+        if ev.state == REMOVED or not self.engine.has(ev.id):
             return
         rec = self.engine.record(ev.id)
         detail = f": {ev.detail}" if ev.detail else ""
@@ -151,8 +152,7 @@ class Reporter:
 
     def _progress(self, snap: Any) -> None:
         if self.json:
-            active = [t for t in snap.changed if t.state in ("uploading", "assembling",
-                                                              "verifying")]
+            active = [t for t in snap.changed if t.state in ACTIVE_STATES]
             self._emit({"event": "progress", "files_done": snap.done,
                         "files_total": snap.total, "bytes": snap.done_bytes,
                         "size": snap.total_bytes, "speed": round(snap.speed),

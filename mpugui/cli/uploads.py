@@ -114,6 +114,7 @@ from mpugui.core.orphans.prices import PriceTable, check_prices, load_table
 from mpugui.core.orphans.scan import listing_region
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.s3.uri import parse_s3_uri
+from mpugui.core.states import CANCELLED, FINAL_STATES
 from mpugui.core.units import format_bytes, parse_age
 
 if TYPE_CHECKING:
@@ -451,7 +452,7 @@ def _forget_in_journal(upload_ids: set[str]) -> None:
     if not upload_ids:
         return
     from mpugui.core import paths
-    from mpugui.core.journal.store import CANCELLED, FINAL_STATES, Journal, JournalError
+    from mpugui.core.journal.store import Journal, JournalError
 
     try:
         journal = Journal(paths.journal_path())
@@ -584,7 +585,7 @@ def _adopt(args: argparse.Namespace, endpoint: Endpoint, out: _Out, *,
     client = _client(endpoint)
     upload = find_upload(client, bucket, key, args.upload_id)
     from mpugui.core import paths
-    from mpugui.core.journal.store import FINAL_STATES, Journal
+    from mpugui.core.journal.store import Journal
 
     journal = Journal(paths.journal_path())
     handed_over = False

@@ -17,6 +17,11 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal
 
 from mpugui.core.journal.store import (
+    Journal,
+)
+from mpugui.core.s3.endpoint import ClientFactory
+from mpugui.core.s3.putloop import PutLoop
+from mpugui.core.states import (
     ACTIVE_STATES,
     ASSEMBLING,
     CANCELLED,
@@ -27,10 +32,7 @@ from mpugui.core.journal.store import (
     UPLOADING,
     VERIFYING,
     WAITING,
-    Journal,
 )
-from mpugui.core.s3.endpoint import ClientFactory
-from mpugui.core.s3.putloop import PutLoop
 from mpugui.core.transfer import outage
 from mpugui.core.transfer.adaptive import AdaptiveConcurrency
 from mpugui.core.transfer.bandwidth import RateLimiter

@@ -35,13 +35,6 @@ from mpugui.core.errors import (
     describe,
 )
 from mpugui.core.journal.store import (
-    CANCELLED,
-    FAILED,
-    FINAL_STATES,
-    PAUSED,
-    QUEUED,
-    UPLOADING,
-    WAITING,
     Journal,
     TransferRecord,
 )
@@ -53,6 +46,15 @@ from mpugui.core.sources import (
     Identity,
     guess_type,
     identity,
+)
+from mpugui.core.states import (
+    CANCELLED,
+    FAILED,
+    FINAL_STATES,
+    PAUSED,
+    QUEUED,
+    UPLOADING,
+    WAITING,
 )
 from mpugui.core.transfer import outage
 from mpugui.core.transfer.adaptive import AdaptiveConcurrency
@@ -68,6 +70,7 @@ from mpugui.core.transfer.scheduler import (
     Scheduler,
 )
 from mpugui.core.transfer.snapshot import (
+    REMOVED,
     StateEvent,
 )
 from mpugui.engine.base import _NEXT, _RUNNING
@@ -357,7 +360,7 @@ class TransferEngine(Ticks):
                 self._dirty.pop(t, None)
                 self._sending.discard(t)
                 self._removed.append(t.id)
-                self._events.append(StateEvent(t.id, "removed", ""))
+                self._events.append(StateEvent(t.id, REMOVED, ""))
                 t.close_file()
                 removed.append(t.id)
         self.journal.remove_many(removed)

@@ -26,7 +26,7 @@ from mpugui.core.errors import (
     is_transient,
     is_unreachable,
 )
-from mpugui.core.journal.store import (
+from mpugui.core.states import (
     ASSEMBLING,
     FAILED,
     PAUSED,
@@ -34,6 +34,7 @@ from mpugui.core.journal.store import (
     UPLOADING,
     VERIFYING,
     WAITING,
+    PartState,
 )
 from mpugui.core.transfer import outage
 from mpugui.core.transfer.progress import Transfer, now
@@ -45,10 +46,7 @@ from mpugui.core.transfer.scheduler import (
     PUT,
     Job,
 )
-from mpugui.core.transfer.snapshot import DONE as PART_DONE
-from mpugui.core.transfer.snapshot import FAILED as PART_FAILED
 from mpugui.core.transfer.snapshot import (
-    PENDING,
     OutageSnapshot,
 )
 from mpugui.core.units import format_duration
@@ -70,9 +68,9 @@ class Failures(EngineBase):
         t, part = job.transfer, job.part
         if isinstance(exc, Interrupted) or (t.cancel.is_set() and job.kind in (PART, PUT)):
             with self._lock:
-                if part is not None and part.state != PART_DONE:
+                if part is not None and part.state != PartState.DONE:
                     part.body = None
-                    t.mark_part(part, PENDING)
+                    t.mark_part(part, PartState.PENDING)
             return
         retries = getattr(exc, "mpugui_retries", 0)  # botocore's, stopped by the RetryGate
         if isinstance(exc, ClientError):
@@ -105,14 +103,14 @@ class Failures(EngineBase):
         gave_up: list[tuple[Transfer, str]] = []
         with self._lock:
             t.retries += retries
-            if part is not None and part.state != PART_DONE:
+            if part is not None and part.state != PartState.DONE:
                 part.body = None
                 part.attempts += retries
                 part.failures += 1
                 part.error = sentence
                 if transient and not wait and part.failures <= self.settings.part_retries:
                     t.retries += 1
-                    t.mark_part(part, PENDING, now() + self._backoff(part.failures))
+                    t.mark_part(part, PartState.PENDING, now() + self._backoff(part.failures))
                     if job.kind == PUT:
                         self._sched.offer_at(t, part.not_before)
                     log.info("Part %d of %s will be retried (%d of %d)", part.number,
@@ -120,9 +118,9 @@ class Failures(EngineBase):
                     return
                 if transient:  # sent again once the endpoint answers
                     part.failures = 0
-                    t.mark_part(part, PENDING)
+                    t.mark_part(part, PartState.PENDING)
                 else:
-                    t.mark_part(part, PART_FAILED)
+                    t.mark_part(part, PartState.FAILED)
             if job.kind == COMPLETE and transient and not wait:
                 t.complete_failures += 1
                 if t.complete_failures <= self.settings.part_retries:
@@ -215,8 +213,8 @@ class Failures(EngineBase):
         o = self._outages.get(t.rec.endpoint)
         if o is None or not o.down:
             return False, []
-        if job.part is not None and job.part.state != PART_DONE:
-            t.mark_part(job.part, PENDING)
+        if job.part is not None and job.part.state != PartState.DONE:
+            t.mark_part(job.part, PartState.PENDING)
         return True, self._wait(t, o.reason)
 
     def _say_failed(self, failed: list[tuple[Transfer, str]]) -> None:

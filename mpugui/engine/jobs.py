@@ -17,6 +17,14 @@ from mpugui.core.errors import (
     is_transient,
 )
 from mpugui.core.journal.store import (
+    PartRecord,
+)
+from mpugui.core.sources import (
+    check_unchanged,
+    describe_change,
+    identity_of,
+)
+from mpugui.core.states import (
     ASSEMBLING,
     CANCELLED,
     DONE,
@@ -24,12 +32,7 @@ from mpugui.core.journal.store import (
     QUEUED,
     UPLOADING,
     VERIFYING,
-    PartRecord,
-)
-from mpugui.core.sources import (
-    check_unchanged,
-    describe_change,
-    identity_of,
+    PartState,
 )
 from mpugui.core.transfer import multipart as s3
 from mpugui.core.transfer import recovery
@@ -45,10 +48,6 @@ from mpugui.core.transfer.scheduler import (
     PART,
     PREPARE,
     Job,
-)
-from mpugui.core.transfer.snapshot import DONE as PART_DONE
-from mpugui.core.transfer.snapshot import (
-    PENDING,
 )
 from mpugui.core.transfer.verify import Verdict
 from mpugui.engine.failures import SAY_EACH_UP_TO, Failures
@@ -188,10 +187,10 @@ class Jobs(Failures):
                 keep = kept.get(part.number)
                 if keep is not None:
                     part.etag, part.checksum = keep.etag, keep.checksum
-                    t.mark_part(part, PART_DONE)
-                elif part.state == PART_DONE:
+                    t.mark_part(part, PartState.DONE)
+                elif part.state == PartState.DONE:
                     part.etag = part.checksum = None
-                    t.mark_part(part, PENDING)
+                    t.mark_part(part, PartState.PENDING)
         log.info("Reconciled %s with the server: %d of %d parts kept", t.rec.uri,
                  t.parts_done(), len(t.parts))
         return False
@@ -225,7 +224,7 @@ class Jobs(Failures):
             part.etag, part.checksum, part.body = etag, checksum, None
             part.attempts += retries
             t.retries += retries
-            t.mark_part(part, PART_DONE)
+            t.mark_part(part, PartState.DONE)
 
     def _complete(self, t: Transfer) -> None:
         rec = t.rec
@@ -253,8 +252,8 @@ class Jobs(Failures):
             t.rec.final_etag, t.rec.verification = etag, verification
             t.rec.evidence = verdict.tokens
             for part in t.parts:
-                if part.state != PART_DONE:
-                    t.mark_part(part, PART_DONE)
+                if part.state != PartState.DONE:
+                    t.mark_part(part, PartState.DONE)
             self._move(t, DONE, final_etag=etag, verification=verification,
                        evidence=verdict.tokens)
             t.close_file()

@@ -17,18 +17,18 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from mpugui.core.errors import Interrupted, MpuguiError, SourceChanged
-from mpugui.core.journal.store import QUEUED, UPLOADING, Journal
+from mpugui.core.journal.store import Journal
 from mpugui.core.s3 import smallput
 from mpugui.core.s3.endpoint import ClientFactory
 from mpugui.core.s3.putloop import PutRequest, Result
 from mpugui.core.sources import check_unchanged, describe_change, identity_of
+from mpugui.core.states import QUEUED, UPLOADING, PartState
 from mpugui.core.transfer import multipart as s3
 from mpugui.core.transfer import outage
 from mpugui.core.transfer.bandwidth import RateLimiter
 from mpugui.core.transfer.body import PartBody
 from mpugui.core.transfer.progress import Transfer, now
 from mpugui.core.transfer.scheduler import Job, Scheduler
-from mpugui.core.transfer.snapshot import DONE as PART_DONE
 from mpugui.core.transfer.verify import Verdict, put_verdict
 
 log = logging.getLogger("mpugui.engine")
@@ -210,7 +210,7 @@ class SmallFiles:
                 part.etag, part.checksum = etag, checksum
                 part.attempts += retries
                 t.retries += retries
-                t.mark_part(part, PART_DONE)
+                t.mark_part(part, PartState.DONE)
                 eng._note_answered(t)
                 if eng._outages.watching:  # its endpoint answers: an outage of it is over
                     eng._reached(t)

@@ -25,6 +25,7 @@ REFRESH_LIMIT = 500
 OUTAGE_PUBLISH = 1.0  # seconds between snapshots that only move a waiting countdown
 
 
+
 @dataclass
 class Totals:
     """Sums over the published snapshots, kept as snapshots replace each other."""

@@ -328,8 +328,9 @@ def fill(disk: Path) -> Path:
 
 
 def test_journal_disk_full_mid_upload(qtbot, proxy, s3, bucket, tmp_path, tiny_disk) -> None:
-    from mpugui.core.journal.store import DONE, FAILED, Journal
+    from mpugui.core.journal.store import Journal
     from mpugui.core.s3.endpoint import ClientFactory, Endpoint
+    from mpugui.core.states import DONE, FAILED
     from mpugui.engine.engine import EngineSettings, TransferEngine, UploadRequest
 
     path = tiny_disk / "journal.sqlite3"

@@ -14,10 +14,11 @@ import pytest
 from mpugui.cli import main as cli
 from mpugui.core import paths
 from mpugui.core.journal import owner
-from mpugui.core.journal.store import CANCELLED, PAUSED, Journal, TransferRecord
+from mpugui.core.journal.store import Journal, TransferRecord
 from mpugui.core.orphans import memory
 from mpugui.core.orphans.directory import UNSUPPORTED
 from mpugui.core.orphans.prices import AWS_PRICES, save_prices
+from mpugui.core.states import CANCELLED, PAUSED
 from mpugui.core.units import GiB, MiB
 from tests.functional import test_orphans_scan as scan_fixtures
 from tests.functional.test_inventory import remaining_ids

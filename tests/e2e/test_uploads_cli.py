@@ -16,7 +16,8 @@ import pytest
 
 from mpugui.cli import main as cli
 from mpugui.core import paths
-from mpugui.core.journal.store import CANCELLED, DONE, PAUSED, Journal, TransferRecord
+from mpugui.core.journal.store import Journal, TransferRecord
+from mpugui.core.states import CANCELLED, DONE, PAUSED
 from mpugui.core.units import MiB
 from tests.conftest import make_file
 from tests.functional.test_inventory import remaining_ids, start_upload

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mpugui.core.journal.store import CANCELLED, DONE, FAILED
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
+from mpugui.core.states import CANCELLED, DONE, FAILED
 from mpugui.core.units import MiB
 from mpugui.engine.engine import EngineSettings, TransferEngine, UploadRequest
 from tests.clirun import json_lines, start_cli, without_root_powers

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from mpugui.core.accounts import KEYS, Account, AccountStore
-from mpugui.core.journal.store import CANCELLED, DONE, FAILED, PAUSED
+from mpugui.core.states import CANCELLED, DONE, FAILED, PAUSED
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from tests.conftest import make_file

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mpugui.core.journal.store import CANCELLED, DONE, PAUSED, Journal
+from mpugui.core.journal.store import Journal
+from mpugui.core.states import CANCELLED, DONE, PAUSED
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from tests.conftest import make_file

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mpugui.core.journal.store import DONE
+from mpugui.core.states import DONE
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from tests.conftest import make_file

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mpugui.core.journal.store import DONE, FAILED
 from mpugui.core.s3 import endpoint as endpoint_mod
 from mpugui.core.s3.endpoint import Endpoint
+from mpugui.core.states import DONE, FAILED
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from tests.conftest import make_file

@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QTimer
 
-from mpugui.core.journal.store import PAUSED, Journal
+from mpugui.core.journal.store import Journal
 from mpugui.core.paths import journal_path
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
+from mpugui.core.states import PAUSED
 from mpugui.core.transfer.request import UploadRequest
 from mpugui.engine import engine as engine_module
 from mpugui.engine.command_run import CommandRun

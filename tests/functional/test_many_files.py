@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from mpugui.core.journal.store import DONE, PAUSED, Journal
+from mpugui.core.journal.store import Journal
 from mpugui.core.s3.endpoint import Endpoint
+from mpugui.core.states import DONE, PAUSED
 from mpugui.core.transfer.feeder import Feeder, FeedRequest
 from mpugui.engine.engine import TransferEngine, UploadRequest
 from tests.bench.sink import SinkServer

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from mpugui.core.journal.store import CANCELLED, DONE, FAILED, PAUSED, WAITING
 from mpugui.core.s3 import endpoint as endpoint_mod
 from mpugui.core.s3.endpoint import Endpoint
+from mpugui.core.states import CANCELLED, DONE, FAILED, PAUSED, WAITING
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from tests.clirun import json_lines, run_cli, start_cli, transfers

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from botocore.credentials import RefreshableCredentials
 
-from mpugui.core.journal.store import DONE, FAILED, WAITING
 from mpugui.core.s3.endpoint import Endpoint
+from mpugui.core.states import DONE, FAILED, WAITING
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from tests.conftest import make_file

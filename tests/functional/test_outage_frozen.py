@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mpugui.core.journal.store import DONE, FAILED, WAITING
+from mpugui.core.states import DONE, FAILED, WAITING
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from tests.conftest import make_file

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from mpugui.core.errors import TLS_AGAIN
-from mpugui.core.journal.store import DONE, FAILED, WAITING
 from mpugui.core.s3.endpoint import Endpoint
+from mpugui.core.states import DONE, FAILED, WAITING
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from tests.conftest import make_file

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from mpugui.core.journal.store import DONE, FAILED
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
+from mpugui.core.states import DONE, FAILED
 from mpugui.core.units import MiB
 from mpugui.engine.engine import EngineSettings, TransferEngine, UploadRequest
 from tests.conftest import make_file

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from mpugui.core.journal.store import DONE, FAILED, Journal, PartRecord, TransferRecord
+from mpugui.core.journal.store import Journal, PartRecord, TransferRecord
 from mpugui.core.s3.checksums import algorithm, multipart_etag
 from mpugui.core.s3.endpoint import Endpoint
+from mpugui.core.states import DONE, FAILED
 from mpugui.core.transfer import verify
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest

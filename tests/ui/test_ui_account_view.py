@@ -11,10 +11,11 @@ from datetime import datetime, timezone
 import pytest
 
 from mpugui.core.accounts import Account
-from mpugui.core.journal.store import PAUSED, TransferRecord
+from mpugui.core.journal.store import TransferRecord
 from mpugui.core.orphans import memory
 from mpugui.core.orphans.protection import PROTECTED
 from mpugui.core.s3.endpoint import ClientFactory
+from mpugui.core.states import PAUSED
 from mpugui.core.units import MiB
 from mpugui.ui.uploads.account_models import BUCKET, REPORT_ROLE
 from mpugui.ui.uploads.account_view import AccountView

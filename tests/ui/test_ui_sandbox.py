@@ -141,9 +141,10 @@ def test_sandbox_transfers_of_a_dead_sandbox_start_over_on_the_new_one(
         qtbot, tmp_path: Path, monkeypatch) -> None:
     import tempfile
 
-    from mpugui.core.journal.store import CANCELLED, DONE, PAUSED, Journal
+    from mpugui.core.journal.store import Journal
     from mpugui.core.paths import journal_path
     from mpugui.core.sandbox import STARTED_OVER
+    from mpugui.core.states import CANCELLED, DONE, PAUSED
     from mpugui.engine.engine import TransferEngine
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # stale homes are looked for here
@@ -239,7 +240,7 @@ def test_stale_sandbox_homes_of_dead_processes_are_removed(tmp_path: Path) -> No
 
 
 def test_simulated_network_loss_shows_resume_within_one_run(qtbot, tmp_path: Path) -> None:
-    from mpugui.core.journal.store import DONE, WAITING
+    from mpugui.core.states import DONE, WAITING
     from mpugui.ui.app.sandbox_banner import LOSE, RESTORE
 
     settings = EngineSettings(part_size=5 * MiB, threshold=5 * MiB, concurrency=2,

@@ -15,9 +15,10 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox
 
 from mpugui.core.accounts import Account, AccountStore
-from mpugui.core.journal.store import PAUSED, TransferRecord
+from mpugui.core.journal.store import TransferRecord
 from mpugui.core.orphans.prices import save_prices
 from mpugui.core.s3.endpoint import ClientFactory
+from mpugui.core.states import PAUSED
 from mpugui.core.units import MiB
 from mpugui.ui.uploads.uploads_browser import UploadsBrowser
 from mpugui.ui.uploads.uploads_models import BYTES, COST, JOURNAL, PARTS, UPLOAD_ID

@@ -129,8 +129,9 @@ def test_bounded_by_the_user_maximum_and_by_memory() -> None:
 
 
 def test_demand_counts_parts_running_or_waiting_but_not_paused_ones() -> None:
-    from mpugui.core.journal.store import PAUSED, QUEUED, TransferRecord
+    from mpugui.core.journal.store import TransferRecord
     from mpugui.core.s3.endpoint import Endpoint
+    from mpugui.core.states import PAUSED, QUEUED
     from mpugui.core.transfer.progress import Transfer
     from mpugui.core.transfer.scheduler import Scheduler
 

@@ -15,8 +15,6 @@ from mpugui.core.inventory.errors import explain
 from mpugui.core.inventory.listing import Upload
 from mpugui.core.transfer import multipart
 
-# -- abort -----------------------------------------------------------------------------
-
 
 @dataclass(frozen=True)
 class AbortResult:

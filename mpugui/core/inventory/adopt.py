@@ -17,7 +17,7 @@ from typing import Any
 from mpugui.core.errors import describe
 from mpugui.core.inventory.errors import InventoryError
 from mpugui.core.inventory.listing import PAGE_SIZE, PartInfo, Upload, list_upload_parts
-from mpugui.core.journal.store import PAUSED, TransferRecord
+from mpugui.core.journal.store import TransferRecord
 from mpugui.core.s3.checksums import clean_etag, is_md5_etag
 from mpugui.core.s3.endpoint import Endpoint
 from mpugui.core.s3.plan import (
@@ -29,6 +29,7 @@ from mpugui.core.s3.plan import (
     make_plan,
 )
 from mpugui.core.sources import identity
+from mpugui.core.states import PAUSED
 from mpugui.core.units import format_bytes
 
 try:
@@ -40,8 +41,6 @@ except ImportError:  # pragma: no cover - depends on the platform
 class AdoptRefused(InventoryError):
     """The local file cannot continue this upload; the message says why."""
 
-
-# -- adopt: continue an upload with the local file ----------------------------------------
 
 _S3_TO_ALGORITHM = {"CRC32": "crc32", "CRC32C": "crc32c", "SHA256": "sha256"}
 

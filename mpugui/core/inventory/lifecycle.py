@@ -16,9 +16,6 @@ from mpugui.core.inventory.errors import InventoryError, fail
 ABORT_RULE_ID = "mpugui-abort-incomplete-multipart-uploads"
 
 
-# -- lifecycle: abort incomplete uploads after N days ----------------------------------
-
-
 @dataclass
 class LifecycleChange:
     bucket: str

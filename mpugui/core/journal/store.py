@@ -33,19 +33,11 @@ from mpugui.core.errors import MpuguiError
 from mpugui.core.paths import private_file
 from mpugui.core.s3.endpoint import Endpoint
 from mpugui.core.s3.plan import DEFAULT_PART_SIZE, Plan, make_plan
+from mpugui.core.states import QUEUED
 
 SCHEMA_VERSION = 4  # 2: transfers.taper; 3: walks; 4: transfers.evidence
 COMMIT_INTERVAL = 0.03  # seconds a write may wait to share a transaction
 
-# States of a transfer, as the journal and the engine name them.
-QUEUED, UPLOADING, PAUSED, ASSEMBLING, VERIFYING = (
-    "queued", "uploading", "paused", "assembling", "verifying")
-DONE, FAILED, CANCELLED = "done", "failed", "cancelled"
-# Stopped by a transient cause (the network, the server's 5xx), resuming by
-# itself when its endpoint answers again (core/transfer/outage.py).
-WAITING = "waiting"
-FINAL_STATES = frozenset({DONE, CANCELLED})
-ACTIVE_STATES = frozenset({UPLOADING, ASSEMBLING, VERIFYING})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -16,22 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mpugui.core.journal.store import DONE, QUEUED, UPLOADING, PartRecord, TransferRecord
+from mpugui.core.journal.store import PartRecord, TransferRecord
 from mpugui.core.s3.checksums import Algorithm, algorithm
 from mpugui.core.s3.plan import Plan
 from mpugui.core.sources import Identity
+from mpugui.core.states import DONE, MOVING_STATES, QUEUED, UPLOADING, PartState
 from mpugui.core.transfer.body import Flag, PartBody
-from mpugui.core.transfer.snapshot import (
-    DONE as PART_DONE,
-)
-from mpugui.core.transfer.snapshot import (
-    PENDING,
-    PartSnapshot,
-    TransferSnapshot,
-)
-from mpugui.core.transfer.snapshot import (
-    UPLOADING as PART_UPLOADING,
-)
+from mpugui.core.transfer.snapshot import PartSnapshot, TransferSnapshot
 
 
 @dataclass(slots=True, eq=False)
@@ -39,7 +30,7 @@ class PartProgress:
     number: int
     offset: int
     size: int
-    state: str = PENDING
+    state: str = PartState.PENDING
     etag: str | None = None
     checksum: str | None = None
     attempts: int = 0
@@ -52,16 +43,16 @@ class PartProgress:
 
     @property
     def sent(self) -> int:
-        if self.state == PART_DONE:
+        if self.state == PartState.DONE:
             return self.size
         body = self.body
         return body.sent if body is not None else 0
 
     def snapshot(self, now: float) -> PartSnapshot:
-        if self.state != PART_UPLOADING and self.snap is not None:
+        if self.state != PartState.UPLOADING and self.snap is not None:
             return self.snap
         sent = self.sent
-        speed = sent / (now - self.started) if self.state == PART_UPLOADING and \
+        speed = sent / (now - self.started) if self.state == PartState.UPLOADING and \
             now > self.started else 0.0
         snap = PartSnapshot(self.number, self.offset, self.size, self.state, sent,
                             self.attempts, speed, self.etag, self.checksum, self.error)
@@ -139,17 +130,17 @@ class Transfer:
         for number, done in parts.items():
             if 1 <= number <= len(self.parts):
                 part = self.parts[number - 1]
-                part.state, part.etag, part.checksum = PART_DONE, done.etag, done.checksum
+                part.state, part.etag, part.checksum = PartState.DONE, done.etag, done.checksum
         if final:
             for part in self.parts:
-                part.state = PART_DONE
+                part.state = PartState.DONE
         # Empty ones are shared (_NONE_UPLOADING, _NONE_PENDING), replaced by
         # a list or dict of its own on the first write (mark_part): a queue of
         # 100,000 finished small files keeps no empty containers.
         self.uploading: dict[int, PartProgress] = _NONE_UPLOADING
         self._pending: list[tuple[float, int]] = [
-            (0.0, p.number) for p in self.parts if p.state != PART_DONE] or _NONE_PENDING
-        done_parts = [p for p in self.parts if p.state == PART_DONE]
+            (0.0, p.number) for p in self.parts if p.state != PartState.DONE] or _NONE_PENDING
+        done_parts = [p for p in self.parts if p.state == PartState.DONE]
         self._done_count = len(done_parts)
         self._done_bytes = sum(p.size for p in done_parts)
         # made at the first speed sample: an empty deque is ~600 bytes, and a
@@ -175,23 +166,23 @@ class Transfer:
 
     def mark_part(self, part: PartProgress, state: str, not_before: float = 0.0) -> None:
         old = part.state
-        if old == state and state != PENDING:
+        if old == state and state != PartState.PENDING:
             return
-        if old == PART_DONE:
+        if old == PartState.DONE:
             self._done_count -= 1
             self._done_bytes -= part.size
-        elif old == PART_UPLOADING:
+        elif old == PartState.UPLOADING:
             self.uploading.pop(part.number, None)
             if not self.uploading:
                 self.uploading = _NONE_UPLOADING  # an emptied dict keeps its table
-        if state == PART_DONE:
+        if state == PartState.DONE:
             self._done_count += 1
             self._done_bytes += part.size
-        elif state == PART_UPLOADING:
+        elif state == PartState.UPLOADING:
             if self.uploading is _NONE_UPLOADING:
                 self.uploading = {}
             self.uploading[part.number] = part
-        elif state == PENDING:
+        elif state == PartState.PENDING:
             # (again) on the heap; an older entry of the same part goes stale
             part.not_before = not_before
             if self._pending is _NONE_PENDING:
@@ -204,9 +195,9 @@ class Transfer:
     def reset_pending(self) -> None:
         """Every part not done is pending now (resume, restart, reconcile)."""
         for part in self.parts:
-            if part.state != PART_DONE and part.state != PART_UPLOADING:
-                part.state, part.not_before, part.snap = PENDING, 0.0, None
-        self._pending = [(0.0, p.number) for p in self.parts if p.state == PENDING] \
+            if part.state != PartState.DONE and part.state != PartState.UPLOADING:
+                part.state, part.not_before, part.snap = PartState.PENDING, 0.0, None
+        self._pending = [(0.0, p.number) for p in self.parts if p.state == PartState.PENDING] \
             or _NONE_PENDING
         self.changed()
 
@@ -216,7 +207,7 @@ class Transfer:
         while heap:
             not_before, number = heap[0]
             part = self.parts[number - 1]
-            if part.state != PENDING or part.not_before != not_before:
+            if part.state != PartState.PENDING or part.not_before != not_before:
                 heapq.heappop(heap)  # stale: sent, or pushed again with a new time
                 continue
             if not_before > now:
@@ -241,11 +232,11 @@ class Transfer:
 
     def done_records(self) -> list[PartRecord]:
         return [PartRecord(p.number, p.size, p.etag or "", p.checksum)
-                for p in self.parts if p.state == PART_DONE]
+                for p in self.parts if p.state == PartState.DONE]
 
     def reset_parts(self) -> None:
         for part in self.parts:
-            part.state, part.snap = PENDING, None
+            part.state, part.snap = PartState.PENDING, None
             part.etag = part.checksum = part.error = None
             part.failures = part.attempts = 0
             part.not_before = 0.0
@@ -329,10 +320,7 @@ class Transfer:
     def is_moving(self) -> bool:
         """Work queued or running (the engine is busy while any transfer is)."""
         return bool(self.inflight or self.cancelling or self.aborting
-                    or self.state in _MOVING_STATES)
-
-
-_MOVING_STATES = frozenset({QUEUED, UPLOADING, "assembling", "verifying"})
+                    or self.state in MOVING_STATES)
 
 
 def now() -> float:

@@ -24,9 +24,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mpugui.core.journal.store import QUEUED, UPLOADING
+from mpugui.core.states import QUEUED, UPLOADING, PartState
 from mpugui.core.transfer.progress import PartProgress, Transfer, now
-from mpugui.core.transfer.snapshot import UPLOADING as PART_UPLOADING
 
 PREPARE, PART, PUT, COMPLETE, ABORT = "prepare", "part", "put", "complete", "abort"
 
@@ -249,8 +248,8 @@ class Scheduler:
             heapq.heappop(heap)
             t.queued_in = 0
             part = t.parts[0]
-            if part.state != PART_UPLOADING:
-                t.mark_part(part, PART_UPLOADING)
+            if part.state != PartState.UPLOADING:
+                t.mark_part(part, PartState.UPLOADING)
             return Job(PUT, t, part)
         return None
 
@@ -279,7 +278,7 @@ class Scheduler:
             part = t.pending_part(t_now)
             if part is not None:
                 self._starts.append(t_now)
-                t.mark_part(part, PART_UPLOADING)
+                t.mark_part(part, PartState.UPLOADING)
                 return Job(PART, t, part), None
             heapq.heappop(heap)
             t.queued_in = 0

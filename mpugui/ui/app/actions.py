@@ -8,14 +8,24 @@ from dataclasses import dataclass
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QWidget
 
+from mpugui.core.states import (
+    ASSEMBLING,
+    CANCELLED,
+    DONE,
+    FAILED,
+    PAUSED,
+    QUEUED,
+    UPLOADING,
+    VERIFYING,
+    WAITING,
+)
 from mpugui.ui.common import icons
 
-PAUSABLE = frozenset({"queued", "uploading", "waiting"})
-RESUMABLE = frozenset({"paused"})
-RETRYABLE = frozenset({"failed", "cancelled", "waiting"})  # waiting: "Retry now" probes at once
-CANCELLABLE = frozenset({"queued", "uploading", "paused", "failed", "assembling", "verifying",
-                         "waiting"})
-REMOVABLE = frozenset({"done", "cancelled", "paused", "failed"})
+PAUSABLE = frozenset({QUEUED, UPLOADING, WAITING})
+RESUMABLE = frozenset({PAUSED})
+RETRYABLE = frozenset({FAILED, CANCELLED, WAITING})  # waiting: "Retry now" probes at once
+CANCELLABLE = frozenset({QUEUED, UPLOADING, PAUSED, FAILED, ASSEMBLING, VERIFYING, WAITING})
+REMOVABLE = frozenset({DONE, CANCELLED, PAUSED, FAILED})
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,20 @@ from PySide6.QtWidgets import (
 )
 
 from mpugui.core.accounts import AccountStore
-from mpugui.core.journal.store import FINAL_STATES, WAITING, Journal
+from mpugui.core.journal.store import Journal
 from mpugui.core.s3.endpoint import ClientFactory
-from mpugui.core.transfer.snapshot import EngineSnapshot, TransferSnapshot
+from mpugui.core.states import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    FINAL_STATES,
+    MOVING_STATES,
+    PAUSED,
+    QUEUED,
+    UPLOADING,
+    WAITING,
+)
+from mpugui.core.transfer.snapshot import REMOVED, EngineSnapshot, TransferSnapshot
 from mpugui.core.units import plural
 from mpugui.engine.engine import TransferEngine
 from mpugui.engine.tasks import TaskRunner
@@ -360,8 +371,8 @@ class MainWindow(QMainWindow):
         totals the engine keeps go to the status bar and the actions."""
         self.model.update(snap)
         self.status.update_from(snap if any(snap.counts.values()) else None)
-        running = snap.count("queued", "uploading", "waiting") > 0
-        paused = snap.count("paused", "failed") > 0
+        running = snap.count(QUEUED, UPLOADING, WAITING) > 0
+        paused = snap.count(PAUSED, FAILED) > 0
         if (running, paused) != (self._any_running, self._any_paused):
             self._any_running, self._any_paused = running, paused
             self._update_actions()
@@ -370,10 +381,10 @@ class MainWindow(QMainWindow):
         if snap.events:  # the tick's state changes, read here rather than a signal each
             for ev in snap.events:
                 self.notifier.on_state_changed(ev.id, ev.state)
-                if ev.id in self._cancelling and ev.state in ("cancelled", "failed", "done",
-                                                              "paused", "removed"):
+                if ev.id in self._cancelling and ev.state in (CANCELLED, FAILED, DONE,
+                                                              PAUSED, REMOVED):
                     self._cancelling.discard(ev.id)
-                    if ev.state == "failed":
+                    if ev.state == FAILED:
                         self._say_failed(ev.id, ev.detail)
             if not self._closed:
                 self._actions_timer.start()
@@ -452,7 +463,7 @@ class MainWindow(QMainWindow):
         menu.popup(self.queue.viewport().mapToGlobal(pos))
 
     def confirm_cancel(self) -> None:
-        chosen = [t for t in self.selected_transfers() if t.state not in ("done", "cancelled")]
+        chosen = [t for t in self.selected_transfers() if t.state not in FINAL_STATES]
         ids = [t.id for t in chosen]
         if not ids:
             return
@@ -464,8 +475,7 @@ class MainWindow(QMainWindow):
         self._cancel_yes = box.addButton("Cancel and delete parts",
                                          QMessageBox.ButtonRole.DestructiveRole)
         # "Keep uploading" only where something uploads: a failed one is kept, not sent.
-        running = any(t.state in ("queued", "uploading", "assembling", "verifying")
-                      for t in chosen)
+        running = any(t.state in MOVING_STATES for t in chosen)
         keep_text = "Keep uploading" if running else (
             "Keep the upload" if len(ids) == 1 else "Keep the uploads")
         keep = box.addButton(keep_text, QMessageBox.ButtonRole.RejectRole)
@@ -491,10 +501,10 @@ class MainWindow(QMainWindow):
     def retry_selected(self) -> None:
         selected = self.selected_transfers()
         # failed: resume; waiting: probe the endpoint now ("Retry now")
-        again = [t.id for t in selected if t.state in ("failed", "waiting")]
+        again = [t.id for t in selected if t.state in (FAILED, WAITING)]
         self._watch(again)
         self.engine.retry(again)
-        for t in [t for t in selected if t.state == "cancelled"]:
+        for t in [t for t in selected if t.state == CANCELLED]:
             refused: list[str] = []
             new_id = self.engine.restart(t.id, refused)  # a cancelled upload starts over
             if new_id is None and refused:
@@ -517,7 +527,7 @@ class MainWindow(QMainWindow):
                 f"{plural(kept, 'transfer')} still running {'was' if kept == 1 else 'were'} "
                 "not removed: pause or cancel {0} first.".format(
                     "it" if kept == 1 else "them"), 20000)
-        elif removed and {"paused", "failed"} & {t.state for t in selected}:
+        elif removed and {PAUSED, FAILED} & {t.state for t in selected}:
             self.statusBar().showMessage(
                 "Unfinished uploads removed from the list stay in the bucket; the "
                 "In-progress uploads tab finds them.", 10000)

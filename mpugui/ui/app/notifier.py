@@ -10,6 +10,8 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QStatusBar, QSystemTrayIcon, QWidget
 
+from mpugui.core.states import DONE, FAILED
+from mpugui.core.transfer.snapshot import REMOVED
 from mpugui.ui.common import icons
 from mpugui.ui.queue.queue_model import QueueModel
 
@@ -35,11 +37,11 @@ class Notifier(QObject):
 
     def on_state_changed(self, transfer_id: int, state: str) -> None:
         before = self._last_state.get(transfer_id)
-        if state == "removed":
+        if state == REMOVED:
             self._last_state.pop(transfer_id, None)
             return
         self._last_state[transfer_id] = state
-        if before is not None and before != state and state in ("done", "failed"):
+        if before is not None and before != state and state in (DONE, FAILED):
             self._finished.append((transfer_id, state))
             self._timer.start()
 
@@ -52,8 +54,8 @@ class Notifier(QObject):
         finished, self._finished = self._finished, []
         if not finished or not self.enabled():
             return
-        done = [tid for tid, s in finished if s == "done"]
-        failed = [tid for tid, s in finished if s == "failed"]
+        done = [tid for tid, s in finished if s == DONE]
+        failed = [tid for tid, s in finished if s == FAILED]
         parts = []
         if len(done) == 1:
             t = self.model.transfer(done[0])

@@ -9,6 +9,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QWidget
 
+from mpugui.core.states import FAILED, UPLOADING, WAITING
 from mpugui.core.transfer.snapshot import EngineSnapshot
 from mpugui.core.units import MiB, format_rate
 from mpugui.ui.queue.progress_delegate import state_color
@@ -54,7 +55,7 @@ class SpeedGraph(QWidget):
         area.lineTo(inner.right(), inner.bottom())
         area.lineTo(x0, inner.bottom())
         area.closeSubpath()
-        color = state_color("uploading", pal)
+        color = state_color(UPLOADING, pal)
         fill = QColor(color)
         fill.setAlpha(70)
         painter.setPen(Qt.PenStyle.NoPen)
@@ -131,14 +132,14 @@ class StatusPanel(QWidget):
         # counts and totals the engine keeps: nothing here looks at every transfer
         bits = [f"{snap.active} active", f"{snap.queued} queued"]
         if snap.outages:  # a few: one per endpoint that does not answer
-            color = state_color("waiting", self.palette()).name()
+            color = state_color(WAITING, self.palette()).name()
             down = snap.outages[0] if len(snap.outages) == 1 else None
             text = (down.sentence().split(". ")[0] if down is not None else
                     f"{len(snap.outages)} endpoints do not answer")
             bits.append(f"<span style='color:{color}'>Network down: {snap.waiting:,} waiting"
                         f" — {text.removeprefix('Waiting for the network — ')}</span>")
         if snap.failed:
-            color = state_color("failed", self.palette()).name()
+            color = state_color(FAILED, self.palette()).name()
             bits.append(f"<span style='color:{color}'>{snap.failed} failed</span>")
         bits.append(f"{snap.done} done")
         _set(self.counts, "  ·  ".join(bits))

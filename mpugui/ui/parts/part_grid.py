@@ -25,6 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
 
+from mpugui.core.states import PartState
 from mpugui.core.transfer.snapshot import PartSnapshot, TransferSnapshot
 from mpugui.ui.parts.parts_model import part_tooltip
 from mpugui.ui.queue.progress_delegate import pending_edge, state_color, track_color
@@ -177,10 +178,11 @@ class PartGrid(QAbstractScrollArea):
             painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter,
                              self.placeholder)
             return
-        colors = {s: state_color(s, pal) for s in ("done", "uploading", "failed")}
-        colors["pending"] = track_color(pal)
+        colors: dict[str, QColor] = {s: state_color(s, pal) for s in (
+            PartState.DONE, PartState.UPLOADING, PartState.FAILED)}
+        colors[PartState.PENDING] = track_color(pal)
         base = pal.color(QPalette.ColorRole.Base)
-        sending_bg = blend(base, colors["uploading"], 0.28)
+        sending_bg = blend(base, colors[PartState.UPLOADING], 0.28)
         pitch = self._cell + self._gap
         scroll = self.verticalScrollBar().value()
         clip = event.rect()
@@ -194,7 +196,8 @@ class PartGrid(QAbstractScrollArea):
         painter.setPen(Qt.PenStyle.NoPen)
         if rounded:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        by_state: dict[str, list[QRectF]] = {"done": [], "pending": [], "failed": []}
+        by_state: dict[str, list[QRectF]] = {PartState.DONE: [], PartState.PENDING: [],
+                                             PartState.FAILED: []}
         sending: list[tuple[QRectF, float]] = []
         cell = self._cell
         for row in range(first_row, last_row + 1):
@@ -208,18 +211,19 @@ class PartGrid(QAbstractScrollArea):
                     break
                 p = self._parts[i]
                 rect = QRectF(self._x0 + col * pitch, y, cell, cell)
-                if p.state == "uploading":
+                if p.state == PartState.UPLOADING:
                     sending.append((rect, p.sent / p.size if p.size else 0.0))
                 else:
-                    by_state.get(p.state, by_state["pending"]).append(rect)
+                    by_state.get(p.state, by_state[PartState.PENDING]).append(rect)
         for state, rects in by_state.items():
             if not rects:
                 continue
             painter.setBrush(colors[state])
             # a quiet fill would vanish on some themes (Adwaita-dark): an edge that shows
-            painter.setPen(QPen(pending_edge(pal), 1) if state == "pending" else Qt.PenStyle.NoPen)
+            pending = state == PartState.PENDING
+            painter.setPen(QPen(pending_edge(pal), 1) if pending else Qt.PenStyle.NoPen)
             if rounded:
-                if state == "pending":  # the edge inside the cell, as wide as the others
+                if pending:  # the edge inside the cell, as wide as the others
                     rects = [r.adjusted(0.5, 0.5, -0.5, -0.5) for r in rects]
                 for r in rects:
                     painter.drawRoundedRect(r, radius, radius)
@@ -237,7 +241,7 @@ class PartGrid(QAbstractScrollArea):
                 fill = QRectF(rect.left(), rect.bottom() - h, rect.width(), h)
                 painter.save()
                 painter.setClipRect(fill)
-                painter.setBrush(colors["uploading"])
+                painter.setBrush(colors[PartState.UPLOADING])
                 if rounded:
                     painter.drawRoundedRect(rect, radius, radius)
                 else:
@@ -320,8 +324,8 @@ class PartGrid(QAbstractScrollArea):
 class PartLegend(QWidget):
     """Colour chips with counts: Done 12 · Uploading 4 · Pending 30 · Failed 1."""
 
-    ORDER = (("done", "Done"), ("uploading", "Uploading"), ("pending", "Pending"),
-             ("failed", "Failed"))
+    ORDER = ((PartState.DONE, "Done"), (PartState.UPLOADING, "Uploading"),
+             (PartState.PENDING, "Pending"), (PartState.FAILED, "Failed"))
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -329,7 +333,7 @@ class PartLegend(QWidget):
         self.setMinimumHeight(self.fontMetrics().height() + 6)
 
     def set_parts(self, parts: tuple[PartSnapshot, ...]) -> None:
-        counts = dict.fromkeys(("done", "uploading", "pending", "failed"), 0)
+        counts: dict[str, int] = {s: 0 for s in PartState}
         for p in parts:
             counts[p.state] = counts.get(p.state, 0) + 1
         if counts != self._counts:
@@ -358,8 +362,9 @@ class PartLegend(QWidget):
         x = 0
         cy = self.height() / 2
         for state, text in self._items():
-            color = track_color(pal) if state == "pending" else state_color(state, pal)
-            painter.setPen(QPen(pending_edge(pal), 1) if state == "pending" else Qt.PenStyle.NoPen)
+            pending = state == PartState.PENDING
+            color = track_color(pal) if pending else state_color(state, pal)
+            painter.setPen(QPen(pending_edge(pal), 1) if pending else Qt.PenStyle.NoPen)
             painter.setBrush(color)
             painter.drawRoundedRect(QRectF(x, cy - chip / 2, chip, chip), 3, 3)
             x += chip + 6

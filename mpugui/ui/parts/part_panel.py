@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mpugui.core.states import PartState
 from mpugui.core.transfer.snapshot import TransferSnapshot
 from mpugui.ui.parts.part_grid import PartGrid, PartLegend
 from mpugui.ui.parts.parts_model import COLUMNS, STATE, PartsModel
@@ -92,7 +93,7 @@ class PartPanel(QWidget):
         self.model.set_transfer(t)
         if switched and t is not None:
             # open where the work is: the first part not yet done
-            first = next((p.number for p in t.parts if p.state != "done"), None)
+            first = next((p.number for p in t.parts if p.state != PartState.DONE), None)
             if first is not None:
                 self._scroll_row = max(0, first - 3)
                 # after the reset's layout pass, or the view ignores it

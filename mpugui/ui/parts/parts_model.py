@@ -7,6 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt
 
+from mpugui.core.states import DONE, FAILED, QUEUED, UPLOADING, PartState
 from mpugui.core.transfer.snapshot import PartSnapshot, TransferSnapshot
 from mpugui.core.units import format_bytes, format_rate
 from mpugui.ui.common import icons
@@ -19,8 +20,11 @@ _TIPS = ("Part number (1 to 10,000)", "First and last byte of the file in this p
          "Part size", "pending, uploading, done or failed", "Bytes handed to the network",
          "Speed of this part", "Requests made for this part, retries included",
          "What the server returned for the part, and the checksum sent with it")
-PART_STATE_LABELS = {"pending": "Pending", "uploading": "Uploading", "done": "Done",
-                     "failed": "Failed"}
+PART_STATE_LABELS: dict[str, str] = {PartState.PENDING: "Pending", PartState.UPLOADING: "Uploading",
+                                     PartState.DONE: "Done", PartState.FAILED: "Failed"}
+# A part's icon and colour: its transfer's for the same word, queued's while pending.
+_PART_LOOK: dict[str, str] = {PartState.PENDING: QUEUED, PartState.UPLOADING: UPLOADING,
+                              PartState.DONE: DONE, PartState.FAILED: FAILED}
 SORT_ROLE = Qt.ItemDataRole.UserRole + 10
 
 
@@ -28,7 +32,7 @@ def part_tooltip(p: PartSnapshot, checksum_name: str = "") -> str:
     last = p.offset + p.size - 1 if p.size else p.offset
     lines = [f"Part {p.number} — {PART_STATE_LABELS.get(p.state, p.state)}",
              f"Bytes {p.offset:,}–{last:,} ({format_bytes(p.size)})"]
-    if p.state == "uploading":
+    if p.state == PartState.UPLOADING:
         pct = p.sent / p.size * 100 if p.size else 0
         lines.append(f"Sent {format_bytes(p.sent)} ({pct:.0f}%) at {format_rate(p.speed)}")
     if p.attempts > 1:
@@ -92,12 +96,10 @@ class PartsModel(TableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return self.alignment(col)
         if role == Qt.ItemDataRole.DecorationRole and col == STATE:
-            name = {"pending": "queued", "uploading": "uploading", "done": "done",
-                    "failed": "failed"}.get(p.state, "queued")
-            color = state_hex("queued" if p.state == "pending" else p.state)
-            return icons.icon(name, color)
+            name = _PART_LOOK.get(p.state, QUEUED)
+            return icons.icon(name, state_hex(name))
         if role == FRACTION_ROLE and col == SENT:
-            return p.sent / p.size if p.size else (1.0 if p.state == "done" else 0.0)
+            return p.sent / p.size if p.size else (1.0 if p.state == PartState.DONE else 0.0)
         if role == STATE_ROLE:
             return p.state
         return None
@@ -115,7 +117,7 @@ class PartsModel(TableModel):
         if col == SENT:
             return format_bytes(p.sent)
         if col == SPEED:
-            return format_rate(p.speed) if p.state == "uploading" and p.speed else ""
+            return format_rate(p.speed) if p.state == PartState.UPLOADING and p.speed else ""
         if col == ATTEMPTS:
             return str(p.attempts)
         if p.etag and p.checksum:

@@ -7,18 +7,32 @@ from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QRectF, 
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-# state -> (light theme, dark theme)
+from mpugui.core.states import (
+    ASSEMBLING,
+    CANCELLED,
+    DONE,
+    FAILED,
+    PAUSED,
+    QUEUED,
+    UPLOADING,
+    VERIFYING,
+    WAITING,
+    PartState,
+)
+
+# state -> (light theme, dark theme); a part's uploading, done and failed are
+# its transfer's (the same strings), pending its own.
 _COLORS: dict[str, tuple[str, str]] = {
-    "done": ("#2da44e", "#3fb950"),
-    "uploading": ("#0969da", "#4493f8"),
-    "queued": ("#8c959f", "#6e7681"),
-    "pending": ("#d8dee4", "#30363d"),
-    "paused": ("#bf8700", "#d29922"),
-    "failed": ("#cf222e", "#f85149"),
-    "waiting": ("#bc4c00", "#db6d28"),  # for the network: amber, not a failure's red
-    "cancelled": ("#6e7781", "#8b949e"),
-    "assembling": ("#8250df", "#a371f7"),
-    "verifying": ("#8250df", "#a371f7"),
+    DONE: ("#2da44e", "#3fb950"),
+    UPLOADING: ("#0969da", "#4493f8"),
+    QUEUED: ("#8c959f", "#6e7681"),
+    PartState.PENDING: ("#d8dee4", "#30363d"),
+    PAUSED: ("#bf8700", "#d29922"),
+    FAILED: ("#cf222e", "#f85149"),
+    WAITING: ("#bc4c00", "#db6d28"),  # for the network: amber, not a failure's red
+    CANCELLED: ("#6e7781", "#8b949e"),
+    ASSEMBLING: ("#8250df", "#a371f7"),
+    VERIFYING: ("#8250df", "#a371f7"),
 }
 
 FRACTION_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -81,9 +95,9 @@ def _state_hexes(palette: QPalette) -> dict[str, str]:
         found = {s: legible(QColor(pair[1] if dark else pair[0]), palette).name()
                  for s, pair in _COLORS.items()}
         # Pending cells stay quiet inside but get an edge that can be seen.
-        found["pending-edge"] = legible(QColor(_COLORS["queued"][1 if dark else 0]),
+        found["pending-edge"] = legible(QColor(_COLORS[QUEUED][1 if dark else 0]),
                                         palette).name()
-        found["pending"] = QColor(_COLORS["pending"][1 if dark else 0]).name()
+        found[PartState.PENDING] = QColor(_COLORS[PartState.PENDING][1 if dark else 0]).name()
         _cache[key] = found
     return found
 
@@ -94,7 +108,7 @@ def state_color(state: str, palette: QPalette | None = None) -> QColor:
     if palette is None:
         return QColor(state_hex(state))
     hexes = _state_hexes(palette)
-    return QColor(hexes.get(state, hexes["queued"]))
+    return QColor(hexes.get(state, hexes[QUEUED]))
 
 
 def pending_edge(palette: QPalette) -> QColor:
@@ -112,7 +126,7 @@ def state_hex(state: str) -> str:
     global _app_hexes
     if _app_hexes is None:
         _app_hexes = _state_hexes(QApplication.palette())
-    return _app_hexes.get(state) or _app_hexes["queued"]
+    return _app_hexes.get(state) or _app_hexes[QUEUED]
 
 
 def forget_palette() -> None:
@@ -128,14 +142,14 @@ _WHITE = QColor("white")
 def _color(state: str, dark: bool) -> QColor:
     color = _colors.get((state, dark))
     if color is None:
-        light, dark_hex = _COLORS.get(state, _COLORS["queued"])
+        light, dark_hex = _COLORS.get(state, _COLORS[QUEUED])
         color = _colors[(state, dark)] = QColor(dark_hex if dark else light)
     return color
 
 
 def track_color(palette: QPalette) -> QColor:
     """The empty part of a bar: a quiet tone of the base colour."""
-    return state_color("pending", palette)
+    return state_color(PartState.PENDING, palette)
 
 
 class ProgressDelegate(QStyledItemDelegate):
@@ -168,14 +182,14 @@ class ProgressDelegate(QStyledItemDelegate):
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(_color("pending", dark))
+        painter.setBrush(_color(PartState.PENDING, dark))
         painter.drawRoundedRect(bar, radius, radius)
         if fraction > 0:
             fill = QRectF(bar)
             fill.setWidth(max(height, bar.width() * fraction))
-            painter.setBrush(_color(state or "queued", dark))
+            painter.setBrush(_color(state or QUEUED, dark))
             painter.drawRoundedRect(fill, radius, radius)
-        text = f"{fraction * 100:.0f}%" if fraction < 1 or state == "done" else "100%"
+        text = f"{fraction * 100:.0f}%" if fraction < 1 or state == DONE else "100%"
         painter.setFont(self._bar_font(option.font))
         painter.setPen(_WHITE if fraction >= 0.5
                        else option.palette.color(QPalette.ColorRole.Text))

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
+from mpugui.core.states import FAILED, QUEUED, WAITING
 from mpugui.ui.common import icons
 from mpugui.ui.common.table_model import LEFT, RIGHT
 from mpugui.ui.queue.progress_delegate import state_color, state_hex
@@ -43,7 +44,7 @@ class QueueCellDelegate(QStyledItemDelegate):
             return
         col = index.column()
         # (a waiting row's state carries the model's countdown: asked for)
-        text = index.data() if col == STATE and t.state == "waiting" else \
+        text = index.data() if col == STATE and t.state == WAITING else \
             QueueModel._display(t, col)
         if not text and col != STATE:
             return  # (speed and ETA of the rows not moving)
@@ -52,7 +53,7 @@ class QueueCellDelegate(QStyledItemDelegate):
         state = option.state
         if col == STATE:
             size = option.decorationSize
-            icon = icons.icon(t.state if t.state in STATE_LABELS else "queued",
+            icon = icons.icon(t.state if t.state in STATE_LABELS else QUEUED,
                               state_hex(t.state))
             box = QRect(rect.left(), rect.top() + (rect.height() - size.height()) // 2,
                         size.width(), size.height())
@@ -61,8 +62,8 @@ class QueueCellDelegate(QStyledItemDelegate):
         group = _NORMAL if state & _ACTIVE else _INACTIVE
         if state & _SELECTED:
             color = option.palette.color(group, _HIGHLIGHTED)
-        elif col == STATE and t.state == "failed":
-            color = state_color("failed")
+        elif col == STATE and t.state == FAILED:
+            color = state_color(FAILED)
         else:
             color = option.palette.color(group, _TEXT)
         mode = (widget.textElideMode() if isinstance(widget, QAbstractItemView)

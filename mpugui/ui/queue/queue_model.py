@@ -34,6 +34,17 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from mpugui.core.states import (
+    ASSEMBLING,
+    CANCELLED,
+    DONE,
+    FAILED,
+    PAUSED,
+    QUEUED,
+    UPLOADING,
+    VERIFYING,
+    WAITING,
+)
 from mpugui.core.transfer.snapshot import EngineSnapshot, TransferSnapshot
 from mpugui.core.units import format_bytes, format_duration, format_rate
 from mpugui.ui.common import icons
@@ -63,14 +74,13 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 10
 TRANSFER_ROLE = Qt.ItemDataRole.UserRole + 11
 ID_ROLE = Qt.ItemDataRole.UserRole + 12
 
-STATE_LABELS = {
-    "queued": "Queued", "uploading": "Uploading", "paused": "Paused",
-    "assembling": "Completing", "verifying": "Verifying", "done": "Done",
-    "failed": "Failed", "cancelled": "Cancelled", "waiting": "Waiting",
+STATE_LABELS: dict[str, str] = {
+    QUEUED: "Queued", UPLOADING: "Uploading", PAUSED: "Paused",
+    ASSEMBLING: "Completing", VERIFYING: "Verifying", DONE: "Done",
+    FAILED: "Failed", CANCELLED: "Cancelled", WAITING: "Waiting",
 }
-_STATE_ORDER = {s: i for i, s in enumerate(
-    ("uploading", "assembling", "verifying", "waiting", "queued", "paused", "failed",
-     "cancelled", "done"))}
+_STATE_ORDER: dict[str, int] = {s: i for i, s in enumerate(
+    (UPLOADING, ASSEMBLING, VERIFYING, WAITING, QUEUED, PAUSED, FAILED, CANCELLED, DONE))}
 _MERGE_GAP = 4  # changed rows this close share one dataChanged
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 13
 
@@ -82,7 +92,7 @@ def state_label(t: TransferSnapshot) -> str:
 
 
 def shows_speed(t: TransferSnapshot) -> bool:
-    return t.state == "uploading" and t.speed > 0
+    return t.state == UPLOADING and t.speed > 0
 
 
 # More separate runs of removed rows than this in one tick (removing the
@@ -141,7 +151,7 @@ class QueueModel(TableModel):
         if label == self._waiting_label:
             return
         self._waiting_label = label
-        if self._states["waiting"] > 0 and self._rows:
+        if self._states[WAITING] > 0 and self._rows:
             self.dataChanged.emit(self.index(0, STATE), self.index(len(self._rows) - 1, STATE),
                                   [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole])
 
@@ -551,16 +561,16 @@ _SORT_HINT = QAbstractItemModel.LayoutChangeHint.VerticalSortHint
 def _decoration(_m: QueueModel, t: TransferSnapshot, col: int) -> Any:
     if col != STATE:
         return None
-    return icons.icon(t.state if t.state in STATE_LABELS else "queued", state_hex(t.state))
+    return icons.icon(t.state if t.state in STATE_LABELS else QUEUED, state_hex(t.state))
 
 
 def _foreground(_m: QueueModel, t: TransferSnapshot, col: int) -> Any:
-    return state_color("failed") if col == STATE and t.state == "failed" else None
+    return state_color(FAILED) if col == STATE and t.state == FAILED else None
 
 
 _ROLES: dict[int, Callable[[QueueModel, TransferSnapshot, int], Any]] = {
     int(Qt.ItemDataRole.DisplayRole): lambda m, t, col: m._waiting_label
-    if col == STATE and t.state == "waiting" else QueueModel._display(t, col),
+    if col == STATE and t.state == WAITING else QueueModel._display(t, col),
     int(SORT_ROLE): lambda _m, t, col: QueueModel._sort_key(t, col),
     int(BAR_ROLE): lambda _m, t, col: (t.fraction, t.state) if col == PROGRESS else None,
     int(FRACTION_ROLE): lambda _m, t, col: t.fraction if col == PROGRESS else None,

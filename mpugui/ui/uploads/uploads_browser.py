@@ -54,11 +54,12 @@ from mpugui.core.inventory.listing import (
     usage,
     utc_now,
 )
-from mpugui.core.journal.store import FINAL_STATES, Journal, TransferRecord
+from mpugui.core.journal.store import Journal, TransferRecord
 from mpugui.core.orphans.prices import PriceTable, load_table
 from mpugui.core.orphans.scan import listing_region
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
-from mpugui.core.transfer.snapshot import EngineSnapshot
+from mpugui.core.states import FINAL_STATES, QUEUED
+from mpugui.core.transfer.snapshot import REMOVED, EngineSnapshot
 from mpugui.core.units import format_bytes, plural
 from mpugui.engine.engine import TransferEngine
 from mpugui.engine.tasks import TaskRunner
@@ -719,7 +720,7 @@ class UploadsBrowser(QWidget):
 
     def _engine_state(self, transfer_id: int, state: str) -> None:
         """Keep the "In journal" column in step with the engine."""
-        if state == "removed":
+        if state == REMOVED:
             upload_id = self._journal_uploads.pop(transfer_id, None)
             if upload_id:
                 self.model.set_journal(upload_id, None, None)
@@ -733,7 +734,7 @@ class UploadsBrowser(QWidget):
             self.model.set_journal(upload_id, transfer_id, state)
 
     def mark_adopted(self, upload_id: str, transfer_id: int) -> None:
-        self.model.set_journal(upload_id, transfer_id, "queued")
+        self.model.set_journal(upload_id, transfer_id, QUEUED)
         self.adopted.emit(transfer_id)
 
     # -- footer and state -----------------------------------------------------------------

@@ -47,8 +47,8 @@ from mpugui.core.inventory.lifecycle import (
     set_abort_incomplete,
 )
 from mpugui.core.inventory.listing import PartInfo, Upload, journal_index, older_than, usage
-from mpugui.core.journal.store import FINAL_STATES
 from mpugui.core.s3.endpoint import Endpoint
+from mpugui.core.states import FINAL_STATES
 from mpugui.core.units import format_bytes, plural
 from mpugui.ui.common import icons
 from mpugui.ui.common.messages import user_error
