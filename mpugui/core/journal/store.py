@@ -26,133 +26,17 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
 
-from mpugui.core.errors import MpuguiError
+from mpugui.core.journal.records import PartRecord as PartRecord
+from mpugui.core.journal.records import TransferRecord as TransferRecord
+from mpugui.core.journal.schema import JournalError as JournalError
+from mpugui.core.journal.schema import migrate
 from mpugui.core.paths import private_file
 from mpugui.core.s3.endpoint import Endpoint
-from mpugui.core.s3.plan import DEFAULT_PART_SIZE, Plan, make_plan
-from mpugui.core.states import QUEUED
 
-SCHEMA_VERSION = 4  # 2: transfers.taper; 3: walks; 4: transfers.evidence
 COMMIT_INTERVAL = 0.03  # seconds a write may wait to share a transaction
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS transfers (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    position REAL NOT NULL,
-    source BLOB NOT NULL,
-    bucket TEXT NOT NULL,
-    key TEXT NOT NULL,
-    endpoint TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    sample TEXT NOT NULL,
-    part_size INTEGER NOT NULL,
-    multipart INTEGER NOT NULL,
-    taper INTEGER NOT NULL DEFAULT 0,
-    checksum TEXT NOT NULL,
-    storage_class TEXT,
-    content_type TEXT,
-    no_overwrite INTEGER NOT NULL DEFAULT 0,
-    upload_id TEXT,
-    state TEXT NOT NULL,
-    error TEXT,
-    verification TEXT,
-    final_etag TEXT,
-    evidence TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS parts (
-    transfer_id INTEGER NOT NULL REFERENCES transfers(id) ON DELETE CASCADE,
-    number INTEGER NOT NULL,
-    size INTEGER NOT NULL,
-    etag TEXT NOT NULL,
-    checksum TEXT,
-    PRIMARY KEY (transfer_id, number)
-);
-CREATE INDEX IF NOT EXISTS transfers_state ON transfers (state);
-CREATE INDEX IF NOT EXISTS transfers_key ON transfers (bucket, key);
--- Folders given to an upload whose files are not all journaled yet: a
--- resume walks them again and adds what is missing.
-CREATE TABLE IF NOT EXISTS walks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    request TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-"""
-
-
-class JournalError(MpuguiError):
-    pass
-
-
-# What versions 1-3 wrote as the verification sentence, as evidence tokens
-# (core/transfer/verify.py; kept here so the journal needs nothing above it).
-_OLD_WORDS = {"size": "size", "multipart ETag": "multipart-etag", "MD5": "md5-etag"}
-
-
-def evidence_from_sentence(text: str) -> str:
-    """'size + composite CRC32C + multipart ETag' -> 'size,composite-crc32c,
-    multipart-etag'; 'size + MD5 (PutObject md5)' -> 'size,md5-etag'."""
-    tokens = []
-    for word in text.split(" (")[0].split(" + "):
-        word = word.strip()
-        if word in _OLD_WORDS:
-            tokens.append(_OLD_WORDS[word])
-        elif word.startswith("composite "):
-            tokens.append("composite-" + word.split(" ", 1)[1].lower())
-    return ",".join(tokens)
-
-
-@dataclass(slots=True)
-class TransferRecord:
-    source: str
-    bucket: str
-    key: str
-    endpoint: Endpoint
-    size: int
-    mtime_ns: int
-    sample: str
-    part_size: int
-    multipart: bool
-    checksum: str
-    taper: int = 0  # the plan's taper (core/s3/plan.py): resume rebuilds the same parts
-    storage_class: str | None = None
-    content_type: str | None = None
-    no_overwrite: bool = False
-    upload_id: str | None = None
-    state: str = QUEUED
-    error: str | None = None
-    verification: str | None = None  # the sentence (core/transfer/verify.py: describe)
-    final_etag: str | None = None
-    evidence: str | None = None  # what verified it, as core/transfer/verify.py's tokens
-    position: float = 0.0
-    created_at: float = field(default_factory=time.time)
-    updated_at: float = field(default_factory=time.time)
-    id: int = 0
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
-
-    def plan(self) -> Plan:
-        """The parts this transfer is cut into (rebuilt from the row, the same
-        every time: resume depends on it)."""
-        return make_plan(self.size, self.part_size or DEFAULT_PART_SIZE,
-                         threshold=0 if self.multipart else self.size + 1, taper=self.taper)
-
-
-@dataclass(frozen=True)
-class PartRecord:
-    number: int
-    size: int
-    etag: str
-    checksum: str | None
 
 
 _COLUMNS = [f.name for f in fields(TransferRecord) if f.name != "id"]
@@ -190,7 +74,7 @@ class Journal:
             # FULL: a committed upload id survives power loss, not just a crash.
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            migrate(self._db, self.path)
         except sqlite3.DatabaseError as exc:
             raise self._error(exc) from exc
         self._endpoints: dict[str, Endpoint] = {}
@@ -198,31 +82,6 @@ class Journal:
         self._writer = threading.Thread(target=self._write_loop, name="mpugui-journal",
                                         daemon=True)
         self._writer.start()
-
-    def _migrate(self) -> None:
-        """Bring a journal written by an older version up to this schema."""
-        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
-        if "meta" in tables:
-            row = self._db.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row and int(row[0]) > SCHEMA_VERSION:
-                raise JournalError(f"The journal {self.path} was written by a newer version "
-                                   "of mpugui; update mpugui to use it.")
-        if "transfers" in tables:
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(transfers)")}
-            if "taper" not in columns:  # version 1: every plan had equal parts
-                self._db.execute(
-                    "ALTER TABLE transfers ADD COLUMN taper INTEGER NOT NULL DEFAULT 0")
-            if "evidence" not in columns:  # versions 1-3: only the sentence
-                self._db.execute("ALTER TABLE transfers ADD COLUMN evidence TEXT")
-                self._db.executemany(
-                    "UPDATE transfers SET evidence = ? WHERE verification = ?",
-                    [(evidence_from_sentence(text), text) for (text,) in self._db.execute(
-                        "SELECT DISTINCT verification FROM transfers "
-                        "WHERE verification IS NOT NULL").fetchall()])
-        self._db.executescript(_SCHEMA)
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                         (str(SCHEMA_VERSION),))
 
     def _error(self, exc: sqlite3.Error) -> JournalError:
         text = str(exc).lower()
