@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 
 from mpugui.core.accounts import AccountStore
 from mpugui.core.errors import MpuguiError
-from mpugui.core.inventory.aborts import AbortResult, abort
+from mpugui.core.inventory.aborts import AbortResult, abort_uploads
 from mpugui.core.inventory.errors import UploadGone
 from mpugui.core.inventory.listing import (
     PAGE_SIZE,
@@ -646,7 +646,8 @@ class UploadsBrowser(QWidget):
                 self.aborts_finished.emit(results)
                 return
             u = todo.popleft()
-            self.runner.run(lambda: abort(clients.client(endpoint), u), done,
+            # One task each, so a long list never holds a pool thread.
+            self.runner.run(lambda: abort_uploads(clients, endpoint, [u])[0], done,
                             lambda exc: done(AbortResult(u, False, user_error(exc))))
 
         def done(result: AbortResult) -> None:
