@@ -24,13 +24,13 @@ from mpugui.cli.uploads import (
     report_abort,
 )
 from mpugui.core.errors import MpuguiError
-from mpugui.core.inventory.aborts import AbortResult
+from mpugui.core.inventory.aborts import AbortResult, abort_uploads
 from mpugui.core.inventory.errors import InventoryError
 from mpugui.core.inventory.lifecycle import describe_rule
 from mpugui.core.inventory.listing import Upload, format_age, format_cost, utc_now
 from mpugui.core.orphans import bulk, memory
 from mpugui.core.orphans.protection import PROTECTED, Protection
-from mpugui.core.orphans.results import AccountScan, BucketReport, ScannedUpload
+from mpugui.core.orphans.results import AccountScan, BucketReport, ScannedUpload, bucket_regions
 from mpugui.core.orphans.scan import (
     AccountScanner,
     ScanListener,
@@ -246,13 +246,17 @@ def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
             return refused
     gone: set[str] = set()
 
-    def report(row: ScannedUpload, res: AbortResult) -> None:
+    by_id = {row.upload.upload_id: row for row in candidates}
+
+    def report(res: AbortResult) -> None:
+        row = by_id[res.upload.upload_id]
         summary["aborted" if res.ok else "failed"] += 1
         if res.ok:
             gone.add(row.upload.upload_id)
         report_abort(res, row.parts, row.bytes, out, row.region)
 
-    bulk.abort_uploads(clients, endpoint, candidates, on_result=report)
+    abort_uploads(clients, endpoint, [row.upload for row in candidates],
+                  regions=bucket_regions(candidates), on_result=report)
     _forget_in_journal(gone)
     out.line(f"Aborted {summary['aborted']} of {len(candidates)} upload(s)"
              + (f"; {summary['failed']} failed." if summary["failed"] else "."))

@@ -93,7 +93,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mpugui.core.errors import MpuguiError, describe
-from mpugui.core.inventory.aborts import AbortResult, abort
+from mpugui.core.inventory.aborts import AbortResult, abort_uploads
 from mpugui.core.inventory.adopt import adoption_record, check_adoption
 from mpugui.core.inventory.errors import InventoryError, UploadGone, explain
 from mpugui.core.inventory.lifecycle import describe_rule, set_abort_incomplete
@@ -467,13 +467,13 @@ def _forget_in_journal(upload_ids: set[str]) -> None:
         journal.close()
 
 
-def _abort_one(client: Any, upload: Upload, out: _Out) -> bool:
+def _abort_one(clients: ClientFactory, endpoint: Endpoint, upload: Upload, out: _Out) -> bool:
     try:
         use: Usage | None = usage(list_upload_parts(
-            client, upload.bucket, upload.key, upload.upload_id))
+            clients.client(endpoint), upload.bucket, upload.key, upload.upload_id))
     except InventoryError:
         use = None  # the abort itself says what is wrong
-    result = abort(client, upload)
+    [result] = abort_uploads(clients, endpoint, [upload])
     report_abort(result, use.parts if use else None, use.bytes if use else None, out)
     if result.ok:
         _forget_in_journal({upload.upload_id})
@@ -500,7 +500,7 @@ def report_abort(result: AbortResult, parts: int | None, size: int | None, out: 
 def _abort(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     bucket, key = _key_target(args)
     upload = Upload(bucket, key, args.upload_id, utc_now())
-    return EXIT_OK if _abort_one(_client(endpoint), upload, out) else EXIT_FAILED
+    return EXIT_OK if _abort_one(ClientFactory(), endpoint, upload, out) else EXIT_FAILED
 
 
 def _confirm(question: str) -> bool | None:
@@ -530,7 +530,8 @@ def confirm_abort(what: str, out: _Out, note: str = "") -> int | None:
 
 def _cleanup(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     bucket, prefix = parse_s3_uri(args.target)
-    client, now = _client(endpoint), _now(args)
+    clients, now = ClientFactory(), _now(args)
+    client = clients.client(endpoint)
     prices = prices_for(args, endpoint)
     region = listing_region(client, bucket, endpoint)
     age = args.older_than
@@ -562,13 +563,17 @@ def _cleanup(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     if not args.yes and (refused := confirm_abort(what, out)) is not None:
         return refused
     gone = set()
-    for row in candidates:
-        result = abort(client, row.upload)
+    by_id = {row.upload.upload_id: row for row in candidates}
+
+    def report(result: AbortResult) -> None:
+        row = by_id[result.upload.upload_id]
         report_abort(result, row.usage.parts if row.usage else None,
                      row.usage.bytes if row.usage else None, out, region)
         summary["aborted" if result.ok else "failed"] += 1
         if result.ok:
             gone.add(row.upload.upload_id)
+
+    abort_uploads(clients, endpoint, [row.upload for row in candidates], on_result=report)
     _forget_in_journal(gone)
     out.line(f"Aborted {summary['aborted']} of {len(candidates)} upload(s)"
              + (f"; {summary['failed']} failed." if summary["failed"] else "."))

@@ -321,7 +321,17 @@ class TransferEngine(Ticks):
             self._was_busy = True
         self._threads_wanted.emit()
 
-    retry = resume
+    def retry(self, ids: Iterable[int], refused: list[str] | None = None) -> list[int]:
+        """The queue's Retry, one meaning for every state: a failed transfer
+        resumes from its finished parts, a waiting one probes its endpoint now,
+        a cancelled one starts over as a new upload (restart). Returns the ids
+        of those new transfers; a refusal is posted and appended to `refused`."""
+        ids = list(ids)
+        with self._lock:
+            cancelled = [t.id for t in self._pick(ids) if t.state == CANCELLED]
+        self.resume(ids)  # passes over the cancelled ones
+        started = (self.restart(tid, refused) for tid in cancelled)
+        return [new_id for new_id in started if new_id is not None]
 
     def cancel(self, ids: Iterable[int], restart: bool = False) -> None:
         """Stop and abort the upload on the server, leaving no part behind.

@@ -66,6 +66,30 @@ def test_cancel_aborts_and_leaves_no_orphan(qtbot, engine_factory, s3, bucket, e
     assert engine.journal.parts(tid) == {}
 
 
+
+def test_retry_of_a_cancelled_transfer_starts_it_over(qtbot, engine_factory, s3, bucket,
+                                                      endpoint, tmp_path: Path) -> None:
+    src = make_file(tmp_path / "again.bin", 6 * MiB, seed=12)
+    engine = engine_factory()
+    engine.pause_all()
+    tid = engine.add(UploadRequest(str(src), bucket, "again.bin", endpoint))
+    engine.pause([tid])
+    engine.cancel([tid])
+    assert wait_state(qtbot, engine, tid, {CANCELLED}) == CANCELLED
+    [new_id] = engine.retry([tid])  # Retry: the cancelled one starts over, as a new transfer
+    assert new_id != tid and engine.state_of(tid) is None
+    assert wait_state(qtbot, engine, new_id, {DONE, FAILED}) == DONE
+    assert s3.get_object(Bucket=bucket, Key="again.bin")["Body"].read() == src.read_bytes()
+    gone = make_file(tmp_path / "gone.bin", 6 * MiB, seed=13)
+    other = engine.add(UploadRequest(str(gone), bucket, "gone.bin", endpoint))
+    engine.pause([other])
+    engine.cancel([other])
+    assert wait_state(qtbot, engine, other, {CANCELLED}) == CANCELLED
+    gone.unlink()  # the file is gone: starting over is refused, saying why
+    refused: list[str] = []
+    assert engine.retry([other], refused) == []
+    assert len(refused) == 1 and "gone.bin cannot start over" in refused[0]
+
 def test_cancel_of_queued_transfer_needs_no_server(qtbot, engine_factory, bucket, endpoint,
                                                    tmp_path: Path) -> None:
     src = make_file(tmp_path / "q.bin", 6 * MiB, seed=3)

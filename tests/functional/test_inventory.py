@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from botocore.stub import Stubber
 
-from mpugui.core.inventory.aborts import abort, abort_many
+from mpugui.core.inventory.aborts import abort_uploads
 from mpugui.core.inventory.adopt import AdoptRefused, Progress, adoption_record, check_adoption
 from mpugui.core.inventory.errors import InventoryError, UploadGone
 from mpugui.core.inventory.lifecycle import describe_rule, merge_abort_rule, set_abort_incomplete
@@ -27,7 +27,7 @@ from mpugui.core.inventory.listing import (
     upload_pages,
     usage,
 )
-from mpugui.core.s3.endpoint import Endpoint
+from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.units import MiB
 from tests.conftest import make_file
 
@@ -148,8 +148,11 @@ def test_upload_pages_stop_when_cancelled_and_refuse_a_stuck_marker(s3):
     ("put_bucket_lifecycle_configuration", "PutBucketLifecycleConfiguration",
      "s3:PutLifecycleConfiguration"),
 ])
-def test_access_denied_names_the_missing_permission(s3, method, operation, permission):
-    # moto does not enforce IAM; the Stubber answers 403 AccessDenied instead.
+def test_access_denied_names_the_missing_permission(endpoint, method, operation, permission):
+    # moto does not enforce IAM; the Stubber answers 403 AccessDenied instead
+    # (on the factory's own client, which abort_uploads is handed).
+    clients = ClientFactory()
+    s3 = clients.client(endpoint)
     stub = Stubber(s3)
     stub.add_client_error(method, "AccessDenied", "Access Denied", 403)
     up = Upload("bkt", "k", "u1", MOTO_INITIATED)
@@ -163,7 +166,7 @@ def test_access_denied_names_the_missing_permission(s3, method, operation, permi
                 list_upload_parts(s3, "bkt", "k", "u1")
             sentence = str(err.value)
         elif method == "abort_multipart_upload":
-            result = abort(s3, up)
+            [result] = abort_uploads(clients, endpoint, [up])
             assert not result.ok
             sentence = result.error or ""
         elif method == "get_bucket_lifecycle_configuration":
@@ -197,7 +200,7 @@ def test_older_than_uses_the_given_now():
         parse_time("yesterday")
 
 
-def test_cleanup_with_injected_now_aborts_exactly_the_old_ones(s3, bucket):
+def test_cleanup_with_injected_now_aborts_exactly_the_old_ones(s3, bucket, endpoint):
     old = [start_upload(s3, bucket, f"tmp/{n}.bin", [b"z" * 200]) for n in range(3)]
     keep = start_upload(s3, bucket, "keep/x.bin", [b"k" * 10])
     # moto dates every upload MOTO_INITIATED, so the clock is what moves.
@@ -209,7 +212,7 @@ def test_cleanup_with_injected_now_aborts_exactly_the_old_ones(s3, bucket):
     assert {u.upload_id for u in chosen} == set(old)
 
     seen = []
-    results = abort_many(s3, chosen, on_result=seen.append)
+    results = abort_uploads(ClientFactory(), endpoint, chosen, on_result=seen.append)
     assert [r.ok for r in results] == [True] * 3 and seen == results
     assert remaining_ids(s3, bucket) == {keep}
     for u in chosen:
@@ -217,11 +220,26 @@ def test_cleanup_with_injected_now_aborts_exactly_the_old_ones(s3, bucket):
             list_upload_parts(s3, bucket, u.key, u.upload_id)
 
 
-def test_abort_of_a_gone_upload_is_not_an_error(s3, bucket):
+def test_abort_of_a_gone_upload_is_not_an_error(s3, bucket, endpoint):
     upload_id = start_upload(s3, bucket, "gone.bin", [b"1"])
     s3.abort_multipart_upload(Bucket=bucket, Key="gone.bin", UploadId=upload_id)
-    result = abort(s3, Upload(bucket, "gone.bin", upload_id, MOTO_INITIATED))
+    [result] = abort_uploads(ClientFactory(), endpoint,
+                             [Upload(bucket, "gone.bin", upload_id, MOTO_INITIATED)])
     assert result.ok and result.error is None
+
+
+def test_abort_uploads_stops_when_cancelled_and_reports_each_failure(s3, bucket, endpoint):
+    kept = start_upload(s3, bucket, "kept.bin", [b"1"])
+    gone = start_upload(s3, bucket, "gone.bin", [b"2"])
+    missing = Upload("no-such-bucket-here", "x.bin", "u-none", MOTO_INITIATED)
+    seen = []
+    results = abort_uploads(ClientFactory(), endpoint,
+                            [Upload(bucket, "gone.bin", gone, MOTO_INITIATED), missing,
+                             Upload(bucket, "kept.bin", kept, MOTO_INITIATED)],
+                            on_result=seen.append, cancel=lambda: len(seen) == 2)
+    assert [r.ok for r in results] == [True, False] and seen == results
+    assert results[1].error and "no-such-bucket-here" in results[1].error
+    assert remaining_ids(s3, bucket) == {kept}  # cancelled before the third
 
 
 # -- adopt ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from mpugui.core.inventory.aborts import abort_uploads
 from mpugui.core.orphans import bulk, memory
 from mpugui.core.orphans.directory import (
     DENIED,
@@ -27,7 +28,7 @@ from mpugui.core.orphans.directory import (
 )
 from mpugui.core.orphans.prices import AWS_PRICES, STORAGE_CLASSES, PriceTable, load_table
 from mpugui.core.orphans.protection import PARTIAL, PROTECTED, UNKNOWN, UNPROTECTED
-from mpugui.core.orphans.results import AccountScan, BucketReport, ScannedUpload
+from mpugui.core.orphans.results import AccountScan, BucketReport, ScannedUpload, bucket_regions
 from mpugui.core.orphans.scan import AccountScanner, ScanListener, list_buckets
 from mpugui.core.orphans.totals import totals
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
@@ -491,7 +492,8 @@ def test_bulk_abort_in_each_region_then_nothing_is_left(account, moto_url):
     endpoint = Endpoint(endpoint_url=moto_url, region="us-east-1")
     rec = Recorder()
     AccountScanner(ClientFactory(), endpoint, rec, now=NOW).run()
-    results = bulk.abort_uploads(ClientFactory(), endpoint, rec.uploads)
+    results = abort_uploads(ClientFactory(), endpoint, [r.upload for r in rec.uploads],
+                            regions=bucket_regions(rec.uploads))
     assert all(r.ok for r in results) and len(results) == 4
     assert remaining_ids(account["east"], b["east"]) == set()
     assert remaining_ids(account["west"], b["west"]) == set()

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtGui import QColor, QPalette
 
+from mpugui.ui.common import palette as pd
 from mpugui.ui.parts.part_grid import PartGrid
-from mpugui.ui.queue import progress_delegate as pd
 from tests.ui.test_ui_part_grid import part, snapshot
 
 

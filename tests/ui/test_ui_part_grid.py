@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QApplication
 
 from mpugui.core.transfer.snapshot import PartSnapshot, TransferSnapshot
 from mpugui.core.units import MiB
+from mpugui.ui.common.palette import state_color
 from mpugui.ui.parts.part_grid import MARGIN, MIN_CELL, PartGrid
 from mpugui.ui.parts.part_panel import PartPanel
-from mpugui.ui.queue.progress_delegate import state_color
 
 PART = 5 * MiB
 

@@ -130,6 +130,26 @@ def test_checksum_values_match_reference_implementations() -> None:
         checksums.algorithm("adler")
 
 
+
+def test_a_checksum_fed_in_pieces_equals_the_one_shot_value() -> None:
+    # Adopting an upload hashes each part in chunks, with the same registry.
+    data = os.urandom(300_001)
+    for name in ("crc32c", "crc32", "sha256"):
+        algo = checksums.algorithm(name)
+        assert checksums.by_s3_name(name.upper()) is algo
+        assert algo.new is not None
+        h = algo.new()
+        for i in range(0, len(data), 65_536):
+            h.update(memoryview(data)[i:i + 65_536])
+        assert base64.b64encode(h.digest()).decode() == algo.value(data)
+    sha1 = checksums.by_s3_name("sha1")
+    assert sha1 is not None and sha1.new is not None and checksums.sendable("SHA1") is None
+    h = sha1.new()
+    h.update(data)
+    assert h.digest() == hashlib.sha1(data).digest()
+    assert checksums.sendable("crc32c") is checksums.algorithm("crc32c")
+    assert checksums.by_s3_name("ADLER") is None
+
 def test_composite_and_multipart_etag() -> None:
     parts = [b"a" * 10, b"b" * 7]
     md5s = [hashlib.md5(p).hexdigest() for p in parts]

@@ -9,8 +9,6 @@ import hashlib
 import itertools
 import os
 import threading
-import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +16,7 @@ from mpugui.core.errors import describe
 from mpugui.core.inventory.errors import InventoryError
 from mpugui.core.inventory.listing import PAGE_SIZE, PartInfo, Upload, list_upload_parts
 from mpugui.core.journal.store import TransferRecord
-from mpugui.core.s3.checksums import clean_etag, is_md5_etag
+from mpugui.core.s3.checksums import Hasher, by_s3_name, clean_etag, is_md5_etag, sendable
 from mpugui.core.s3.endpoint import Endpoint
 from mpugui.core.s3.plan import (
     DEFAULT_PART_SIZE,
@@ -32,17 +30,9 @@ from mpugui.core.sources import identity
 from mpugui.core.states import PAUSED
 from mpugui.core.units import format_bytes
 
-try:
-    from awscrt import checksums as _crt
-except ImportError:  # pragma: no cover - depends on the platform
-    _crt = None  # type: ignore[assignment]  # the module or None, tested before use
-
 
 class AdoptRefused(InventoryError):
     """The local file cannot continue this upload; the message says why."""
-
-
-_S3_TO_ALGORITHM = {"CRC32": "crc32", "CRC32C": "crc32c", "SHA256": "sha256"}
 
 
 @dataclass(frozen=True)
@@ -101,11 +91,12 @@ def engine_checksum(upload: Upload) -> str:
     algo = upload.checksum_algorithm
     if not algo:
         return "md5"  # the upload needs no checksum; Content-MD5 still guards each part
-    if algo.upper() not in _S3_TO_ALGORITHM:
+    sent = sendable(algo)
+    if sent is None:
         raise AdoptRefused(f"The upload of {upload.uri} uses {algo} part checksums, which this "
                            "app cannot send; finish it with the program that started it, "
                            "or abort it.")
-    return _S3_TO_ALGORITHM[algo.upper()]
+    return sent.name
 
 
 def infer_part_size(parts: list[PartInfo], file_size: int) -> int:
@@ -137,47 +128,19 @@ def infer_part_size(parts: list[PartInfo], file_size: int) -> int:
     return last.size  # no cut of this file fits: the size check reports the mismatch
 
 
-def _hasher(s3_name: str | None) -> tuple[Callable[[bytes | memoryview], None],
-                                          Callable[[], str]]:
-    """Incremental checksum for a part of any size: update, then base64."""
-    if s3_name in ("SHA256", "SHA1"):
-        h = hashlib.new(s3_name.lower())
-        return h.update, lambda: base64.b64encode(h.digest()).decode()
-    state = {"v": 0}
-    if s3_name == "CRC32":
-        def update(data: bytes | memoryview) -> None:
-            state["v"] = zlib.crc32(data, state["v"])
-        width = 4
-    elif s3_name in ("CRC32C", "CRC64NVME") and _crt is not None:
-        fn = _crt.crc32c if s3_name == "CRC32C" else _crt.crc64nvme
-
-        def update(data: bytes | memoryview) -> None:
-            # awscrt reads any buffer; its stubs say bytes.
-            state["v"] = fn(data, state["v"])  # type: ignore[arg-type]
-        width = 4 if s3_name == "CRC32C" else 8
-    else:
-        raise ValueError(s3_name)
-    return update, lambda: base64.b64encode(state["v"].to_bytes(width, "big")).decode()
-
-
 def _verify_part(fd: int, part: PartInfo, offset: int, progress: Progress) -> str | None:
     """None when the part holds the local bytes at `offset`; 'unverifiable'
     when neither an MD5 ETag nor a checksum we can compute is listed; else a
     sentence saying what differs."""
     use_md5 = is_md5_etag(part.etag)
-    update: Callable[[bytes], None]
-    final: Callable[[], str]
+    algo = by_s3_name(part.checksum_algorithm or "") if part.checksum and not use_md5 else None
     if use_md5:
-        md5 = hashlib.md5()
-        update, final = md5.update, md5.hexdigest
+        hasher: Hasher = hashlib.md5()
+    elif algo is not None and algo.new is not None:
+        hasher = algo.new()
     else:
-        try:
-            if not part.checksum:
-                raise ValueError(part.checksum_algorithm)
-            update, final = _hasher(part.checksum_algorithm)
-        except ValueError:
-            progress.done += part.size
-            return "unverifiable"
+        progress.done += part.size
+        return "unverifiable"
     left, pos = part.size, offset
     while left:
         if progress.cancel.is_set():
@@ -185,11 +148,11 @@ def _verify_part(fd: int, part: PartInfo, offset: int, progress: Progress) -> st
         chunk = os.pread(fd, min(left, 8 * 1024 * 1024), pos)
         if not chunk:
             return f"Part {part.number} reaches past the end of the file."
-        update(chunk)
+        hasher.update(chunk)
         left -= len(chunk)
         pos += len(chunk)
         progress.done += len(chunk)
-    ours = final()
+    ours = hasher.digest().hex() if use_md5 else base64.b64encode(hasher.digest()).decode()
     if use_md5:
         if ours != clean_etag(part.etag):
             return (f"Part {part.number} (bytes {offset:,}–{offset + part.size - 1:,}) differs "

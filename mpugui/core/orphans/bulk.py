@@ -1,7 +1,8 @@
 """Acting on many buckets at once: merge the abort-incomplete rule into each
-one's lifecycle ("Protect all"), and abort uploads found across the account.
-Each bucket is talked to in its own region; a failure is reported for its
-bucket or upload and never stops the rest."""
+one's lifecycle ("Protect all"). Each bucket is talked to in its own region;
+a failure is reported for its bucket and never stops the rest. (Aborting the
+uploads found across the account is inventory.aborts.abort_uploads, given
+bucket_regions() of the scanned rows.)"""
 
 from __future__ import annotations
 
@@ -11,9 +12,7 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError
 
 from mpugui.core.errors import MpuguiError, describe
-from mpugui.core.inventory.aborts import AbortResult, abort
 from mpugui.core.inventory.lifecycle import LifecycleChange, set_abort_incomplete
-from mpugui.core.orphans.results import ScannedUpload
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 
 
@@ -57,23 +56,3 @@ def protect_all(clients: ClientFactory, endpoint: Endpoint, buckets: Iterable[tu
             on_result(result)
     return results
 
-
-def abort_uploads(clients: ClientFactory, endpoint: Endpoint, rows: Iterable[ScannedUpload],
-                  on_result: Callable[[ScannedUpload, AbortResult], None] | None = None,
-                  cancel: Callable[[], bool] | None = None) -> list[AbortResult]:
-    """Abort each upload in its bucket's region (then ListParts until no part
-    is left, as inventory.abort does)."""
-    results = []
-    for row in rows:
-        if cancel is not None and cancel():
-            break
-        try:
-            client = clients.client(endpoint.with_(region=row.region) if row.region
-                                    else endpoint)
-            result = abort(client, row.upload)
-        except (MpuguiError, BotoCoreError) as exc:
-            result = AbortResult(row.upload, False, describe(exc, bucket=row.upload.bucket))
-        results.append(result)
-        if on_result is not None:
-            on_result(row, result)
-    return results

@@ -4,6 +4,7 @@ their JSON forms (the CLI's output and the remembered last scan share them)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -142,3 +143,8 @@ class AccountScan:
             sums[r.upload.bucket] = sums.get(r.upload.bucket, 0.0) + (r.monthly_cost or 0.0)
         for name, report in self.buckets.items():
             report.monthly_cost = sums.get(name, 0.0)
+
+
+def bucket_regions(rows: Iterable[ScannedUpload]) -> dict[str, str]:
+    """Bucket -> the region its uploads were found in, for abort_uploads."""
+    return {r.upload.bucket: r.region for r in rows if r.region}

@@ -13,6 +13,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 try:  # awscrt is a dependency, but keep working where its wheel is missing
     from awscrt import checksums as _crt
@@ -39,11 +40,41 @@ def _md5(data: bytes | memoryview) -> bytes:
     return hashlib.md5(data).digest()
 
 
+class Hasher(Protocol):
+    """A checksum fed piece by piece (a part of any size, read in chunks)."""
+
+    def update(self, data: bytes | memoryview, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+
+class _Crc:
+    """A CRC as a Hasher: each update continues from the value so far."""
+
+    def __init__(self, fn: Callable[[Any, int], int], width: int) -> None:
+        self._fn, self._width, self._value = fn, width, 0
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        self._value = self._fn(data, self._value)
+
+    def digest(self) -> bytes:
+        return self._value.to_bytes(self._width, "big")
+
+
+def _crt_crc(name: str, width: int) -> Callable[[], Hasher] | None:
+    """awscrt's CRC `name` as a Hasher factory; None where awscrt is missing."""
+    fn = getattr(_crt, name, None) if _crt is not None else None
+    if fn is None:  # pragma: no cover - depends on the platform and awscrt's age
+        return None
+    return lambda: _Crc(fn, width)
+
+
 @dataclass(frozen=True)
 class Algorithm:
     name: str  # what users type: crc32c, crc32, sha256, md5, none
     s3_name: str | None  # ChecksumAlgorithm for CreateMultipartUpload/PutObject
-    digest: Callable[[bytes | memoryview], bytes] | None
+    digest: Callable[[bytes | memoryview], bytes] | None  # one shot, for a part in memory
+    new: Callable[[], Hasher] | None = None  # piece by piece (None: cannot compute here)
 
     @property
     def part_param(self) -> str | None:
@@ -67,16 +98,35 @@ class Algorithm:
         return f"{base64.b64encode(self.digest(b''.join(raw))).decode('ascii')}-{len(raw)}"
 
 
-ALGORITHMS: dict[str, Algorithm] = {
+ALGORITHMS: dict[str, Algorithm] = {  # the ones this app sends, by the name users type
     a.name: a
     for a in (
-        Algorithm("crc32c", "CRC32C", _crc32c),
-        Algorithm("crc32", "CRC32", _crc32),
-        Algorithm("sha256", "SHA256", _sha256),
-        Algorithm("md5", None, _md5),
+        Algorithm("crc32c", "CRC32C", _crc32c, _crt_crc("crc32c", 4)),
+        Algorithm("crc32", "CRC32", _crc32, lambda: _Crc(zlib.crc32, 4)),
+        Algorithm("sha256", "SHA256", _sha256, hashlib.sha256),
+        Algorithm("md5", None, _md5, hashlib.md5),
         Algorithm("none", None, None),
     )
 }
+# Checksums other clients may have sent with their parts: this app can check
+# them (adopting an upload) but does not send them.
+_VERIFY_ONLY = (Algorithm("sha1", "SHA1", None, hashlib.sha1),
+                Algorithm("crc64nvme", "CRC64NVME", None, _crt_crc("crc64nvme", 8)))
+_BY_S3_NAME: dict[str, Algorithm] = {
+    a.s3_name: a for a in (*ALGORITHMS.values(), *_VERIFY_ONLY) if a.s3_name}
+
+
+def by_s3_name(s3_name: str) -> Algorithm | None:
+    """The algorithm S3 calls `s3_name` (CRC32C, SHA1 …), or None if unknown."""
+    return _BY_S3_NAME.get(s3_name.upper())
+
+
+def sendable(s3_name: str) -> Algorithm | None:
+    """The algorithm of that S3 name when this app can send it, else None."""
+    a = by_s3_name(s3_name)
+    return a if a is not None and ALGORITHMS.get(a.name) is a else None
+
+
 DEFAULT_ALGORITHM = "crc32c" if _crt is not None else "crc32"
 
 

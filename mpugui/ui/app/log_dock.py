@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from mpugui.ui.common import icons
 from mpugui.ui.common.messages import LEVELS, Message, MessageBridge
-from mpugui.ui.queue.progress_delegate import state_hex
+from mpugui.ui.common.palette import state_hex
 
 _ROOT = QModelIndex()  # the invisible root; a shared default is safe (never mutated)
 

@@ -20,7 +20,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
 from mpugui.ui.common import icons
-from mpugui.ui.queue.progress_delegate import is_dark
+from mpugui.ui.common.palette import is_dark
 
 LOSE, RESTORE = "Simulate network loss", "Restore network"
 

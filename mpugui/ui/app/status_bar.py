@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QWidget
 from mpugui.core.states import FAILED, UPLOADING, WAITING
 from mpugui.core.transfer.snapshot import EngineSnapshot
 from mpugui.core.units import MiB, format_rate
-from mpugui.ui.queue.progress_delegate import state_color
+from mpugui.ui.common.palette import state_color
 
 
 class SpeedGraph(QWidget):

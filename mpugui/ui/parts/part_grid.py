@@ -27,8 +27,8 @@ from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
 
 from mpugui.core.states import PartState
 from mpugui.core.transfer.snapshot import PartSnapshot, TransferSnapshot
+from mpugui.ui.common.palette import pending_edge, state_color, track_color
 from mpugui.ui.parts.parts_model import part_tooltip
-from mpugui.ui.queue.progress_delegate import pending_edge, state_color, track_color
 
 MIN_CELL, MAX_CELL, MARGIN = 4, 30, 10
 

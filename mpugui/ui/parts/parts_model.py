@@ -11,8 +11,9 @@ from mpugui.core.states import DONE, FAILED, QUEUED, UPLOADING, PartState
 from mpugui.core.transfer.snapshot import PartSnapshot, TransferSnapshot
 from mpugui.core.units import format_bytes, format_rate
 from mpugui.ui.common import icons
+from mpugui.ui.common.palette import state_hex
 from mpugui.ui.common.table_model import TableModel
-from mpugui.ui.queue.progress_delegate import FRACTION_ROLE, STATE_ROLE, state_hex
+from mpugui.ui.queue.progress_delegate import FRACTION_ROLE, STATE_ROLE
 
 NUMBER, RANGE, SIZE, STATE, SENT, SPEED, ATTEMPTS, ETAG = range(8)
 COLUMNS = ("Part", "Byte range", "Size", "State", "Sent", "Speed", "Attempts", "ETag / checksum")

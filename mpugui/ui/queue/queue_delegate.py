@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 
 from mpugui.core.states import FAILED, QUEUED, WAITING
 from mpugui.ui.common import icons
+from mpugui.ui.common.palette import state_color, state_hex
 from mpugui.ui.common.table_model import LEFT, RIGHT
-from mpugui.ui.queue.progress_delegate import state_color, state_hex
 from mpugui.ui.queue.queue_model import STATE, STATE_LABELS, TRANSFER_ROLE, QueueModel
 
 _PANEL = QStyle.PrimitiveElement.PE_PanelItemViewItem

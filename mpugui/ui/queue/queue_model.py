@@ -48,14 +48,9 @@ from mpugui.core.states import (
 from mpugui.core.transfer.snapshot import EngineSnapshot, TransferSnapshot
 from mpugui.core.units import format_bytes, format_duration, format_rate
 from mpugui.ui.common import icons
+from mpugui.ui.common.palette import state_color, state_hex
 from mpugui.ui.common.table_model import TableModel
-from mpugui.ui.queue.progress_delegate import (
-    BAR_ROLE,
-    FRACTION_ROLE,
-    STATE_ROLE,
-    state_color,
-    state_hex,
-)
+from mpugui.ui.queue.progress_delegate import BAR_ROLE, FRACTION_ROLE, STATE_ROLE
 
 NAME, DESTINATION, SIZE, PROGRESS, SPEED, ETA, STATE, PARTS = range(8)
 COLUMNS = ("Name", "Destination", "Size", "Progress", "Speed", "ETA", "State", "Parts")

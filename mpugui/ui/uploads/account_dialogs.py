@@ -23,11 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mpugui.core.inventory.aborts import AbortResult
+from mpugui.core.inventory.aborts import AbortResult, abort_uploads
 from mpugui.core.inventory.lifecycle import describe_rule
 from mpugui.core.inventory.listing import format_age, format_cost
 from mpugui.core.orphans import bulk
-from mpugui.core.orphans.results import ScannedUpload
+from mpugui.core.orphans.results import ScannedUpload, bucket_regions
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.units import format_bytes
 from mpugui.engine.tasks import TaskRunner
@@ -234,16 +234,19 @@ class BulkAbortDialog(QDialog):
         self.progress.setVisible(True)
         clients, endpoint, stop = self.clients, self.endpoint, self._stop
 
-        def record(row: ScannedUpload, result: AbortResult) -> None:
+        by_id = {row.upload.upload_id: row for row in todo}
+
+        def record(result: AbortResult) -> None:
             with self._lock:
-                self.results.append((row, result))
+                self.results.append((by_id[result.upload.upload_id], result))
 
         def failed(exc: BaseException) -> None:
             self.summary.setText(user_error(exc))
             self._done()
 
-        self.runner.run(lambda: bulk.abort_uploads(clients, endpoint, todo, on_result=record,
-                                                   cancel=stop.is_set),
+        self.runner.run(lambda: abort_uploads(clients, endpoint, [row.upload for row in todo],
+                                              regions=bucket_regions(todo), on_result=record,
+                                              cancel=stop.is_set),
                         lambda _res: self._done(), failed)
         self._timer.start()
 

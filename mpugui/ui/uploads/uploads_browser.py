@@ -3,15 +3,13 @@
 estimated monthly cost; abort, clean up by age, adopt with the local file,
 and the lifecycle rule that aborts them server-side.
 
-Every S3 call runs on the TaskRunner's pool: one ListMultipartUploads page
-per task (rows appear as pages arrive; Stop drops the rest), and ListParts
-per row, a few at a time, cached for the drill-down and the dialogs.
+The S3 calls (a ListMultipartUploads page per task, rows appearing as pages
+arrive; ListParts per row, a few at a time, cached; aborts one after the
+other) are engine/inventory_controller.py's; this module shows what arrives.
 """
 
 from __future__ import annotations
 
-import collections
-import functools
 import logging
 import os
 from collections.abc import Callable
@@ -41,27 +39,25 @@ from PySide6.QtWidgets import (
 
 from mpugui.core.accounts import AccountStore
 from mpugui.core.errors import MpuguiError
-from mpugui.core.inventory.aborts import AbortResult, abort
+from mpugui.core.inventory.aborts import AbortResult
 from mpugui.core.inventory.errors import UploadGone
 from mpugui.core.inventory.listing import (
     PAGE_SIZE,
     PartInfo,
     Upload,
-    fetch_upload_page,
     journal_index,
-    list_upload_parts,
     parse_time,
     usage,
     utc_now,
 )
 from mpugui.core.journal.store import Journal, TransferRecord
 from mpugui.core.orphans.prices import PriceTable, load_table
-from mpugui.core.orphans.scan import listing_region
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.states import FINAL_STATES, QUEUED
 from mpugui.core.transfer.snapshot import REMOVED, EngineSnapshot
 from mpugui.core.units import format_bytes, plural
 from mpugui.engine.engine import TransferEngine
+from mpugui.engine.inventory_controller import InventoryController
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.common import icons
 from mpugui.ui.common.account_combo import refill_accounts
@@ -90,7 +86,6 @@ from mpugui.ui.uploads.uploads_models import (
 log = logging.getLogger("mpugui.ui.uploads")
 
 NOW_ENV = "MPUGUI_NOW"  # tests only: the clock ages are measured from (ISO 8601)
-PARTS_IN_FLIGHT = 3  # ListParts calls at once, so listing pages never queue behind them
 
 
 def default_now() -> datetime:
@@ -114,16 +109,13 @@ class UploadsBrowser(QWidget):
         self.accounts, self.runner, self.clients = accounts, runner, clients
         self.journal, self.engine = journal, engine
         self.now = now or default_now
-        self.page_size = page_size
+        self.inventory = InventoryController(runner, clients, page_size, self)
+        self.inventory.page_listed.connect(self._page_listed)
+        self.inventory.listing_done.connect(self._listing_done)
+        self.inventory.listing_failed.connect(self._list_failed)
+        self.inventory.parts_listed.connect(self._parts_arrived)
+        self.inventory.parts_failed.connect(self._parts_failed)
         self._names_for: Endpoint | None = None
-        self._gen = 0  # bumped by every new listing; late answers of older ones are dropped
-        self._location: tuple[Endpoint, str, str] | None = None
-        self._listing = False
-        self._list_task: int | None = None
-        self._parts_cache: dict[str, list[PartInfo]] = {}
-        self._parts_queue: collections.deque[Upload] = collections.deque()
-        self._parts_inflight: set[str] = set()
-        self._aborting = False
         self.dialogs: list[QWidget] = []
         self.confirm_box: QMessageBox | None = None  # open while asking
         self._abort_box: QMessageBox | None = None
@@ -355,6 +347,10 @@ class UploadsBrowser(QWidget):
 
     # -- listing ------------------------------------------------------------------------
 
+    @property
+    def _location(self) -> tuple[Endpoint, str, str] | None:
+        return self.inventory.location
+
     def list_uploads(self) -> None:
         """List (again) from the first page; rows appear as pages arrive."""
         bucket = self.bucket.currentText().strip()
@@ -362,11 +358,6 @@ class UploadsBrowser(QWidget):
             self._say("Choose a bucket to list its in-progress uploads.", error=True)
             return
         self.stop_listing(quiet=True)
-        self._gen += 1  # answers still in flight for the previous listing are dropped
-        self._location = (self.endpoint(), bucket, self.prefix.text())
-        self._parts_cache.clear()
-        self._parts_queue.clear()
-        self._parts_inflight.clear()
         self.model.clear()
         self.parts_model.set_parts([])
         self.parts_title.setText("Select an upload to see its parts.")
@@ -375,20 +366,14 @@ class UploadsBrowser(QWidget):
         except Exception as exc:
             self._known = {}
             log.warning("The journal could not be read: %s", exc)
-        self._listing = True
+        self.inventory.start(self.endpoint(), bucket, self.prefix.text())
         self._say(f"Listing the in-progress uploads of s3://{bucket}/{self.prefix.text()} …")
-        self._fetch_page(self._gen, "", "")
         self._update_actions()
 
     def stop_listing(self, quiet: bool = False) -> None:
-        if not self._listing and not self._parts_queue:
+        was_listing = self.inventory.stop()
+        if was_listing is None:
             return
-        self._gen += 1
-        if self._list_task is not None:
-            self.runner.forget(self._list_task)
-        self._parts_queue.clear()
-        self._parts_inflight.clear()
-        was_listing, self._listing = self._listing, False
         if not quiet:
             self._say(f"Stopped: {plural(self.model.rowCount(), 'upload')} listed so far.")
         self._update_actions()
@@ -398,29 +383,9 @@ class UploadsBrowser(QWidget):
 
     @property
     def listing(self) -> bool:
-        return self._listing
+        return self.inventory.listing
 
-    def _fetch_page(self, gen: int, key_marker: str, upload_marker: str) -> None:
-        assert self._location is not None
-        endpoint, bucket, prefix = self._location
-        clients, size = self.clients, self.page_size
-
-        first = not key_marker and not upload_marker
-
-        def work() -> Any:
-            client = clients.client(endpoint)
-            page = fetch_upload_page(client, bucket, prefix, key_marker, upload_marker, size)
-            # The bucket's region prices its uploads, as the account scan does.
-            return (*page, listing_region(client, bucket, endpoint) if first else None)
-
-        self._list_task = self.runner.run(work, lambda res: self._page_arrived(gen, res),
-                                          lambda exc: self._list_failed(gen, exc))
-
-    def _page_arrived(self, gen: int, result: tuple[list[Upload], Any, str, str | None]
-                      ) -> None:
-        if gen != self._gen:
-            return
-        page, next_key, next_upload, region = result
+    def _page_listed(self, page: list[Upload], region: str | None) -> None:
         if region is not None:
             self.model.set_prices(self.model.prices, region)
         rows = []
@@ -429,79 +394,42 @@ class UploadsBrowser(QWidget):
             rows.append(UploadRow(u, journal_id=rec.id if rec else None,
                                   journal_state=rec.state if rec else None))
         self.model.add_page(rows)
-        self._parts_queue.extend(page)
-        self._pump_parts()
-        if next_key is None:
-            self._listing = False
-            self._list_task = None
-            self._say(f"{plural(self.model.rowCount(), 'in-progress upload')} in s3://"
-                      f"{self._location[1] if self._location else ''}/"
-                      f"{self._location[2] if self._location else ''}.")
-            self._update_actions()
-            self.listing_finished.emit()
-        else:
-            self._fetch_page(gen, next_key, next_upload)
         self._update_totals()
 
-    def _list_failed(self, gen: int, exc: BaseException) -> None:
-        if gen != self._gen:
-            return
-        self._listing = False
-        self._list_task = None
+    def _listing_done(self) -> None:
+        where = self._location
+        self._say(f"{plural(self.model.rowCount(), 'in-progress upload')} in s3://"
+                  f"{where[1] if where else ''}/{where[2] if where else ''}.")
+        self._update_actions()
+        self.listing_finished.emit()
+        self._update_totals()
+
+    def _list_failed(self, exc: BaseException) -> None:
         self._say(user_error(exc), error=True)
         self._update_actions()
         self.listing_finished.emit()
 
     # -- parts per row -------------------------------------------------------------------
 
-    def _pump_parts(self) -> None:
-        if self._location is None:
-            return
-        endpoint, clients, gen = self._location[0], self.clients, self._gen
-        while self._parts_queue and len(self._parts_inflight) < PARTS_IN_FLIGHT:
-            u = self._parts_queue.popleft()
-            if u.upload_id in self._parts_cache or u.upload_id in self._parts_inflight:
-                continue
-            self._parts_inflight.add(u.upload_id)
-
-            def work(u: Upload = u) -> list[PartInfo]:
-                return list_upload_parts(clients.client(endpoint), u.bucket, u.key,
-                                             u.upload_id)
-
-            self.runner.run(work, functools.partial(self._parts_arrived, gen, u),
-                            functools.partial(self._parts_failed, gen, u))
-
-    def _parts_arrived(self, gen: int, u: Upload, parts: list[PartInfo]) -> None:
-        if gen != self._gen:
-            return
-        self._parts_inflight.discard(u.upload_id)
-        self._parts_cache[u.upload_id] = parts
+    def _parts_arrived(self, u: Upload, parts: list[PartInfo]) -> None:
         self.model.set_usage(u.upload_id, usage(parts))
         if self.current_upload() == u:
             self._show_parts(u)
-        self._pump_parts()
         self._update_totals()
         self.usage_loaded.emit(u.upload_id)
 
-    def _parts_failed(self, gen: int, u: Upload, exc: BaseException) -> None:
-        if gen != self._gen:
-            return
-        self._parts_inflight.discard(u.upload_id)
+    def _parts_failed(self, u: Upload, exc: BaseException) -> None:
         if isinstance(exc, UploadGone):  # completed or aborted since it was listed
             self.model.remove({u.upload_id})
-            self._pump_parts()
-            self._update_totals()
-            self.usage_loaded.emit(u.upload_id)
-            return
-        self.model.set_usage(u.upload_id, None, user_error(exc))
-        if self.current_upload() == u:
-            self.parts_title.setText(f"Parts of {u.key}: {user_error(exc)}")
-        self._pump_parts()
+        else:
+            self.model.set_usage(u.upload_id, None, user_error(exc))
+            if self.current_upload() == u:
+                self.parts_title.setText(f"Parts of {u.key}: {user_error(exc)}")
         self._update_totals()
         self.usage_loaded.emit(u.upload_id)
 
     def cached_parts(self, upload_id: str) -> list[PartInfo] | None:
-        return self._parts_cache.get(upload_id)
+        return self.inventory.cached_parts(upload_id)
 
     # -- selection and drill-down ------------------------------------------------------------
 
@@ -532,17 +460,15 @@ class UploadsBrowser(QWidget):
             self.parts_title.setText(f"{n} uploads selected." if n else
                                      "Select an upload to see its parts.")
             return
-        if u.upload_id in self._parts_cache:
+        if self.inventory.cached_parts(u.upload_id) is not None:
             self._show_parts(u)
             return
         self.parts_model.set_parts([])
         self.parts_title.setText(f"Listing the parts of {u.key} …")
-        if u.upload_id not in self._parts_inflight:
-            self._parts_queue.appendleft(u)  # the one the user looks at goes first
-            self._pump_parts()
+        self.inventory.want_parts(u)  # the one the user looks at goes first
 
     def _show_parts(self, u: Upload) -> None:
-        parts = self._parts_cache.get(u.upload_id, [])
+        parts = self.inventory.cached_parts(u.upload_id) or []
         self.parts_model.set_parts(parts)
         use = usage(parts)
         algo = f", {u.checksum_algorithm} checksums" if u.checksum_algorithm else ""
@@ -566,15 +492,15 @@ class UploadsBrowser(QWidget):
         menu.addAction(icons.icon("resume"), "Resume with local file…", self.open_adopt) \
             .setEnabled(self.current_upload() is not None)
         menu.addAction(icons.icon("cancel"), "Abort…", self.abort_selected) \
-            .setEnabled(bool(self.selected_uploads()) and not self._aborting)
+            .setEnabled(bool(self.selected_uploads()) and not self.inventory.aborting)
         menu.popup(self.table.viewport().mapToGlobal(pos))
 
     # -- abort ---------------------------------------------------------------------------
 
     def describe_uploads(self, uploads: list[Upload]) -> str:
         """'2 uploads holding 5 parts (25.0 MiB)', counting what is known."""
-        cache = self._parts_cache
-        known = [cache[u.upload_id] for u in uploads if u.upload_id in cache]
+        cached = (self.inventory.cached_parts(u.upload_id) for u in uploads)
+        known = [p for p in cached if p is not None]
         parts = sum(len(p) for p in known)
         size = sum(usage(p).bytes for p in known)
         text = (f"{plural(len(uploads), 'upload')} holding {plural(parts, 'part')} "
@@ -586,7 +512,7 @@ class UploadsBrowser(QWidget):
     def abort_selected(self) -> QMessageBox | None:
         """Ask (non-modal), then abort the selected uploads."""
         uploads = self.selected_uploads()
-        if not uploads or self._aborting or self.confirm_box is not None:
+        if not uploads or self.inventory.aborting or self.confirm_box is not None:
             return None
         box = self._abort_box
         if box is None:
@@ -618,49 +544,34 @@ class UploadsBrowser(QWidget):
                    on_done: Callable[[list[AbortResult]], None] | None = None) -> None:
         """Abort one upload after the other in the background (each: abort,
         then ListParts until empty), removing each row as it goes."""
-        if self._location is None or not uploads:
-            return
-        endpoint, clients = self._location[0], self.clients
-        todo = collections.deque(uploads)
-        results: list[AbortResult] = []
-        self._aborting = True
-        self._update_actions()
 
-        def next_one() -> None:
-            if not todo:
-                self._aborting = False
-                self._update_actions()
-                self.last_results = results
-                failed = [r for r in results if not r.ok]
-                text = (f"Aborted {len(results) - len(failed):,} of "
-                        f"{plural(len(results), 'upload')}.")
-                if failed:
-                    text += " Not aborted: " + "; ".join(
-                        f"{r.upload.key}: {r.error}" for r in failed)
-                    for r in failed:  # the log dock keeps each one
-                        log.warning("Abort of %s (upload %s) failed: %s", r.upload.key,
-                                    short_id(r.upload.upload_id), r.error)
-                self._say(text, error=bool(failed))
-                if on_done is not None:
-                    on_done(results)
-                self.aborts_finished.emit(results)
-                return
-            u = todo.popleft()
-            self.runner.run(lambda: abort(clients.client(endpoint), u), done,
-                            lambda exc: done(AbortResult(u, False, user_error(exc))))
-
-        def done(result: AbortResult) -> None:
-            results.append(result)
+        def one(result: AbortResult) -> None:
             if result.ok:
                 self.model.remove({result.upload.upload_id})
-                self._parts_cache.pop(result.upload.upload_id, None)
                 self._update_totals()
                 self._cancel_transfer_of(result.upload.upload_id)
             if on_result is not None:
                 on_result(result)
-            next_one()
 
-        next_one()
+        def done(results: list[AbortResult]) -> None:
+            self._update_actions()
+            self.last_results = results
+            failed = [r for r in results if not r.ok]
+            text = (f"Aborted {len(results) - len(failed):,} of "
+                    f"{plural(len(results), 'upload')}.")
+            if failed:
+                text += " Not aborted: " + "; ".join(
+                    f"{r.upload.key}: {r.error}" for r in failed)
+                for r in failed:  # the log dock keeps each one
+                    log.warning("Abort of %s (upload %s) failed: %s", r.upload.key,
+                                short_id(r.upload.upload_id), r.error)
+            self._say(text, error=bool(failed))
+            if on_done is not None:
+                on_done(results)
+            self.aborts_finished.emit(results)
+
+        if self.inventory.run_aborts(uploads, one, done):
+            self._update_actions()
 
     # -- dialogs --------------------------------------------------------------------------
 
@@ -745,7 +656,7 @@ class UploadsBrowser(QWidget):
                 f"<b>{t.parts:,}</b> {'part' if t.parts == 1 else 'parts'} · "
                 f"<b>{format_bytes(t.bytes)}</b> held · estimated "
                 f"<b>{format_cost(t.cost)}</b> a month")
-        if t.pending and (self._listing or self._parts_queue or self._parts_inflight):
+        if t.pending and self.inventory.counting():
             text += f" <span style='color:gray'>(counting the parts of {t.pending} …)</span>"
         elif t.pending:
             text += (f" <span style='color:gray'>(the parts of {t.pending} were not counted; "
@@ -761,11 +672,12 @@ class UploadsBrowser(QWidget):
 
     def _update_actions(self) -> None:
         selected = self.selected_uploads() if hasattr(self, "table") else []
-        self.stop_button.setEnabled(self._listing)
-        self.abort_button.setEnabled(bool(selected) and not self._aborting)
+        self.stop_button.setEnabled(self.inventory.listing)
+        self.abort_button.setEnabled(bool(selected) and not self.inventory.aborting)
         self.adopt_button.setEnabled(len(selected) == 1)
         self.copy_button.setEnabled(bool(selected))
-        self.cleanup_button.setEnabled(self._location is not None and not self._aborting)
+        self.cleanup_button.setEnabled(self._location is not None
+                                       and not self.inventory.aborting)
 
     def _say(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
