@@ -63,10 +63,10 @@ from mpugui.ui.common import icons
 from mpugui.ui.common import settings as cfg
 from mpugui.ui.common.fitting_toolbar import FittingToolBar
 from mpugui.ui.common.messages import AlertPresenter, MessageBridge
+from mpugui.ui.common.palette import forget_palette
 from mpugui.ui.common.screen_fit import available_geometry, bounded, fits, size_to_screen
 from mpugui.ui.parts.part_panel import PartPanel
 from mpugui.ui.queue.adder import DestinationLike, PathAdder
-from mpugui.ui.queue.progress_delegate import forget_palette
 from mpugui.ui.queue.queue_model import ID_ROLE, QueueModel, QueueProxy
 from mpugui.ui.queue.queue_view import QueueView, local_paths
 
@@ -499,18 +499,17 @@ class MainWindow(QMainWindow):
         self.engine.in_slices("resume", ids)
 
     def retry_selected(self) -> None:
+        """engine.retry: failed ones resume, waiting ones probe their endpoint
+        now ("Retry now"), cancelled ones start over as new transfers."""
         selected = self.selected_transfers()
-        # failed: resume; waiting: probe the endpoint now ("Retry now")
         again = [t.id for t in selected if t.state in (FAILED, WAITING)]
         self._watch(again)
-        self.engine.retry(again)
-        for t in [t for t in selected if t.state == CANCELLED]:
-            refused: list[str] = []
-            new_id = self.engine.restart(t.id, refused)  # a cancelled upload starts over
-            if new_id is None and refused:
-                self.statusBar().showMessage(f"{t.name}: {refused[0]}", 20000)
-            elif new_id is not None:
-                self._watch([new_id])
+        refused: list[str] = []
+        self._watch(self.engine.retry(
+            again + [t.id for t in selected if t.state == CANCELLED], refused))
+        if refused:  # each sentence names its file
+            more = f" ({len(refused) - 1:,} more in the log)" if len(refused) > 1 else ""
+            self.statusBar().showMessage(refused[0] + more, 20000)
 
     def _watch(self, ids: list[int]) -> None:
         """Say in the status bar if these transfers fail after the user's

@@ -8,10 +8,9 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from mpugui.core.states import DONE, QUEUED, PartState
-from mpugui.ui.common.palette import forget_palette, is_dark, theme_color
+from mpugui.ui.common.palette import is_dark, theme_color
 
-__all__ = ["BAR_ROLE", "FRACTION_ROLE", "STATE_ROLE", "ProgressDelegate",
-           "forget_palette"]  # forget_palette: until the window imports it from palette
+__all__ = ["BAR_ROLE", "FRACTION_ROLE", "STATE_ROLE", "ProgressDelegate"]
 
 _WHITE = QColor("white")
 
