@@ -170,7 +170,7 @@ def test_secret_goes_to_keyring_only_and_works_end_to_end(
     qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(dialog.checks.rows) == 4, timeout=15000)
     assert all(check.ok for check, _ in dialog.checks.rows), dialog.checks.rows
-    assert dialog.status_label.text() == "All checks passed."
+    assert dialog.status_label.text() == "All 4 checks passed."
 
     # Choose it as a destination and upload a real file through the engine.
     src = make_file(tmp_path / "data" / "notes.bin", 6 * 1024 * 1024, seed=3)

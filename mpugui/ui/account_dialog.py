@@ -171,6 +171,20 @@ class CheckList(QWidget):
         self.rows.append((check, text))
 
 
+def test_summary(checks: list[Check]) -> str:
+    """The status line beside the buttons, short: the sentences are in the
+    results above it."""
+    failed = [c.name for c in checks if c.ok is False]
+    if failed:
+        names = failed[0] if len(failed) == 1 else ", ".join(failed[:-1]) + " and " + failed[-1]
+        return f"{names} failed; see the results above."
+    if all(c.ok for c in checks):
+        return f"All {len(checks)} checks passed."
+    if checks and checks[0].ok:
+        return "The credentials work; enter a bucket to test it too."
+    return "Some checks could not be run."
+
+
 def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -929,10 +943,7 @@ class AccountsDialog(QDialog):
         self.test_button.setEnabled(True)
         self.test_progress.hide()
         self.checks.set_checks(checks)
-        failed = sum(1 for c in checks if c.ok is False)
-        self.status_label.setText("All checks passed." if all(c.ok for c in checks) else
-                                  f"{failed} check(s) failed." if failed else
-                                  "Some checks were not run.")
+        self.status_label.setText(test_summary(checks))
 
     def _test_failed(self, exc: BaseException) -> None:
         self._tested([Check("Connection", False, describe(exc))])

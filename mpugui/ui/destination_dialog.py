@@ -10,7 +10,6 @@ QSettings — never a secret.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -51,6 +50,7 @@ from PySide6.QtWidgets import (
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.errors import MpuguiError, describe, error_code
+from mpugui.core.s3uri import bucket_name_problem
 from mpugui.core.sources import Walk, collect, join_key, key_problem
 from mpugui.core.transfer.checksums import ALGORITHMS, DEFAULT_ALGORITHM, default_for
 from mpugui.core.transfer.plan import MAX_PART_SIZE, MIN_PART_SIZE
@@ -89,7 +89,6 @@ SKIP_EXISTING_TIP = (
     "with its key has the same size and the same content: the ETag this app recorded "
     "when it uploaded the file, or the file's MD5 or multipart ETag computed here. "
     "Files that cannot be compared this way are uploaded.")
-_BUCKET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$")
 
 
 @dataclass(frozen=True)
@@ -120,10 +119,7 @@ def normalize_prefix(text: str) -> str:
 def bucket_problem(name: str) -> str | None:
     if not name:
         return "Choose a bucket, or type its name."
-    if not _BUCKET_RE.match(name) or ".." in name:
-        return (f"'{name}' is not a bucket name: 3 to 255 letters, digits, dots or hyphens, "
-                "without '/' or spaces.")
-    return None
+    return bucket_name_problem(name)
 
 
 _ROOT = QModelIndex()  # the invalid index: "no parent"
