@@ -133,6 +133,42 @@ def test_non_utf8_file_name(bucket, tmp_path) -> None:
     assert "is not valid UTF-8, so it cannot become an S3 key." in done.stderr
 
 
+# -- option values ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("command", "option", "value", "sentence"), [
+    ("upload", "--part-size", "lots", "'lots' is not a size (examples: 8MiB, 64M, 1GB, 5242880)"),
+    ("upload", "--part-size", "4MiB",
+     "4.0 MiB is outside S3's limits for a part (5.0 MiB to 5.0 GiB)"),
+    ("upload", "--part-size", "0", "0 B is outside S3's limits for a part"),
+    ("upload", "--part-size", "6GiB", "6.0 GiB is outside S3's limits for a part"),
+    ("upload", "--concurrency", "0",
+     "0 parts at once is outside 1 to 64 (leave the option out for the adaptive default)"),
+    ("upload", "--concurrency", "100000", "100000 parts at once is outside 1 to 64"),
+    ("upload", "--concurrency", "many", "'many' is not a whole number of parts"),
+    ("resume", "--concurrency", "-1", "-1 parts at once is outside 1 to 64"),
+    ("upload", "--bwlimit", "fast", "'fast' is not a size"),
+    ("upload", "--max-wait", "soon", "'soon' is not a duration (examples: 90s, 10m, 2h, 1d)"),
+    ("uploads lifecycle", "--abort-after", "0", "0 days is outside 1 to 3650"),
+    ("uploads lifecycle", "--abort-after", "a week", "'a week' is not a whole number of days"),
+    ("uploads cleanup", "--older-than", "soon", "'soon' is not an age (examples: 36h, 7d, 2w)"),
+    ("uploads list", "--price-per-gb-month", "-1", "'-1' is not a price"),
+    ("uploads adopt", "--concurrency", "0", "0 parts at once is outside 1 to 64"),
+])
+def test_bad_option_values_name_the_option(bucket, tmp_path, command, option, value,
+                                           sentence) -> None:
+    # Each is refused before anything runs: usage exit, the sentence on stderr
+    # after the option's name, nothing on stdout, nothing journaled.
+    f = make_file(tmp_path / "f.bin", 10, seed=4)
+    target = {"upload": [str(f), f"s3://{bucket}/k"], "resume": ["--all"],
+              "uploads adopt": [f"s3://{bucket}/k", "--upload-id", "x", str(f)]}.get(
+                  command, [f"s3://{bucket}"])
+    done = run_cli(*command.split(), *target, f"{option}={value}")
+    assert done.returncode == EXIT_USAGE, done.stderr
+    assert f"argument {option}: {sentence}" in done.stderr
+    assert done.stdout == ""
+    assert transfers() == []
+
+
 # -- destination and endpoint ---------------------------------------------------------
 
 def test_invalid_bucket_name(tmp_path) -> None:
@@ -189,12 +225,24 @@ def test_endpoint_refusing_connections(bucket, tmp_path) -> None:
     assert [t["state"] for t in transfers()] == ["failed"]
 
 
-def test_invalid_region_name(bucket, tmp_path, moto_url) -> None:
+@pytest.mark.parametrize(("option", "value", "sentence"), [
+    # The account dialog's fields refuse these with the same sentences.
+    ("--region", "not a region", "'not a region' is not a region name; it looks like eu-west-1."),
+    ("--region", "us_east_1", "'us_east_1' is not a region name; it looks like eu-west-1."),
+    ("--ca-bundle", "/nonexistent/ca.pem", "The CA bundle '/nonexistent/ca.pem' is not a file."),
+    ("--ca-bundle", "NOT_PEM", "holds no PEM certificate (-----BEGIN CERTIFICATE-----)."),
+])
+def test_invalid_region_or_ca_bundle(bucket, tmp_path, moto_url, option, value,
+                                     sentence) -> None:
+    # Refused before anything is journaled or sent.
     f = make_file(tmp_path / "f.bin", 10, seed=9)
+    if value == "NOT_PEM":
+        value = str(make_file(tmp_path / "ca.der", 300, seed=1))
     done = upload(str(f), f"s3://{bucket}/k", "--endpoint-url", moto_url,
-                  "--region", "not a region", "--json")
-    assert done.returncode == EXIT_FAILED
-    assert "'not a region' is not a valid region name." in said(done)
+                  option, value, "--json")
+    assert done.returncode == EXIT_USAGE
+    assert sentence in done.stderr
+    assert transfers() == []
 
 
 # -- credentials and clock (answered by the proxy, as AWS answers) -------------------

@@ -227,7 +227,9 @@ def test_unreachable_account_is_explained(qtbot, runner, sources) -> None:
 @pytest.mark.parametrize(("bucket", "part", "sentence"), [
     ("", "Automatic", "Choose a bucket, or type its name."),
     ("bad/bucket", "Automatic", "'bad/bucket' is not a valid bucket name"),
-    ("good-bucket", "3 MiB", "The part size must be between 5.0 MiB and 5.0 GiB"),
+    ("good-bucket", "3 MiB",
+     "Part size: 3.0 MiB is outside S3's limits for a part (5.0 MiB to 5.0 GiB)."),
+    ("good-bucket", "0", "Part size: 0 B is outside S3's limits for a part"),
     ("good-bucket", "lots", "Part size: 'lots' is not a size"),
 ])
 def test_invalid_choices_are_explained(qtbot, store, runner, sources, bucket, part,

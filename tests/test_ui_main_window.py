@@ -241,9 +241,14 @@ def test_layout_and_settings_survive_a_restart(qtbot, make_window) -> None:
     window.queue.sortByColumn(SIZE, Qt.SortOrder.DescendingOrder)
     window.status.bandwidth.spin.setValue(2.5)
     window.acts["auto_resume"].setChecked(True)
+    window.acts["notify"].setChecked(False)
+    window._max_wait_acts[3600].trigger()
     assert window.engine.limiter.rate == int(2.5 * MiB)
     window.close()
     again = make_window()
+    assert again._max_wait_acts[3600].isChecked()
+    assert again.engine.settings.max_wait == 3600
+    assert not again.acts["notify"].isChecked()
     assert again.queue.horizontalHeader().sectionSize(0) == 333
     assert again.model.sort_column() == SIZE
     assert again.splitter.sizes()[0] < again.splitter.sizes()[1]
@@ -252,6 +257,18 @@ def test_layout_and_settings_survive_a_restart(qtbot, make_window) -> None:
     assert again.acts["auto_resume"].isChecked()
     text = Path(cfg.open_settings().fileName()).read_text()
     assert "auto_resume=true" in text and "secret" not in text.lower()
+
+
+def test_hand_edited_settings_fall_back_to_their_defaults(qtbot, make_window) -> None:
+    # A value no menu or field could have written (an ini file edited by
+    # hand) starts with the default, not with a limit that cannot work.
+    settings = cfg.open_settings()
+    settings.setValue(cfg.BANDWIDTH_LIMIT.key, "lots")
+    settings.setValue(cfg.MAX_WAIT.key, "-60")
+    settings.sync()
+    window = make_window()
+    assert window.status.bandwidth.limit() == 0 and window.engine.limiter.rate == 0
+    assert window._max_wait_acts[0].isChecked() and window.engine.settings.max_wait is None
 
 
 def test_actions_follow_the_selection_and_the_context_menu_has_them(

@@ -68,7 +68,12 @@ from mpugui.core.aws_profiles import (
     list_profiles,
 )
 from mpugui.core.aws_profiles import KEYS as PROFILE_KEYS
-from mpugui.core.endpoint import ClientFactory, validate_endpoint_url
+from mpugui.core.endpoint import (
+    ClientFactory,
+    validate_ca_bundle,
+    validate_endpoint_url,
+    validate_region,
+)
 from mpugui.core.errors import MpuguiError, describe
 from mpugui.core.preflight import Check, make_test_client, preflight
 from mpugui.core.units import plural
@@ -81,7 +86,6 @@ OK_COLOR, BAD_COLOR, UNKNOWN_COLOR, WARN_COLOR = "#2e9d4e", "#d64545", "#8a8f98"
 _KIND_WORDS = {SSO: "SSO", PROFILE_KEYS: "access key", ROLE: "role",
                PROCESS: "credential process", WEB_IDENTITY: "web identity",
                CONFIG: "settings only"}
-_REGION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 @lru_cache(maxsize=1)
@@ -862,12 +866,10 @@ class AccountsDialog(QDialog):
         endpoint_url = self.endpoint_edit.text().strip().rstrip("/")
         validate_endpoint_url(endpoint_url or None)
         region = self.region_edit.text().strip()
-        if region and not _REGION_RE.match(region):
-            raise MpuguiError(f"'{region}' is not a region name; it looks like eu-west-1.")
+        validate_region(region)
         verify = self.verify_check.isChecked()
         ca = self.ca_edit.text().strip() if verify else ""
-        if ca and not Path(ca).expanduser().is_file():
-            raise MpuguiError(f"The CA bundle '{ca}' is not a file.")
+        validate_ca_bundle(ca)
         account = Account(
             name=name or "(testing)", kind=kind, profile=profile,
             access_key_id=key_id or None, endpoint_url=endpoint_url or None,

@@ -50,11 +50,12 @@ from PySide6.QtWidgets import (
 from mpugui.core.accounts import AccountStore
 from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.errors import MpuguiError, describe, error_code
+from mpugui.core.options import parse_part_size
 from mpugui.core.s3uri import bucket_name_problem
 from mpugui.core.sources import Walk, collect, join_key, key_problem
 from mpugui.core.transfer.checksums import ALGORITHMS, DEFAULT_ALGORITHM, default_for
-from mpugui.core.transfer.plan import MAX_PART_SIZE, MIN_PART_SIZE
-from mpugui.core.units import MiB, format_bytes, parse_size
+from mpugui.core.transfer.plan import MAX_PINNED_CONCURRENCY
+from mpugui.core.units import MiB, format_bytes
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.account_dialog import BAD_COLOR, WARN_COLOR, warning_label
 from mpugui.ui.icons import icon
@@ -376,7 +377,7 @@ class DestinationDialog(QDialog):
                                    "need more than 10,000 parts.")
         adv.addRow("Part si&ze:", self.part_combo)
         self.concurrency_spin = QSpinBox()
-        self.concurrency_spin.setRange(0, 64)
+        self.concurrency_spin.setRange(0, MAX_PINNED_CONCURRENCY)
         self.concurrency_spin.setSpecialValueText("Automatic")
         self.concurrency_spin.setSuffix(" parts at once")
         self.concurrency_spin.setToolTip("How many parts upload at the same time; "
@@ -665,13 +666,9 @@ class DestinationDialog(QDialog):
         if not text or text.lower() == "automatic":
             return None
         try:
-            size = parse_size(text)
+            return parse_part_size(text)  # the words of the CLI's --part-size
         except ValueError as exc:
             raise MpuguiError(f"Part size: {exc}.") from None
-        if not MIN_PART_SIZE <= size <= MAX_PART_SIZE:
-            raise MpuguiError(f"The part size must be between {format_bytes(MIN_PART_SIZE)} "
-                              f"and {format_bytes(MAX_PART_SIZE)}; {text} is not.")
-        return size
 
     def destination(self) -> Destination:
         """The form as a Destination, or MpuguiError with a sentence."""
