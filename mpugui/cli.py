@@ -42,6 +42,7 @@ from mpugui.core.journal import owner as owner_lock
 from mpugui.core.journal.store import CANCELLED, DONE, FAILED, WAITING, Journal, JournalError
 from mpugui.core.logsetup import setup_logging
 from mpugui.core.options import parse_concurrency, parse_part_size
+from mpugui.core.problem_tally import ProblemTally
 from mpugui.core.s3uri import parse_s3_uri
 from mpugui.core.transfer.checksums import ALGORITHMS, DEFAULT_ALGORITHM
 from mpugui.core.transfer.existing import skipped_sentence
@@ -432,8 +433,8 @@ def _wait(app: Any, engine: Any, feeders: list[Feeder], out: Reporter) -> bool:
             stop(signal.SIGPIPE, None)  # nobody reads the output: stop, but paused
             return
         for f in feeders:
-            for problem in f.take_problems():
-                out.problem(problem)
+            for p in f.take_problems():
+                out.problem(p.text, p.cause, p.path)
         if all(f.finished for f in feeders) and not engine.busy():
             app.quit()
 
@@ -447,9 +448,8 @@ def _wait(app: Any, engine: Any, feeders: list[Feeder], out: Reporter) -> bool:
         app.exec()
     finally:
         timer.stop()
-        check_problems = [p for f in feeders for p in f.take_problems()]
-        for problem in check_problems:
-            out.problem(problem)
+        for p in [p for f in feeders for p in f.take_problems()]:
+            out.problem(p.text, p.cause, p.path)
         for s, handler in old.items():
             signal.signal(s, handler)
     return state["interrupted"]
@@ -471,6 +471,7 @@ class Reporter:
         self._last_plain = time.monotonic()
         self._waiting: set[int] = set()  # transfers said to be waiting
         self._down: set[str] = set()  # endpoints said to be down
+        self.tally = ProblemTally()
         self.closed = False
 
     def _write(self, text: str, flush: bool = False) -> None:
@@ -508,10 +509,15 @@ class Reporter:
             self._emit({"event": "message", "text": text})
         self._stderr(text)
 
-    def problem(self, text: str) -> None:
+    def problem(self, text: str, cause: str | None = None, path: str = "") -> None:
+        """An entry that cannot be uploaded (`cause`: counted by it, and said
+        on stderr only for the first few of each; the rest in one sentence
+        at the end) or a warning (no cause: always said). --json lists each."""
+        said = cause is None or self.tally.add(cause, text, path)
         if self.json:
-            self._emit({"event": "problem", "text": text})
-        self._stderr(text)
+            self._emit({"event": "problem", "text": text, "cause": cause or "other"})
+        if said:
+            self._stderr(text)
 
     def on_message(self, level: str, text: str) -> None:
         # The engine's errors are the failed state events' sentences (said
@@ -606,6 +612,8 @@ class Reporter:
             self._write(text + "\n")
 
     def summary(self, snap: Any, feeders: list[Feeder]) -> None:
+        for sentence in self.tally.beyond_each():  # one per cause said only in part
+            self._stderr(sentence)
         counts = {s: n for s, n in snap.counts.items() if n}
         skipped = sum(f.counts.skipped for f in feeders)
         walked = sum(f.counts.walked for f in feeders)

@@ -82,7 +82,7 @@ def test_folder_symlink_loop_is_walked_once(bucket, tmp_path, moto_url) -> None:
     make_file(top / "sub" / "f.bin", 5, seed=2)
     (top / "sub" / "back").symlink_to(top)
     done = upload(str(top), f"s3://{bucket}/t/", "--endpoint-url", moto_url)
-    assert "loops back to a folder already walked; skipped." in done.stderr
+    assert "loops back to a folder already walked." in done.stderr
     assert [t["destination"] for t in transfers()] == [f"s3://{bucket}/t/sub/f.bin"]
 
 
@@ -93,6 +93,70 @@ def test_unreadable_file(bucket, tmp_path) -> None:
     done = upload(str(f), f"s3://{bucket}/k", prefix=without_root_powers())
     assert done.returncode == EXIT_USAGE
     assert f"'{f}' cannot be read (permission denied)." in done.stderr
+
+
+def _unreadable_folder(root: Path) -> dict[str, list[Path]]:
+    """A folder with good files and entries that cannot be read, by cause:
+    25 mode-000 files, 6 broken symbolic links, a FIFO, a mode-000
+    subfolder (its files are never seen)."""
+    made: dict[str, list[Path]] = {"good": [], "unreadable": [], "broken": []}
+    for i in range(3):
+        made["good"].append(make_file(root / f"good{i}.bin", 100 + i, seed=i))
+    for i in range(25):
+        f = make_file(root / "locked" / f"secret{i:02}.bin", 10, seed=50 + i)
+        os.chmod(f, 0)
+        made["unreadable"].append(f)
+    for i in range(6):
+        link = root / "links" / f"gone{i}"
+        link.parent.mkdir(exist_ok=True)
+        link.symlink_to(root / f"deleted{i}")
+        made["broken"].append(link)
+    os.mkfifo(root / "pipe")
+    closed = root / "closed"
+    make_file(closed / "inside.bin", 10, seed=99)
+    os.chmod(closed, 0)
+    made["closed"] = [closed]
+    return made
+
+
+def test_unreadable_entries_are_said_once_per_cause(bucket, tmp_path, moto_url) -> None:
+    # 33 entries that cannot be read: the first three of each cause on their
+    # own line, then one sentence per cause with its count; the readable
+    # files are uploaded; exit 2 (bad input, the rest done).
+    root = tmp_path / "drop"
+    made = _unreadable_folder(root)
+    try:
+        done = upload(str(root), f"s3://{bucket}/u/", "--endpoint-url", moto_url,
+                      prefix=without_root_powers())
+        as_json = upload(str(root), f"s3://{bucket}/j/", "--endpoint-url", moto_url, "--json",
+                         prefix=without_root_powers())
+    finally:
+        os.chmod(made["closed"][0], 0o755)
+    assert done.returncode == EXIT_USAGE, done.stderr
+    lines = done.stderr.splitlines()
+    locked = [ln for ln in lines if "cannot be read (permission denied)" in ln]
+    assert locked[:3] == [f"mpugui: '{f}' cannot be read (permission denied)."
+                          for f in made["unreadable"][:3]]
+    first, second = made["unreadable"][:2]
+    assert locked[3:] == [f"mpugui: 25 files cannot be read (permission denied): '{first}', "
+                          f"'{second}' and 23 more."]
+    broken = [ln for ln in lines if "link" in ln]
+    assert len(broken) == 4 and broken[-1].startswith(
+        "mpugui: 6 symbolic links point to nothing (broken links): ")
+    assert broken[0] == (f"mpugui: '{made['broken'][0]}' is a broken symbolic link (it points "
+                         f"to '{root / 'deleted0'}', which does not exist).")
+    assert f"'{root / 'pipe'}' is a named pipe (FIFO), not a file." in done.stderr
+    assert f"The folder '{made['closed'][0]}' cannot be listed (permission denied); its " \
+           "contents were skipped." in done.stderr
+    assert len(lines) <= 12  # not 33 lines, whatever the count
+    keys = {t["destination"] for t in transfers() if t["state"] == "done"}
+    assert keys == {f"s3://{bucket}/{p}/good{i}.bin" for p in ("u", "j") for i in range(3)}
+    # --json lists every entry with its cause; stderr is as short as without.
+    events = [e for e in json_lines(as_json.stdout) if e["event"] == "problem"]
+    causes = sorted(e["cause"] for e in events)
+    assert causes.count("permission") == 25 and causes.count("broken-link") == 6
+    assert {"not-a-file", "folder"} <= set(causes)
+    assert len(as_json.stderr.splitlines()) <= 12
 
 
 def test_file_over_the_s3_maximum_is_refused_before_upload(bucket, tmp_path) -> None:

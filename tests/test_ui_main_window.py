@@ -159,11 +159,58 @@ def test_dropped_folder_is_walked_and_problems_are_reported(qtbot, make_window, 
     assert any("named pipe" in p for p in problems)
     assert any("loops back" in p for p in problems)
     box = window.alerts.box
-    assert box is not None and "2 of the dropped items" in box.text()
+    assert box is not None
+    assert box.text() == (f"'{root / 'pipe'}' is a named pipe (FIFO), not a file. "
+                          f"'{root / '2024' / 'loop'}' loops back to a folder already walked. "
+                          "These were skipped.")
     assert "named pipe" in box.detailedText() and "Traceback" not in box.detailedText()
     box.close()
     logged = [m.sentence for m in window.log_dock.model.messages()]
     assert any("named pipe" in s for s in logged)
+
+
+def test_unreadable_drops_are_said_once_per_cause(qtbot, make_window, s3, bucket, endpoint,
+                                                 tmp_path: Path) -> None:
+    # Real entries that cannot be read: 8 broken symbolic links, a FIFO, a
+    # dropped file deleted before the walk reads it, and (where mode 000
+    # stops this process: not as root) 5 unreadable files. One sentence per
+    # cause in the message and the log view; the readable files go up.
+    window = make_window()
+    root = tmp_path / "drop"
+    good = [make_file(root / f"ok{i}.bin", 50 + i, seed=i) for i in range(2)]
+    for i in range(8):
+        (root / f"gone{i}").symlink_to(tmp_path / f"nowhere{i}")
+    os.mkfifo(root / "pipe")
+    deleted = make_file(tmp_path / "deleted.bin", 10, seed=7)
+    locked = [make_file(root / "locked" / f"s{i}.bin", 10, seed=20 + i) for i in range(5)]
+    for f in locked:
+        os.chmod(f, 0)
+    mode_blocks = not os.access(locked[0], os.R_OK)  # root reads mode 000
+    if not mode_blocks:
+        for f in locked:
+            f.unlink()
+    deleted.unlink()  # between the drop and the walk
+    with qtbot.waitSignal(window.paths_added, timeout=10000) as added:
+        window.add_paths([str(root), str(deleted)], Dest(endpoint, bucket, "d/"))
+    assert added.args == [2]
+    qtbot.waitUntil(lambda: all_done(window, 2), timeout=60000)
+    assert states(window) == {f"d/drop/{f.name}": "done" for f in good}
+    box = window.alerts.box
+    assert box is not None
+    text = box.text()
+    assert (f"8 symbolic links point to nothing (broken links): '{root / 'gone0'}', "
+            f"'{root / 'gone1'}' and 6 more.") in text
+    assert f"'{root / 'pipe'}' is a named pipe (FIFO), not a file." in text
+    assert f"'{deleted}' does not exist." in text
+    if mode_blocks:
+        assert "5 files cannot be read (permission denied)" in text
+    assert text.endswith("These were skipped.")
+    assert "the log file lists every one" in box.detailedText()
+    box.close()
+    logged = [m.sentence for m in window.log_dock.model.messages()]
+    links = [m for m in logged if "symbolic link" in m]
+    assert len(links) == 4  # the first three, then the count
+    assert links[-1].startswith("8 symbolic links point to nothing")
 
 
 def test_toolbar_pause_resume_cancel(qtbot, make_window, s3, bucket, endpoint,
