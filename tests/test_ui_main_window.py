@@ -276,7 +276,7 @@ def test_restore_from_journal_comes_back_paused_then_resumes(
     qtbot.waitUntil(lambda: window.model.transfer(tid).state == "done", timeout=60000)
     assert s3.get_object(Bucket=bucket, Key="r.bin")["Body"].read() == src.read_bytes()
     # finishing while the window watches: a notification (status bar offscreen)
-    qtbot.waitUntil(lambda: "Uploaded r.bin" in window.statusBar().currentMessage(),
+    qtbot.waitUntil(lambda: "Uploaded r.bin" in window.statusBar().toolTip(),
                     timeout=3000)
 
 
@@ -388,9 +388,9 @@ def test_failure_is_notified_with_its_sentence(qtbot, make_window, s3, bucket, e
     with qtbot.waitSignal(window.paths_added, timeout=10000):
         window.add_paths([str(src)], Dest(endpoint, bucket, "keep", no_overwrite=True))
     qtbot.waitUntil(lambda: states(window) == {"keep/same.txt": "failed"}, timeout=20000)
-    qtbot.waitUntil(lambda: "same.txt failed" in window.statusBar().currentMessage(),
+    qtbot.waitUntil(lambda: "same.txt failed" in window.statusBar().toolTip(),
                     timeout=3000)
-    assert "already exists" in window.statusBar().currentMessage()
+    assert "already exists" in window.statusBar().toolTip()
     t = window.model.snapshots()[0]
     tip = window.model.index(window.model.row_of(t.id), 6).data(Qt.ItemDataRole.ToolTipRole)
     assert "already exists" in tip

@@ -146,6 +146,8 @@ class MainWindow(QMainWindow):
         self.status = StatusPanel()
         self.statusBar().addPermanentWidget(self.status)
         self.statusBar().setSizeGripEnabled(True)
+        self._eliding = False
+        self.statusBar().messageChanged.connect(self._message_fits)
         self.log_dock = LogDock(bridge, self)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
         self.alerts = AlertPresenter(bridge, self)
@@ -593,6 +595,30 @@ class MainWindow(QMainWindow):
         e.in_slices("resume", [i for i in e.transfer_ids() if e.state_of(i) == WAITING])
         self.statusBar().showMessage("Network back (sandbox): the waiting uploads carry on.",
                                      8000)
+
+    def _message_fits(self, text: str) -> None:
+        """A sentence longer than the room beside the counts would be cut
+        mid-word (1366 px wide, a failure's reason): it is shown shortened,
+        whole in the tooltip and in the log view."""
+        if self._eliding:
+            return
+        bar = self.statusBar()
+        bar.setToolTip(text)
+        if not text:
+            return
+        metrics = bar.fontMetrics()
+        room = bar.width() - self.status.width() - 40
+        if metrics.horizontalAdvance(text) <= room:
+            return
+        self.bridge.post("info", text, source="status")
+        hint = " — whole in the log (Ctrl+L)"
+        short = metrics.elidedText(text, Qt.TextElideMode.ElideRight,
+                                   max(80, room - metrics.horizontalAdvance(hint)))
+        self._eliding = True
+        try:
+            bar.showMessage(short + hint, 20000)
+        finally:
+            self._eliding = False
 
     def _show_status(self, text: str, timeout_ms: int) -> None:
         if text:
