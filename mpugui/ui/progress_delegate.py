@@ -123,6 +123,13 @@ def forget_palette() -> None:
 
 _colors: dict[tuple[str, bool], QColor] = {}
 _WHITE = QColor("white")
+_INK = QColor("#111111")
+
+
+def text_on(fill: QColor) -> QColor:
+    """White or near-black, whichever reads better on `fill` (the dark
+    palette's light greens and purples want dark text)."""
+    return _WHITE if contrast_ratio(_WHITE, fill) >= contrast_ratio(_INK, fill) else _INK
 
 
 def _color(state: str, dark: bool) -> QColor:
@@ -170,16 +177,26 @@ class ProgressDelegate(QStyledItemDelegate):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(_color("pending", dark))
         painter.drawRoundedRect(bar, radius, radius)
+        edge = bar.left()
+        fill_color = _color(state or "queued", dark)
         if fraction > 0:
             fill = QRectF(bar)
             fill.setWidth(max(height, bar.width() * fraction))
-            painter.setBrush(_color(state or "queued", dark))
+            painter.setBrush(fill_color)
             painter.drawRoundedRect(fill, radius, radius)
+            edge = fill.right()
         text = f"{fraction * 100:.0f}%" if fraction < 1 or state == "done" else "100%"
         painter.setFont(self._bar_font(option.font))
-        painter.setPen(_WHITE if fraction >= 0.5
-                       else option.palette.color(QPalette.ColorRole.Text))
-        painter.drawText(bar, Qt.AlignmentFlag.AlignCenter, text)
+        # The text crosses the fill's edge near 50%: its own colour over the fill, the
+        # palette's text colour over the track (one colour left half of
+        # "50%" unreadable on the light track).
+        for left, right, pen in ((bar.left(), edge, text_on(fill_color)),
+                                 (edge, bar.right(),
+                                  option.palette.color(QPalette.ColorRole.Text))):
+            if right > left:
+                painter.setClipRect(QRectF(left, bar.top(), right - left, bar.height()))
+                painter.setPen(pen)
+                painter.drawText(bar, Qt.AlignmentFlag.AlignCenter, text)
         painter.restore()
 
     def _bar_font(self, base: QFont) -> QFont:
