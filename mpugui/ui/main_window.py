@@ -69,6 +69,7 @@ MAX_WAIT_CHOICES = ((0, "Wait until it is back"), (600, "Give up after 10 minute
 log = logging.getLogger("mpugui.ui")
 
 _ADD_SLICE_S = 0.02  # time box per batch of engine.add calls on the GUI thread
+NARROW_STATUS = 900  # logical px: below, the status bar drops its speed graph
 # Quitting waits at most this long for the workers and the task pool (in all,
 # whatever the network does); requests still held are resumed at the next start.
 SHUTDOWN_SECONDS = 2.5
@@ -612,8 +613,10 @@ class MainWindow(QMainWindow):
             return
         self.bridge.post("info", text, source="status")
         hint = " — whole in the log (Ctrl+L)"
+        if room - metrics.horizontalAdvance(hint) < 120:
+            hint = ""  # too narrow for both: the tooltip and the log have it
         short = metrics.elidedText(text, Qt.TextElideMode.ElideRight,
-                                   max(80, room - metrics.horizontalAdvance(hint)))
+                                   max(40, room - metrics.horizontalAdvance(hint)))
         self._eliding = True
         try:
             bar.showMessage(short + hint, 20000)
@@ -771,6 +774,12 @@ class MainWindow(QMainWindow):
             self.offer_paths(paths)
 
     # -- palette changes and closing ----------------------------------------------
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        # A narrow window (scale 2 on 1366x768) keeps the counts and the
+        # limit whole in the status bar; the speed graph goes first.
+        self.status.graph.setVisible(self.width() >= NARROW_STATUS)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:
