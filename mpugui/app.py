@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from mpugui import cli
+from mpugui.cli import main as cli
 
 _COMMANDS = {"upload", "transfers", "resume", "cancel", "uploads", "-h", "--help", "--version"}
 
@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
         return cli.main(args)
     if args and args[0] in ("-v", "--verbose") and len(args) > 1 and args[1] in _COMMANDS:
         return cli.main(args)
-    from mpugui.ui.launch import run_gui
+    from mpugui.ui.app.launch import run_gui
 
     return run_gui(args)
 

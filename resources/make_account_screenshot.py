@@ -70,10 +70,10 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from mpugui.core.accounts import Account, AccountStore
-    from mpugui.core.endpoint import ClientFactory
     from mpugui.core.journal.store import Journal
+    from mpugui.core.s3.endpoint import ClientFactory
     from mpugui.engine.tasks import TaskRunner
-    from mpugui.ui.account_view import AccountView
+    from mpugui.ui.uploads.account_view import AccountView
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -99,7 +99,7 @@ def main() -> int:
     os.environ["MPUGUI_HOME"] = tempfile.mkdtemp(prefix="mpugui-shots-")
     work = Path(tempfile.mkdtemp(prefix="mpugui-shots-files-"))
 
-    from mpugui.ui.launch import make_application, start_session
+    from mpugui.ui.app.launch import make_application, start_session
 
     app = make_application([])
     if args.dark:
@@ -122,7 +122,7 @@ def shoot(session, out: Path, work: Path, dark: bool, main_only: bool = False) -
     win = session.window
     win.resize(*SIZE)
     win.show()
-    from mpugui.ui.destination_dialog import Destination
+    from mpugui.ui.destination.destination_dialog import Destination
 
     dest = Destination(endpoint=session.sandbox.endpoint, bucket=session.sandbox.bucket,
                        prefix="projects/launch-2024/", storage_class=None, checksum=None,
@@ -164,7 +164,7 @@ def shoot(session, out: Path, work: Path, dark: bool, main_only: bool = False) -
     if dark or main_only:
         return
     try:
-        from mpugui.ui.destination_dialog import DestinationDialog
+        from mpugui.ui.destination.destination_dialog import DestinationDialog
     except ImportError:
         DestinationDialog = None
     if DestinationDialog is not None:
@@ -176,7 +176,7 @@ def shoot(session, out: Path, work: Path, dark: bool, main_only: bool = False) -
         save(dlg, out, "destination_dialog.png")
         dlg.close()
     try:
-        from mpugui.ui.account_dialog import AccountsDialog
+        from mpugui.ui.accounts.account_dialog import AccountsDialog
     except ImportError:
         AccountsDialog = None
     if AccountsDialog is not None:
@@ -192,7 +192,7 @@ def shoot(session, out: Path, work: Path, dark: bool, main_only: bool = False) -
         settle(3.0)
         save(win, out, "uploads_browser.png")
     # Settings > Storage prices, as a Wasabi and an R2 user would fill it in.
-    from mpugui.ui.prices_dialog import EVERY_CLASS, EVERY_STORE
+    from mpugui.ui.uploads.prices_dialog import EVERY_CLASS, EVERY_STORE
 
     prices = win.open_prices()
     for store, cls, region, price in (

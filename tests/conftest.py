@@ -21,13 +21,13 @@ from keyring.backend import KeyringBackend
 from moto.server import ThreadedMotoServer
 
 from mpugui.core.accounts import Account, AccountStore
-from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.journal.store import Journal
+from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.units import MiB
 from tests import s3rver
 from tests.s3rver import S3rver
 
-# leaks: the autouse leak guard; pytester: tests/test_leaks.py runs it on
+# leaks: the autouse leak guard; pytester: tests/unit/test_leaks.py runs it on
 # deliberately leaking tests.
 pytest_plugins = ["tests.leaks", "pytester"]
 

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 # A stopped thread may take a moment to end (a worker finishing its request,
-# a pool task returning): only a leaking test waits this long (tests/test_leaks.py
+# a pool task returning): only a leaking test waits this long (tests/unit/test_leaks.py
 # shortens it for its deliberately leaking ones).
 GRACE = float(os.environ.get("MPUGUI_LEAK_GRACE", "10"))
 

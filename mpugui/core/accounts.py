@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from mpugui.core import secrets
-from mpugui.core.endpoint import Endpoint
 from mpugui.core.errors import MpuguiError
 from mpugui.core.paths import private_file, state_dir
+from mpugui.core.s3.endpoint import Endpoint
 
 PROFILE, KEYS = "profile", "keys"
 

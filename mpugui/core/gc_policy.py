@@ -10,7 +10,7 @@ nothing, and the next full collection scans only what was allocated since.
 
 The one cost: a reference cycle that forms later among frozen objects is
 never collected. Transfers, their parts and snapshots form none
-(tests/test_gc_policy.py checks a removed transfer is freed by reference
+(tests/unit/test_gc_policy.py checks a removed transfer is freed by reference
 counting alone).
 """
 

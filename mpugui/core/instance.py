@@ -1,6 +1,6 @@
 """Where the window that owns a state directory listens (its local socket
 name) and which protocol its forwarded commands speak: shared by the window
-(mpugui.ui.single_instance) and the CLI (mpugui.remote_cli)."""
+(mpugui.ui.app.single_instance) and the CLI (mpugui.cli.remote)."""
 
 from __future__ import annotations
 

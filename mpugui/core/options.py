@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from mpugui.core.transfer.plan import concurrency_problem, part_size_problem
+from mpugui.core.s3.plan import concurrency_problem, part_size_problem
 from mpugui.core.units import parse_size
 
 # What the lifecycle dialogs offer (ten years): a rule beyond is a typo.

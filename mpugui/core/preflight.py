@@ -18,15 +18,15 @@ from typing import Any
 from botocore import exceptions as bx
 from botocore.config import Config
 
-from mpugui.core.endpoint import (
+from mpugui.core.errors import describe, error_code
+from mpugui.core.s3.endpoint import (
     Endpoint,
     client_config,
     make_session,
     new_session,
     validate_endpoint_url,
 )
-from mpugui.core.errors import describe, error_code
-from mpugui.core.s3uri import bucket_name_problem
+from mpugui.core.s3.uri import bucket_name_problem
 
 CREDENTIALS = "Credentials"
 BUCKET = "Bucket"

@@ -40,10 +40,11 @@ from typing import Any
 
 from mpugui.core import secrets
 from mpugui.core.accounts import KEYS, Account, AccountStore
-from mpugui.core.endpoint import Endpoint
 from mpugui.core.errors import MpuguiError
 from mpugui.core.journal.owner import LOCK_NAME
-from mpugui.core.journal.store import CANCELLED, DONE, QUEUED, Journal
+from mpugui.core.journal.store import Journal
+from mpugui.core.s3.endpoint import Endpoint
+from mpugui.core.states import CANCELLED, DONE, QUEUED
 from mpugui.core.units import MiB
 
 log = logging.getLogger("mpugui.sandbox")

@@ -1,6 +1,6 @@
 """One CLI command (`upload`, `resume`, `cancel`) run by the engine of the
 process that owns the journal (the window), for a CLI process that found
-it busy (see mpugui.remote_cli and mpugui.ui.single_instance).
+it busy (see mpugui.cli.remote and mpugui.ui.app.single_instance).
 
 The run adds, resumes or cancels its transfers in this engine, so they show
 in the window like any other, and reports only on them: per tick the state
@@ -28,10 +28,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from mpugui.core.journal.store import CANCELLED, DONE, FAILED, PAUSED, Journal
+from mpugui.core.journal.store import Journal
+from mpugui.core.states import ACTIVE_STATES, CANCELLED, DONE, FAILED, PAUSED
 from mpugui.core.transfer.feeder import Feeder, FeedRequest
 from mpugui.core.transfer.request import UploadRequest
-from mpugui.core.transfer.snapshot import EngineSnapshot, TransferSnapshot
+from mpugui.core.transfer.snapshot import REMOVED, EngineSnapshot, TransferSnapshot
 
 log = logging.getLogger("mpugui.engine.command")
 
@@ -207,19 +208,19 @@ class CommandRun(QObject):
         changed = {s.id: s for s in snap.changed}
         self._age_restarts()
         for ev in snap.events:
-            if ev.id not in self.mine and self._restarting and ev.state != "removed":
+            if ev.id not in self.mine and self._restarting and ev.state != REMOVED:
                 cur = snap.table.get(ev.id) or changed.get(ev.id)
                 if cur is not None and (cur.source, cur.uri) in self._restarting:
                     del self._restarting[(cur.source, cur.uri)]
                     self.mine[ev.id] = None  # the file started over under a new id
                     self._unsettled.add(ev.id)
-            if ev.state == "removed" and ev.id in self._restart_keys:
+            if ev.state == REMOVED and ev.id in self._restart_keys:
                 key = self._restart_keys.pop(ev.id)
                 if self._restarting.get(key, 0) is None:
                     self._restarting[key] = 0
             if ev.id not in self.mine:
                 continue
-            if ev.state == "removed":  # removed from the list in the window, or restarted
+            if ev.state == REMOVED:  # removed from the list in the window, or restarted
                 self.mine.pop(ev.id)
                 self._unsettled.discard(ev.id)
                 old = self._keep(ev.id, None)
@@ -234,7 +235,7 @@ class CommandRun(QObject):
                 self._keep(tid, s)
                 if self.mine[tid] is None:  # its events went out before we knew it
                     self._state(tid, s.state, s.detail, s)
-                if s.state in ("uploading", "assembling", "verifying"):
+                if s.state in ACTIVE_STATES:
                     moving.append(s)
         self._progress(moving)
         self._check()

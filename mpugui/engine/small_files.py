@@ -1,4 +1,4 @@
-"""The engine's steps for single-PutObject files, as core/putloop.py runs them.
+"""The engine's steps for single-PutObject files, as core/s3/putloop.py runs them.
 
 The loop takes jobs in batches (`take`: one lock for every state change of
 the batch, then each file is read, checked and signed) and gives results
@@ -12,32 +12,61 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Iterable
+from typing import Any, Protocol
 
-from mpugui.core import multipart as s3
-from mpugui.core import smallput
 from mpugui.core.errors import Interrupted, MpuguiError, SourceChanged
-from mpugui.core.journal.store import QUEUED, UPLOADING
-from mpugui.core.putloop import PutRequest, Result
+from mpugui.core.journal.store import Journal
+from mpugui.core.s3 import smallput
+from mpugui.core.s3.endpoint import ClientFactory
+from mpugui.core.s3.putloop import PutRequest, Result
 from mpugui.core.sources import check_unchanged, describe_change, identity_of
+from mpugui.core.states import QUEUED, UPLOADING, PartState
+from mpugui.core.transfer import multipart as s3
+from mpugui.core.transfer import outage
+from mpugui.core.transfer.bandwidth import RateLimiter
 from mpugui.core.transfer.body import PartBody
 from mpugui.core.transfer.progress import Transfer, now
-from mpugui.core.transfer.scheduler import Job
-from mpugui.core.transfer.snapshot import DONE as PART_DONE
-from mpugui.core.verify import Verdict, put_verdict
-
-if TYPE_CHECKING:
-    from mpugui.engine.engine import TransferEngine
+from mpugui.core.transfer.scheduler import Job, Scheduler
+from mpugui.core.transfer.verify import Verdict, put_verdict
 
 log = logging.getLogger("mpugui.engine")
 
 Token = tuple[Job, str | None]  # the job and the checksum its body was sent with
 
 
+class Engine(Protocol):
+    """What these steps use of the TransferEngine (engine.py), which owns
+    them: its state transition, failure policy, outages and clients."""
+
+    journal: Journal
+    clients: ClientFactory
+    limiter: RateLimiter
+
+    @property
+    def _lock(self) -> threading.Condition: ...
+    @property
+    def _sched(self) -> Scheduler: ...
+    @property
+    def _outages(self) -> outage.Outages[Transfer]: ...
+
+    def _client(self, t: Transfer) -> Any: ...
+    def _move(self, t: Transfer, state: str, detail: str = "",
+              only_from: Iterable[str] | None = None, **journal: object) -> bool: ...
+    def _hold(self, job: Job) -> tuple[bool, list[tuple[Transfer, str]]]: ...
+    def _say_failed(self, failed: list[tuple[Transfer, str]]) -> None: ...
+    def _job_failed(self, job: Job, exc: BaseException) -> None: ...
+    def _finish(self, t: Transfer, etag: str, verdict: Verdict) -> None: ...
+    def _note_answered(self, t: Transfer) -> None: ...
+    def _reached(self, t: Transfer) -> None: ...
+    def _settle(self, t: Transfer) -> None: ...
+
+
 class SmallFiles:
     """The PutSource of the engine's PutLoop."""
 
-    def __init__(self, engine: TransferEngine) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._routes = smallput.SmallPut()
 
@@ -181,7 +210,7 @@ class SmallFiles:
                 part.etag, part.checksum = etag, checksum
                 part.attempts += retries
                 t.retries += retries
-                t.mark_part(part, PART_DONE)
+                t.mark_part(part, PartState.DONE)
                 eng._note_answered(t)
                 if eng._outages.watching:  # its endpoint answers: an outage of it is over
                     eng._reached(t)

@@ -1,6 +1,6 @@
 """The GUI with many files: two scenarios, one JSON line on stdout.
 
-(a) `add`: the real main window (offscreen, mpugui.ui.launch.start_session)
+(a) `add`: the real main window (offscreen, mpugui.ui.app.launch.start_session)
 adds a folder of N 0-byte files (default 100,000) with
 `window.add_paths([folder], dest)` and uploads them to the sink (its own
 process). A 5 ms QTimer on the main thread records how late each timeout
@@ -78,8 +78,8 @@ def add_scenario(files: int, timeout: float) -> dict:
         from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 
         from mpugui.core import gc_policy
-        from mpugui.core.endpoint import Endpoint
-        from mpugui.ui import launch
+        from mpugui.core.s3.endpoint import Endpoint
+        from mpugui.ui.app import launch
 
         app = launch.make_application([])
         t_start = time.monotonic()
@@ -185,9 +185,9 @@ def seed_journal(home: Path, folder: Path, names: list[str]) -> Path:
     """Create the journal with mpugui's own schema (one record added through
     the Journal API, as the template for the encoding), then INSERT the rest."""
     os.environ["MPUGUI_HOME"] = str(home / "home")
-    from mpugui.core.endpoint import Endpoint
     from mpugui.core.journal.store import _COLUMNS, Journal, TransferRecord
     from mpugui.core.paths import journal_path
+    from mpugui.core.s3.endpoint import Endpoint
     from mpugui.core.sources import identity
 
     path = journal_path()
@@ -224,7 +224,7 @@ def startup_child() -> int:
     from PySide6.QtCore import QElapsedTimer, QTimer
 
     from mpugui.core import gc_policy
-    from mpugui.ui import launch
+    from mpugui.ui.app import launch
 
     marks: dict = {"imported": time.monotonic()}
     app = launch.make_application([])

@@ -1,6 +1,6 @@
 """GUI main-thread stalls while 16 parts upload with the part grid shown.
 
-The real window (mpugui.ui.launch.start_session, offscreen platform) uploads a
+The real window (mpugui.ui.app.launch.start_session, offscreen platform) uploads a
 256 MiB file as 16 parts of 16 MiB, all 16 in flight at once, to the sink
 behind a WAN proxy (2 MB/s per connection, so the parts stay in flight for
 about 8 s). The transfer is selected, so the part grid paints every tick. A
@@ -37,15 +37,15 @@ def main() -> int:
                       PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
                       XDG_CONFIG_HOME=str(home / "config"))
     try:
-        from mpugui.ui import launch
+        from mpugui.ui.app import launch
     except ImportError as exc:
         print(json.dumps({"measured": False, "why": f"no GUI yet: {exc}"}))
         return 0
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 
-    from mpugui.core.endpoint import Endpoint
+    from mpugui.core.s3.endpoint import Endpoint
     from mpugui.engine.engine import EngineSettings, UploadRequest
-    from mpugui.ui.part_grid import PartGrid
+    from mpugui.ui.parts.part_grid import PartGrid
 
     src = home / "sixteen-parts.bin"
     with open(src, "wb") as f:

@@ -30,8 +30,8 @@ import boto3  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 from PySide6.QtCore import QCoreApplication  # noqa: E402
 
-from mpugui.core.endpoint import ClientFactory, Endpoint  # noqa: E402
 from mpugui.core.journal.store import Journal  # noqa: E402
+from mpugui.core.s3.endpoint import ClientFactory, Endpoint  # noqa: E402
 from mpugui.core.units import MiB  # noqa: E402
 from mpugui.engine.engine import EngineSettings, TransferEngine, UploadRequest  # noqa: E402
 from tests.conftest import make_file  # noqa: E402

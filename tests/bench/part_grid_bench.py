@@ -1,5 +1,5 @@
 """What the part grid costs at 10,000 parts (not a test: it prints; the suite's
-tests/test_ui_part_grid.py checks what it paints, not how fast).
+tests/ui/test_ui_part_grid.py checks what it paints, not how fast).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python -m tests.bench.part_grid_bench [--rounds 5]
 
@@ -16,8 +16,8 @@ import time
 
 from PySide6.QtWidgets import QApplication
 
-from mpugui.ui.part_grid import PartGrid
-from tests.test_ui_part_grid import part, snapshot, ten_thousand
+from mpugui.ui.parts.part_grid import PartGrid
+from tests.ui.test_ui_part_grid import part, snapshot, ten_thousand
 
 
 def ms(started: float) -> float:

@@ -44,8 +44,8 @@ from mpugui.core.transfer.snapshot import (
     TransferSnapshot,
 )
 from mpugui.core.units import MiB
-from mpugui.ui import queue_model
-from mpugui.ui.queue_view import QueueView
+from mpugui.ui.queue import queue_model
+from mpugui.ui.queue.queue_view import QueueView
 
 STATES = ("queued", "uploading", "paused", "done", "failed")
 

@@ -36,8 +36,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mpugui.core.s3.plan import DEFAULT_PART_SIZE
 from mpugui.core.transfer.adaptive import START
-from mpugui.core.transfer.plan import DEFAULT_PART_SIZE
 from tests.bench.sink import SinkProcess
 from tests.bench.wan import SHAPES, Shape
 

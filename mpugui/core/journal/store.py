@@ -29,23 +29,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from mpugui.core.endpoint import Endpoint
 from mpugui.core.errors import MpuguiError
 from mpugui.core.paths import private_file
-from mpugui.core.transfer.plan import DEFAULT_PART_SIZE, Plan, make_plan
+from mpugui.core.s3.endpoint import Endpoint
+from mpugui.core.s3.plan import DEFAULT_PART_SIZE, Plan, make_plan
+from mpugui.core.states import QUEUED
 
 SCHEMA_VERSION = 4  # 2: transfers.taper; 3: walks; 4: transfers.evidence
 COMMIT_INTERVAL = 0.03  # seconds a write may wait to share a transaction
 
-# States of a transfer, as the journal and the engine name them.
-QUEUED, UPLOADING, PAUSED, ASSEMBLING, VERIFYING = (
-    "queued", "uploading", "paused", "assembling", "verifying")
-DONE, FAILED, CANCELLED = "done", "failed", "cancelled"
-# Stopped by a transient cause (the network, the server's 5xx), resuming by
-# itself when its endpoint answers again (core/transfer/outage.py).
-WAITING = "waiting"
-FINAL_STATES = frozenset({DONE, CANCELLED})
-ACTIVE_STATES = frozenset({UPLOADING, ASSEMBLING, VERIFYING})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -100,7 +92,7 @@ class JournalError(MpuguiError):
 
 
 # What versions 1-3 wrote as the verification sentence, as evidence tokens
-# (core/verify.py; kept here so the journal needs nothing above it).
+# (core/transfer/verify.py; kept here so the journal needs nothing above it).
 _OLD_WORDS = {"size": "size", "multipart ETag": "multipart-etag", "MD5": "md5-etag"}
 
 
@@ -129,16 +121,16 @@ class TransferRecord:
     part_size: int
     multipart: bool
     checksum: str
-    taper: int = 0  # the plan's taper (core/transfer/plan.py): resume rebuilds the same parts
+    taper: int = 0  # the plan's taper (core/s3/plan.py): resume rebuilds the same parts
     storage_class: str | None = None
     content_type: str | None = None
     no_overwrite: bool = False
     upload_id: str | None = None
     state: str = QUEUED
     error: str | None = None
-    verification: str | None = None  # the sentence (core/verify.py: describe)
+    verification: str | None = None  # the sentence (core/transfer/verify.py: describe)
     final_etag: str | None = None
-    evidence: str | None = None  # what verified it, as core/verify.py's tokens
+    evidence: str | None = None  # what verified it, as core/transfer/verify.py's tokens
     position: float = 0.0
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)

@@ -10,17 +10,18 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError
 
-from mpugui.core import inventory as inv
-from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.errors import MpuguiError, describe
+from mpugui.core.inventory.aborts import AbortResult, abort
+from mpugui.core.inventory.lifecycle import LifecycleChange, set_abort_incomplete
 from mpugui.core.orphans.results import ScannedUpload
+from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 
 
 @dataclass(frozen=True)
 class ProtectResult:
     bucket: str
     region: str
-    change: inv.LifecycleChange | None  # None when it failed
+    change: LifecycleChange | None  # None when it failed
     error: str | None = None
 
     def sentence(self) -> str:
@@ -47,7 +48,7 @@ def protect_all(clients: ClientFactory, endpoint: Endpoint, buckets: Iterable[tu
             break
         try:
             client = clients.client(endpoint.with_(region=region) if region else endpoint)
-            result = ProtectResult(bucket, region, inv.set_abort_incomplete(
+            result = ProtectResult(bucket, region, set_abort_incomplete(
                 client, bucket, days, prefix, dry_run=dry_run))
         except (MpuguiError, BotoCoreError) as exc:
             result = ProtectResult(bucket, region, None, describe(exc, bucket=bucket))
@@ -58,8 +59,8 @@ def protect_all(clients: ClientFactory, endpoint: Endpoint, buckets: Iterable[tu
 
 
 def abort_uploads(clients: ClientFactory, endpoint: Endpoint, rows: Iterable[ScannedUpload],
-                  on_result: Callable[[ScannedUpload, inv.AbortResult], None] | None = None,
-                  cancel: Callable[[], bool] | None = None) -> list[inv.AbortResult]:
+                  on_result: Callable[[ScannedUpload, AbortResult], None] | None = None,
+                  cancel: Callable[[], bool] | None = None) -> list[AbortResult]:
     """Abort each upload in its bucket's region (then ListParts until no part
     is left, as inventory.abort does)."""
     results = []
@@ -69,9 +70,9 @@ def abort_uploads(clients: ClientFactory, endpoint: Endpoint, rows: Iterable[Sca
         try:
             client = clients.client(endpoint.with_(region=row.region) if row.region
                                     else endpoint)
-            result = inv.abort(client, row.upload)
+            result = abort(client, row.upload)
         except (MpuguiError, BotoCoreError) as exc:
-            result = inv.AbortResult(row.upload, False, describe(exc, bucket=row.upload.bucket))
+            result = AbortResult(row.upload, False, describe(exc, bucket=row.upload.bucket))
         results.append(result)
         if on_result is not None:
             on_result(row, result)

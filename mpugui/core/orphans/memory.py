@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mpugui.core import inventory as inv
+from mpugui.core.inventory.errors import InventoryError
+from mpugui.core.inventory.listing import parse_time
 from mpugui.core.orphans.results import AccountScan, BucketReport, ScannedUpload
 from mpugui.core.paths import private_file, state_dir
 
@@ -60,14 +61,14 @@ def load(account: str, path: Path | None = None) -> AccountScan | None:
     if not entry:
         return None
     try:
-        scan = AccountScan(account, inv.parse_time(entry["started"]),
-                           inv.parse_time(entry["finished"]) if entry.get("finished")
+        scan = AccountScan(account, parse_time(entry["started"]),
+                           parse_time(entry["finished"]) if entry.get("finished")
                            else None, bool(entry.get("stopped")),
                            skipped_buckets=int(entry.get("skipped_buckets", 0)))
         for b in entry.get("buckets", []):
             scan.bucket_done(BucketReport.from_json(b))
         scan.uploads = [ScannedUpload.from_json(u) for u in entry.get("uploads", [])]
-    except (KeyError, TypeError, ValueError, inv.InventoryError) as exc:
+    except (KeyError, TypeError, ValueError, InventoryError) as exc:
         log.warning("The last scan of %s cannot be read (%s).", account, exc)
         return None
     return scan

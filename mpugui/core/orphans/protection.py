@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mpugui.core import inventory as inv
+from mpugui.core.inventory.errors import InventoryError
+from mpugui.core.inventory.lifecycle import read_lifecycle, rule_scope
 
 PROTECTED, PARTIAL, UNPROTECTED, UNKNOWN = "protected", "partial", "unprotected", "unknown"
 
@@ -41,7 +42,7 @@ def protection_of(rules: list[dict[str, Any]]) -> Protection:
         abort = rule.get("AbortIncompleteMultipartUpload")
         if not abort or rule.get("Status") != "Enabled":
             continue
-        scope = inv.rule_scope(rule)
+        scope = rule_scope(rule)
         days = abort.get("DaysAfterInitiation")
         if scope is None or days is None:
             continue
@@ -59,7 +60,7 @@ def read_protection(client: Any, bucket: str) -> Protection:
     """The bucket's protection; UNKNOWN with the sentence when the rules
     cannot be read (e.g. s3:GetLifecycleConfiguration is denied)."""
     try:
-        rules, _ = inv.read_lifecycle(client, bucket)
-    except inv.InventoryError as exc:
+        rules, _ = read_lifecycle(client, bucket)
+    except InventoryError as exc:
         return Protection(UNKNOWN, error=str(exc))
     return protection_of(rules)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from mpugui.core import inventory as inv
+from mpugui.core.inventory.listing import Upload, parse_time
 from mpugui.core.orphans.protection import Protection
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ def _round(value: float, digits: int | None) -> float:
 
 @dataclass(frozen=True)
 class ScannedUpload:
-    upload: inv.Upload
+    upload: Upload
     region: str
     parts: int | None = None  # None when ListParts failed (see error)
     bytes: int | None = None
@@ -46,8 +46,8 @@ class ScannedUpload:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ScannedUpload:
-        up = inv.Upload(str(data["bucket"]), str(data["key"]), str(data["upload_id"]),
-                        inv.parse_time(str(data["initiated"])), str(data.get("initiator", "")),
+        up = Upload(str(data["bucket"]), str(data["key"]), str(data["upload_id"]),
+                        parse_time(str(data["initiated"])), str(data.get("initiator", "")),
                         str(data.get("owner", "")), str(data.get("storage_class", "")),
                         data.get("checksum_algorithm"))
         return cls(up, str(data.get("region", "")), data.get("parts"), data.get("bytes"),
@@ -104,7 +104,7 @@ class BucketReport:
         return cls(str(data["bucket"]), str(data.get("region", "")), prot,
                    int(data.get("uploads", 0)), int(data.get("parts", 0)),
                    int(data.get("bytes", 0)), float(data.get("estimated_monthly_cost", 0.0)),
-                   inv.parse_time(oldest) if oldest else None, data.get("error"),
+                   parse_time(oldest) if oldest else None, data.get("error"),
                    int(data.get("unsized", 0)), data.get("bucket_type") == "directory")
 
 

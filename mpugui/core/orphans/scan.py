@@ -20,9 +20,16 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mpugui.core import inventory as inv
-from mpugui.core.endpoint import ClientFactory, Endpoint
 from mpugui.core.errors import MpuguiError, describe, error_code
+from mpugui.core.inventory.errors import InventoryError, UploadGone
+from mpugui.core.inventory.listing import (
+    PAGE_SIZE,
+    Upload,
+    list_upload_parts,
+    upload_pages,
+    usage,
+    utc_now,
+)
 from mpugui.core.orphans.directory import (
     DirectoryListingError,
     is_directory_bucket,
@@ -34,6 +41,7 @@ from mpugui.core.orphans.prices import DEFAULT_REGION, PriceTable
 from mpugui.core.orphans.protection import read_protection
 from mpugui.core.orphans.results import BucketReport, ScannedUpload
 from mpugui.core.orphans.workpool import WorkPool
+from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 
 log = logging.getLogger("mpugui.orphans")
 
@@ -95,11 +103,11 @@ def list_buckets(client: Any, page_size: int | None = None) -> list[BucketEntry]
             resp = client.list_buckets(**args)
         except ClientError as exc:
             if error_code(exc) in ("AccessDenied", "403"):
-                raise inv.InventoryError(
+                raise InventoryError(
                     "Access denied: listing the account's buckets needs the "
                     "s3:ListAllMyBuckets permission, which these credentials do not "
                     "have.") from exc
-            raise inv.InventoryError(describe(exc, op="listing the buckets")) from exc
+            raise InventoryError(describe(exc, op="listing the buckets")) from exc
         out.extend(BucketEntry(str(b["Name"]), b.get("BucketRegion") or None)
                    for b in resp.get("Buckets", []))
         next_token = resp.get("ContinuationToken") or ""
@@ -128,7 +136,7 @@ def bucket_region(client: Any, bucket: str) -> str:
             .get("x-amz-bucket-region")
     if header:
         return str(header)
-    raise inv.InventoryError(f"The region of bucket '{bucket}' could not be found "
+    raise InventoryError(f"The region of bucket '{bucket}' could not be found "
                              "(GetBucketLocation and HeadBucket were refused).")
 
 
@@ -138,7 +146,7 @@ def listing_region(client: Any, bucket: str, endpoint: Endpoint) -> str:
     finds it; the account's region (or us-east-1) when the store won't say."""
     try:
         return bucket_region(client, bucket)
-    except (inv.InventoryError, BotoCoreError) as exc:
+    except (InventoryError, BotoCoreError) as exc:
         log.info("Pricing s3://%s in the account's region: %s", bucket, exc)
         return endpoint.region or DEFAULT_REGION
 
@@ -211,11 +219,11 @@ class AccountScanner:
                  prices: PriceTable | None = None, now: datetime | None = None,
                  journal_ids: Mapping[str, int] | None = None,
                  regions: Collection[str] | None = None,
-                 keep: Callable[[inv.Upload], bool] | None = None,
-                 threads: int = DEFAULT_THREADS, page_size: int = inv.PAGE_SIZE) -> None:
+                 keep: Callable[[Upload], bool] | None = None,
+                 threads: int = DEFAULT_THREADS, page_size: int = PAGE_SIZE) -> None:
         self._clients, self._endpoint, self._listener = clients, endpoint, listener
         self._prices = prices or PriceTable()
-        self._now = now or inv.utc_now()
+        self._now = now or utc_now()
         self._journal_ids = dict(journal_ids or {})
         self._regions = set(regions) if regions else None
         self._keep = keep  # only uploads it keeps are sized and reported
@@ -239,7 +247,7 @@ class AccountScanner:
         try:
             entries = list_buckets(base)
         except BotoCoreError as exc:
-            raise inv.InventoryError(describe(exc)) from exc
+            raise InventoryError(describe(exc)) from exc
         entries = merge_directory_buckets(entries, self._directory_buckets())
         self._listener.buckets_listed([e.name for e in entries])
         pool = self._pool = WorkPool(self._threads)
@@ -284,7 +292,7 @@ class AccountScanner:
         try:
             client = self._client(report.region)
             report.protection = read_protection(client, entry.name)
-            for page in inv.upload_pages(client, entry.name, page_size=self._page_size,
+            for page in upload_pages(client, entry.name, page_size=self._page_size,
                                          cancel=self._stop):
                 wanted = [u for u in page if self._keep is None or self._keep(u)]
                 with self._emit:
@@ -293,7 +301,7 @@ class AccountScanner:
                     assert self._pool is not None
                     self._pool.submit(functools.partial(self._size, client, tally, upload),
                                       _SIZE_FIRST)
-        except inv.InventoryError as exc:
+        except InventoryError as exc:
             report.error = str(exc)
         except Exception as exc:  # BotoCoreError, or a bug: the bucket is still shown
             if not isinstance(exc, BotoCoreError):
@@ -305,19 +313,19 @@ class AccountScanner:
         if finished:
             self._done(tally)
 
-    def _size(self, client: Any, tally: _Tally, upload: inv.Upload) -> None:
+    def _size(self, client: Any, tally: _Tally, upload: Upload) -> None:
         row: ScannedUpload | None
         region = tally.report.region
         try:
-            use = inv.usage(inv.list_upload_parts(client, upload.bucket, upload.key,
+            use = usage(list_upload_parts(client, upload.bucket, upload.key,
                                                   upload.upload_id))
             row = ScannedUpload(upload, region, use.parts, use.bytes,
                                 self._prices.monthly_cost(use.bytes, upload.storage_class,
                                                           region),
                                 self._journal_ids.get(upload.upload_id))
-        except inv.UploadGone:
+        except UploadGone:
             row = None  # completed or aborted since the listing: not unfinished any more
-        except (inv.InventoryError, MpuguiError) as exc:
+        except (InventoryError, MpuguiError) as exc:
             row = ScannedUpload(upload, region, journal_id=self._journal_ids.get(
                 upload.upload_id), error=str(exc))
         except Exception as exc:  # BotoCoreError, or a bug: the upload is still shown

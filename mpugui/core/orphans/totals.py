@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mpugui.core import inventory as inv
+from mpugui.core.inventory.listing import format_cost
 from mpugui.core.orphans.protection import PROTECTED
 from mpugui.core.orphans.results import BucketReport
 from mpugui.core.units import format_bytes
@@ -35,7 +35,7 @@ class Totals:
         else:
             text = (f"{format_bytes(self.bytes)} in {self.uploads:,} unfinished "
                     f"{_plural(self.uploads, 'upload')}, about "
-                    f"{inv.format_cost(self.monthly_cost)} a month")
+                    f"{format_cost(self.monthly_cost)} a month")
             if self.holding == 1:
                 text += ", all of it in one bucket"
             elif self.top_buckets and self.top_buckets < self.holding:

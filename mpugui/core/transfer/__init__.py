@@ -1,4 +1,6 @@
-"""One transfer's life, Qt-free: how a file is cut into parts (plan), its
-live and published state (progress, snapshot), which job runs next
-(scheduler, adaptive concurrency), the part bodies and checksums sent, and
-bringing a transfer back after a pause or a crash (recovery)."""
+"""One transfer's life, Qt-free: its S3 calls (multipart) and what proves
+the object (verify), its live and published state (progress, snapshot),
+which job runs next (scheduler, adaptive concurrency), the part bodies sent
+(body, bandwidth), bringing a transfer back after a pause or a crash
+(recovery, outage), walking a folder into the queue (feeder, request) and
+skipping what is already there (existing)."""

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from mpugui.core.errors import Interrupted, SourceChanged
+from mpugui.core.s3.endpoint import SEND_BLOCK
 from mpugui.core.transfer.bandwidth import RateLimiter
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def read_range(fd: int, offset: int, size: int, buffer: PartBuffer, path: str) -
 
 # Bounds of one read() of a part body (see PartBody._chunk_limit).
 MIN_CHUNK = 16 * 1024
-MAX_CHUNK = 1024 * 1024
+MAX_CHUNK = SEND_BLOCK  # one socket write of the request body (core/s3/endpoint.py)
 CHUNK_SECONDS = 0.2
 
 

@@ -30,9 +30,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mpugui.core.errors import MpuguiError, describe, error_code
-from mpugui.core.sources import Identity
-from mpugui.core.transfer.checksums import clean_etag, is_md5_etag
-from mpugui.core.transfer.plan import (
+from mpugui.core.s3.checksums import clean_etag, is_md5_etag
+from mpugui.core.s3.plan import (
     DEFAULT_PART_SIZE,
     MAX_PART_SIZE,
     MAX_PARTS,
@@ -40,6 +39,7 @@ from mpugui.core.transfer.plan import (
     PlanError,
     make_plan,
 )
+from mpugui.core.sources import Identity
 from mpugui.core.units import MiB
 
 # ListObjectsV2 returns at most 1000 keys a page (S3's and moto's maximum).

@@ -24,11 +24,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from mpugui.core.endpoint import Endpoint
 from mpugui.core.errors import MpuguiError, describe
-from mpugui.core.journal.store import DONE, Journal
+from mpugui.core.journal.store import Journal
 from mpugui.core.problem_tally import OTHER
+from mpugui.core.s3.endpoint import Endpoint
 from mpugui.core.sources import Problem, SourceFile, identity, walk_sources
+from mpugui.core.states import DONE
 from mpugui.core.transfer.existing import Recorded, RemoteListing, is_unchanged
 from mpugui.core.transfer.request import UploadRequest
 

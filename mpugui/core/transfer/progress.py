@@ -16,22 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mpugui.core.journal.store import DONE, QUEUED, UPLOADING, PartRecord, TransferRecord
+from mpugui.core.journal.store import PartRecord, TransferRecord
+from mpugui.core.s3.checksums import Algorithm, algorithm
+from mpugui.core.s3.plan import Plan
 from mpugui.core.sources import Identity
+from mpugui.core.states import DONE, MOVING_STATES, QUEUED, UPLOADING, PartState
 from mpugui.core.transfer.body import Flag, PartBody
-from mpugui.core.transfer.checksums import Algorithm, algorithm
-from mpugui.core.transfer.plan import Plan
-from mpugui.core.transfer.snapshot import (
-    DONE as PART_DONE,
-)
-from mpugui.core.transfer.snapshot import (
-    PENDING,
-    PartSnapshot,
-    TransferSnapshot,
-)
-from mpugui.core.transfer.snapshot import (
-    UPLOADING as PART_UPLOADING,
-)
+from mpugui.core.transfer.snapshot import PartSnapshot, TransferSnapshot
 
 
 @dataclass(slots=True, eq=False)
@@ -39,7 +30,7 @@ class PartProgress:
     number: int
     offset: int
     size: int
-    state: str = PENDING
+    state: str = PartState.PENDING
     etag: str | None = None
     checksum: str | None = None
     attempts: int = 0
@@ -52,16 +43,16 @@ class PartProgress:
 
     @property
     def sent(self) -> int:
-        if self.state == PART_DONE:
+        if self.state == PartState.DONE:
             return self.size
         body = self.body
         return body.sent if body is not None else 0
 
     def snapshot(self, now: float) -> PartSnapshot:
-        if self.state != PART_UPLOADING and self.snap is not None:
+        if self.state != PartState.UPLOADING and self.snap is not None:
             return self.snap
         sent = self.sent
-        speed = sent / (now - self.started) if self.state == PART_UPLOADING and \
+        speed = sent / (now - self.started) if self.state == PartState.UPLOADING and \
             now > self.started else 0.0
         snap = PartSnapshot(self.number, self.offset, self.size, self.state, sent,
                             self.attempts, speed, self.etag, self.checksum, self.error)
@@ -71,6 +62,11 @@ class PartProgress:
 
 def _ignore(_t: Transfer) -> None:
     pass
+
+
+# Shared empties: never written (Transfer.mark_part replaces them first).
+_NONE_UPLOADING: dict[int, PartProgress] = {}
+_NONE_PENDING: list[tuple[float, int]] = []
 
 
 class Transfer:
@@ -134,14 +130,17 @@ class Transfer:
         for number, done in parts.items():
             if 1 <= number <= len(self.parts):
                 part = self.parts[number - 1]
-                part.state, part.etag, part.checksum = PART_DONE, done.etag, done.checksum
+                part.state, part.etag, part.checksum = PartState.DONE, done.etag, done.checksum
         if final:
             for part in self.parts:
-                part.state = PART_DONE
-        self.uploading: dict[int, PartProgress] = {}
+                part.state = PartState.DONE
+        # Empty ones are shared (_NONE_UPLOADING, _NONE_PENDING), replaced by
+        # a list or dict of its own on the first write (mark_part): a queue of
+        # 100,000 finished small files keeps no empty containers.
+        self.uploading: dict[int, PartProgress] = _NONE_UPLOADING
         self._pending: list[tuple[float, int]] = [
-            (0.0, p.number) for p in self.parts if p.state != PART_DONE]  # sorted: a heap
-        done_parts = [p for p in self.parts if p.state == PART_DONE]
+            (0.0, p.number) for p in self.parts if p.state != PartState.DONE] or _NONE_PENDING
+        done_parts = [p for p in self.parts if p.state == PartState.DONE]
         self._done_count = len(done_parts)
         self._done_bytes = sum(p.size for p in done_parts)
         # made at the first speed sample: an empty deque is ~600 bytes, and a
@@ -149,7 +148,7 @@ class Transfer:
         self._samples: collections.deque[tuple[float, int]] | None = None
         self._snap: TransferSnapshot | None = None
         self._snap_version = -1
-        self._parts_snap: list[PartSnapshot] = []  # a multipart transfer's, updated in place
+        self._parts_snap: list[PartSnapshot] | None = None  # multipart: updated in place
 
     @property
     def id(self) -> int:
@@ -167,23 +166,27 @@ class Transfer:
 
     def mark_part(self, part: PartProgress, state: str, not_before: float = 0.0) -> None:
         old = part.state
-        if old == state and state != PENDING:
+        if old == state and state != PartState.PENDING:
             return
-        if old == PART_DONE:
+        if old == PartState.DONE:
             self._done_count -= 1
             self._done_bytes -= part.size
-        elif old == PART_UPLOADING:
+        elif old == PartState.UPLOADING:
             self.uploading.pop(part.number, None)
             if not self.uploading:
-                self.uploading.clear()  # an emptied dict keeps its table (160 bytes)
-        if state == PART_DONE:
+                self.uploading = _NONE_UPLOADING  # an emptied dict keeps its table
+        if state == PartState.DONE:
             self._done_count += 1
             self._done_bytes += part.size
-        elif state == PART_UPLOADING:
+        elif state == PartState.UPLOADING:
+            if self.uploading is _NONE_UPLOADING:
+                self.uploading = {}
             self.uploading[part.number] = part
-        elif state == PENDING:
+        elif state == PartState.PENDING:
             # (again) on the heap; an older entry of the same part goes stale
             part.not_before = not_before
+            if self._pending is _NONE_PENDING:
+                self._pending = []
             heapq.heappush(self._pending, (not_before, part.number))
         part.state = state
         part.snap = None
@@ -192,9 +195,10 @@ class Transfer:
     def reset_pending(self) -> None:
         """Every part not done is pending now (resume, restart, reconcile)."""
         for part in self.parts:
-            if part.state != PART_DONE and part.state != PART_UPLOADING:
-                part.state, part.not_before, part.snap = PENDING, 0.0, None
-        self._pending = [(0.0, p.number) for p in self.parts if p.state == PENDING]
+            if part.state != PartState.DONE and part.state != PartState.UPLOADING:
+                part.state, part.not_before, part.snap = PartState.PENDING, 0.0, None
+        self._pending = [(0.0, p.number) for p in self.parts if p.state == PartState.PENDING] \
+            or _NONE_PENDING
         self.changed()
 
     def pending_part(self, now: float) -> PartProgress | None:
@@ -203,12 +207,14 @@ class Transfer:
         while heap:
             not_before, number = heap[0]
             part = self.parts[number - 1]
-            if part.state != PENDING or part.not_before != not_before:
+            if part.state != PartState.PENDING or part.not_before != not_before:
                 heapq.heappop(heap)  # stale: sent, or pushed again with a new time
                 continue
             if not_before > now:
                 return None
             heapq.heappop(heap)
+            if not heap:
+                self._pending = _NONE_PENDING
             return part
         return None
 
@@ -226,15 +232,15 @@ class Transfer:
 
     def done_records(self) -> list[PartRecord]:
         return [PartRecord(p.number, p.size, p.etag or "", p.checksum)
-                for p in self.parts if p.state == PART_DONE]
+                for p in self.parts if p.state == PartState.DONE]
 
     def reset_parts(self) -> None:
         for part in self.parts:
-            part.state, part.snap = PENDING, None
+            part.state, part.snap = PartState.PENDING, None
             part.etag = part.checksum = part.error = None
             part.failures = part.attempts = 0
             part.not_before = 0.0
-        self.uploading.clear()
+        self.uploading = _NONE_UPLOADING
         self._done_count = self._done_bytes = 0
         self._pending = [(0.0, p.number) for p in self.parts]
         self.changed()
@@ -267,12 +273,13 @@ class Transfer:
         if len(parts) == 1:  # a small file: most of a big folder (no list kept)
             parts_snap: tuple[PartSnapshot, ...] = (parts[0].snapshot(now),)
         else:
-            if len(self._parts_snap) != len(parts) or self._snap_version != self.version:
-                self._parts_snap = [p.snapshot(now) for p in parts]
+            kept = self._parts_snap
+            if kept is None or len(kept) != len(parts) or self._snap_version != self.version:
+                kept = self._parts_snap = [p.snapshot(now) for p in parts]
             else:
                 for p in uploading.values():
-                    self._parts_snap[p.number - 1] = p.snapshot(now)
-            parts_snap = tuple(self._parts_snap)
+                    kept[p.number - 1] = p.snapshot(now)
+            parts_snap = tuple(kept)
         done = self.done_bytes() if uploading else self._done_bytes
         speed = self._speed(now, done)
         rec = self.rec
@@ -313,10 +320,7 @@ class Transfer:
     def is_moving(self) -> bool:
         """Work queued or running (the engine is busy while any transfer is)."""
         return bool(self.inflight or self.cancelling or self.aborting
-                    or self.state in _MOVING_STATES)
-
-
-_MOVING_STATES = frozenset({QUEUED, UPLOADING, "assembling", "verifying"})
+                    or self.state in MOVING_STATES)
 
 
 def now() -> float:

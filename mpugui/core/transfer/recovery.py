@@ -13,11 +13,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mpugui.core import multipart as s3
 from mpugui.core.errors import MpuguiError, error_code, unsupported
 from mpugui.core.journal.store import Journal, PartRecord, TransferRecord
+from mpugui.core.s3.checksums import clean_etag, is_md5_etag
+from mpugui.core.transfer import multipart as s3
 from mpugui.core.transfer.body import PartBuffer, read_range
-from mpugui.core.transfer.checksums import clean_etag, is_md5_etag
 from mpugui.core.transfer.progress import Transfer
 
 log = logging.getLogger("mpugui.engine")

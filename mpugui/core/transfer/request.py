@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mpugui.core.endpoint import Endpoint
+from mpugui.core.s3.endpoint import Endpoint
 
 
 @dataclass

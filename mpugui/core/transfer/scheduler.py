@@ -24,9 +24,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mpugui.core.journal.store import QUEUED, UPLOADING
+from mpugui.core.states import QUEUED, UPLOADING, PartState
 from mpugui.core.transfer.progress import PartProgress, Transfer, now
-from mpugui.core.transfer.snapshot import UPLOADING as PART_UPLOADING
 
 PREPARE, PART, PUT, COMPLETE, ABORT = "prepare", "part", "put", "complete", "abort"
 
@@ -40,7 +39,7 @@ PREPARE, PART, PUT, COMPLETE, ABORT = "prepare", "part", "put", "complete", "abo
 # Small files are not limited this way: their requests are small.
 START_BURST, START_WINDOW = 8, 0.04
 # Small files in flight at once (EngineSettings.put_concurrency). One thread
-# sends them all (core/putloop.py), so a request in flight costs a socket,
+# sends them all (core/s3/putloop.py), so a request in flight costs a socket,
 # not a thread: 5,000 x 64 KiB at 40 ms RTT need ~70 in flight to fill a
 # 100 MB/s link; s5cmd runs 256.
 PUT_LIMIT = 128
@@ -79,7 +78,7 @@ class Scheduler:
         self._preparing: dict[int, float] = {}  # id -> position, multipart prepares running
         self._starts: collections.deque[float] = collections.deque()
         self._seq = itertools.count()
-        # Set when small files have their own sender (core/putloop.py): it is
+        # Set when small files have their own sender (core/s3/putloop.py): it is
         # told when a PutObject may be taken, and workers never take one.
         self.puts_ready: Callable[[], None] | None = None
 
@@ -249,8 +248,8 @@ class Scheduler:
             heapq.heappop(heap)
             t.queued_in = 0
             part = t.parts[0]
-            if part.state != PART_UPLOADING:
-                t.mark_part(part, PART_UPLOADING)
+            if part.state != PartState.UPLOADING:
+                t.mark_part(part, PartState.UPLOADING)
             return Job(PUT, t, part)
         return None
 
@@ -279,7 +278,7 @@ class Scheduler:
             part = t.pending_part(t_now)
             if part is not None:
                 self._starts.append(t_now)
-                t.mark_part(part, PART_UPLOADING)
+                t.mark_part(part, PartState.UPLOADING)
                 return Job(PART, t, part), None
             heapq.heappop(heap)
             t.queued_in = 0

@@ -14,9 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from mpugui.core.states import ACTIVE_STATES, DONE, FAILED, QUEUED, WAITING
 from mpugui.core.units import format_bytes
-
-PENDING, UPLOADING, DONE, FAILED = "pending", "uploading", "done", "failed"
 
 
 # Named tuples, not frozen dataclasses: as immutable, and a tick makes
@@ -76,13 +75,17 @@ class TransferSnapshot(NamedTuple):
         """Progress as the server sees it: a part sent but not yet answered
         does not count (48 of 54 parts done never reads 100%)."""
         acked = self.done_bytes if self.acked_bytes < 0 else self.acked_bytes
-        return 1.0 if self.size == 0 and self.state == "done" else (
+        return 1.0 if self.size == 0 and self.state == DONE else (
             acked / self.size if self.size else 0.0)
+
+
+# A StateEvent's state when its transfer left the queue (not a transfer state).
+REMOVED = "removed"
 
 
 class StateEvent(NamedTuple):
     id: int
-    state: str  # the state entered ("removed" when the transfer left the queue)
+    state: str  # the state entered (REMOVED when the transfer left the queue)
     detail: str  # the sentence that came with it (a failure's reason)
 
 
@@ -135,20 +138,20 @@ class EngineSnapshot:
 
     @property
     def active(self) -> int:
-        return self.count("uploading", "assembling", "verifying")
+        return self.count(*ACTIVE_STATES)
 
     @property
     def queued(self) -> int:
-        return self.count("queued")
+        return self.count(QUEUED)
 
     @property
     def waiting(self) -> int:
-        return self.count("waiting")
+        return self.count(WAITING)
 
     @property
     def failed(self) -> int:
-        return self.count("failed")
+        return self.count(FAILED)
 
     @property
     def done(self) -> int:
-        return self.count("done")
+        return self.count(DONE)

@@ -1,0 +1,2 @@
+"""The Accounts dialog: adding, editing and testing accounts and AWS
+profiles (credentials go to keyring)."""

@@ -1,0 +1,153 @@
+"""Status bar widgets: total speed with a small painted graph, counts of
+active/queued/failed transfers, and the global bandwidth limit."""
+
+from __future__ import annotations
+
+import collections
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
+from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QWidget
+
+from mpugui.core.states import FAILED, UPLOADING, WAITING
+from mpugui.core.transfer.snapshot import EngineSnapshot
+from mpugui.core.units import MiB, format_rate
+from mpugui.ui.queue.progress_delegate import state_color
+
+
+class SpeedGraph(QWidget):
+    """The last minute or so of total speed as a filled sparkline."""
+
+    def __init__(self, samples: int = 120, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.samples: collections.deque[float] = collections.deque(maxlen=samples)
+        self.setFixedSize(120, 20)
+        self.setToolTip("Total upload speed, most recent on the right")
+        self.setAccessibleName("Speed graph")
+
+    def add(self, speed: float) -> None:
+        self.samples.append(max(0.0, speed))
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(120, 20)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pal = self.palette()
+        rect = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
+        painter.setPen(QPen(pal.color(QPalette.ColorRole.Mid), 1))
+        painter.setBrush(pal.color(QPalette.ColorRole.Base))
+        painter.drawRoundedRect(rect, 3, 3)
+        data = list(self.samples)
+        if len(data) < 2:
+            return
+        peak = (max(data) or 1.0) * 1.25  # headroom: a steady rate is not a full box
+        inner = rect.adjusted(2, 3, -2, -2)
+        step = inner.width() / (self.samples.maxlen - 1)  # type: ignore[operator]
+        x0 = inner.right() - step * (len(data) - 1)
+        line = QPainterPath()
+        for i, v in enumerate(data):
+            pt = QPointF(x0 + i * step, inner.bottom() - inner.height() * v / peak)
+            line.lineTo(pt) if i else line.moveTo(pt)
+        area = QPainterPath(line)
+        area.lineTo(inner.right(), inner.bottom())
+        area.lineTo(x0, inner.bottom())
+        area.closeSubpath()
+        color = state_color(UPLOADING, pal)
+        fill = QColor(color)
+        fill.setAlpha(70)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(fill)
+        painter.drawPath(area)
+        painter.setPen(QPen(color, 1.4))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(line)
+
+
+class BandwidthControl(QWidget):
+    """Limit in MiB/s (the unit speeds are shown in); 0 means unlimited."""
+
+    limit_changed = Signal(int)  # bytes per second
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        label = QLabel("Limit:")
+        self.spin = QDoubleSpinBox()
+        self.spin.setObjectName("bandwidthLimit")
+        self.spin.setRange(0, 100_000)
+        self.spin.setDecimals(1)
+        self.spin.setSingleStep(1.0)
+        self.spin.setSuffix(" MiB/s")
+        self.spin.setSpecialValueText("Unlimited")
+        self.spin.setAccelerated(True)
+        self.spin.setKeyboardTracking(False)  # apply when typing is finished
+        self.spin.setToolTip("Total upload bandwidth for all transfers (0 = unlimited)")
+        self.spin.setAccessibleName("Bandwidth limit in MiB per second")
+        label.setBuddy(self.spin)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(label)
+        layout.addWidget(self.spin)
+        self.spin.valueChanged.connect(lambda v: self.limit_changed.emit(int(v * MiB)))
+
+    def set_limit(self, rate: int) -> None:
+        self.spin.blockSignals(True)
+        self.spin.setValue(rate / MiB)
+        self.spin.blockSignals(False)
+
+    def limit(self) -> int:
+        return int(self.spin.value() * MiB)
+
+
+class StatusPanel(QWidget):
+    """Permanent widgets on the right of the status bar."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.counts = QLabel()
+        self.counts.setObjectName("statusCounts")
+        self.speed = QLabel()
+        self.speed.setObjectName("statusSpeed")
+        self.speed.setMinimumWidth(self.fontMetrics().horizontalAdvance("↑ 9999.9 MiB/s") + 6)
+        self.speed.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.graph = SpeedGraph()
+        self.bandwidth = BandwidthControl()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 4, 0)
+        layout.setSpacing(10)
+        layout.addWidget(self.counts)
+        layout.addWidget(self.speed)
+        layout.addWidget(self.graph)
+        layout.addWidget(self.bandwidth)
+        self.update_from(None)
+
+    def update_from(self, snap: EngineSnapshot | None) -> None:
+        if snap is None:
+            _set(self.counts, "No transfers")
+            _set(self.speed, "")
+            return
+        # counts and totals the engine keeps: nothing here looks at every transfer
+        bits = [f"{snap.active} active", f"{snap.queued} queued"]
+        if snap.outages:  # a few: one per endpoint that does not answer
+            color = state_color(WAITING, self.palette()).name()
+            down = snap.outages[0] if len(snap.outages) == 1 else None
+            text = (down.sentence().split(". ")[0] if down is not None else
+                    f"{len(snap.outages)} endpoints do not answer")
+            bits.append(f"<span style='color:{color}'>Network down: {snap.waiting:,} waiting"
+                        f" — {text.removeprefix('Waiting for the network — ')}</span>")
+        if snap.failed:
+            color = state_color(FAILED, self.palette()).name()
+            bits.append(f"<span style='color:{color}'>{snap.failed} failed</span>")
+        bits.append(f"{snap.done} done")
+        _set(self.counts, "  ·  ".join(bits))
+        _set(self.speed, f"↑ {format_rate(snap.speed)}" if snap.speed > 0 else "↑ idle")
+        self.graph.add(snap.speed)
+
+
+def _set(label: QLabel, text: str) -> None:
+    """Skip unchanged text: every call into Qt costs on a busy GIL."""
+    if label.text() != text:
+        label.setText(text)
