@@ -34,8 +34,15 @@ from mpugui.core.hard_exit import exit_now
 from mpugui.core.journal import owner as owner_lock
 from mpugui.core.journal.store import Journal, JournalError
 from mpugui.core.logsetup import setup_logging
+from mpugui.core.options import parse_concurrency, parse_part_size
 from mpugui.core.s3.checksums import ALGORITHMS, DEFAULT_ALGORITHM
-from mpugui.core.s3.endpoint import ClientFactory, Endpoint, validate_endpoint_url
+from mpugui.core.s3.endpoint import (
+    ClientFactory,
+    Endpoint,
+    validate_ca_bundle,
+    validate_endpoint_url,
+    validate_region,
+)
 from mpugui.core.s3.plan import DEFAULT_PART_SIZE, PlanError
 from mpugui.core.s3.uri import parse_s3_uri
 from mpugui.core.states import CANCELLED, DONE
@@ -45,7 +52,6 @@ from mpugui.core.units import (
     format_bytes,
     parse_duration,
     parse_rate,
-    parse_size,
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_JOURNAL = 0, 1, 2, 3, 4
@@ -78,7 +84,8 @@ def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return convert
 
 
-SIZE, RATE, DURATION = _typed(parse_size), _typed(parse_rate), _typed(parse_duration)
+PART_SIZE, RATE, DURATION = _typed(parse_part_size), _typed(parse_rate), _typed(parse_duration)
+CONCURRENCY = _typed(parse_concurrency)
 MAX_WAIT_HELP = ("when the network or the server is down, give up after this long (e.g. 90s, "
                  "10m, 2h; 0: at once) and exit 1, the transfers resumable; default: wait "
                  "until it is back")
@@ -115,10 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Upload files and folders (recursively) to S3.")
     up.add_argument("paths", nargs="+", metavar="SOURCE... s3://BUCKET[/KEY_OR_PREFIX]")
     _endpoint_options(up)
-    up.add_argument("--part-size", type=SIZE,
+    up.add_argument("--part-size", type=PART_SIZE,
                     help=f"part size, e.g. 16MiB (default {format_bytes(DEFAULT_PART_SIZE)}, "
                          "raised automatically so a file fits in 10,000 parts)")
-    up.add_argument("--concurrency", type=int,
+    up.add_argument("--concurrency", type=CONCURRENCY,
                     help="parts in flight at once (default: adaptive, found while running)")
     up.add_argument("--checksum", choices=sorted(ALGORITHMS), default=None,
                     help=f"per-part integrity checksum (default {DEFAULT_ALGORITHM}; none "
@@ -147,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--all", action="store_true", help="every unfinished transfer")
     rs.add_argument("--restart", action="store_true",
                     help="start over: abort the old upload and send the whole file again")
-    rs.add_argument("--concurrency", type=int)
+    rs.add_argument("--concurrency", type=CONCURRENCY,
+                    help="parts in flight at once (default: adaptive)")
     rs.add_argument("--bwlimit", type=RATE, default=0)
     rs.add_argument("--max-wait", type=DURATION, default=None, metavar="DURATION",
                     help=MAX_WAIT_HELP)
@@ -175,6 +183,7 @@ def endpoint_from_args(args: argparse.Namespace) -> Endpoint:
         validate_endpoint_url(args.endpoint_url)
         changes["endpoint_url"] = args.endpoint_url
     if args.region:
+        validate_region(args.region)
         changes["region"] = args.region
     if args.path_style:
         changes["path_style"] = True
@@ -183,8 +192,7 @@ def endpoint_from_args(args: argparse.Namespace) -> Endpoint:
     if args.equal_parts:
         changes["equal_parts"] = True
     if args.ca_bundle:
-        if not os.path.isfile(args.ca_bundle):
-            raise MpuguiError(f"The CA bundle '{args.ca_bundle}' does not exist.")
+        validate_ca_bundle(args.ca_bundle)
         changes["ca_bundle"] = args.ca_bundle
     if args.no_verify_ssl:
         changes["verify_tls"] = False
@@ -311,8 +319,6 @@ def _run_engine(journal: Journal, args: argparse.Namespace) -> int:
     settings = EngineSettings(bandwidth_limit=getattr(args, "bwlimit", 0) or 0,
                               max_wait=getattr(args, "max_wait", None))
     if getattr(args, "concurrency", None):
-        if args.concurrency < 1:
-            raise MpuguiError("--concurrency must be at least 1.")
         settings.concurrency = args.concurrency
     engine = TransferEngine(journal, ClientFactory(settings.concurrency + 4), settings)
     out = Reporter(sys.stdout, args.json, engine)
@@ -414,8 +420,8 @@ def _wait(app: Any, engine: Any, feeders: list[Feeder], out: Reporter) -> bool:
             stop(signal.SIGPIPE, None)  # nobody reads the output: stop, but paused
             return
         for f in feeders:
-            for problem in f.take_problems():
-                out.problem(problem)
+            for p in f.take_problems():
+                out.problem(p.text, p.cause, p.path)
         if all(f.finished for f in feeders) and not engine.busy():
             app.quit()
 
@@ -429,9 +435,8 @@ def _wait(app: Any, engine: Any, feeders: list[Feeder], out: Reporter) -> bool:
         app.exec()
     finally:
         timer.stop()
-        check_problems = [p for f in feeders for p in f.take_problems()]
-        for problem in check_problems:
-            out.problem(problem)
+        for p in [p for f in feeders for p in f.take_problems()]:
+            out.problem(p.text, p.cause, p.path)
         for s, handler in old.items():
             signal.signal(s, handler)
     return state["interrupted"]

@@ -167,7 +167,7 @@ def _follow(sock: Any, out: Any, records: _Records, state: dict[str, bool]) -> i
             out.on_snapshot(SimpleNamespace(**vars(last), events=events))
             events = []
         elif kind == "problem":
-            out.problem(msg["text"])
+            out.problem(msg["text"], msg.get("cause"), msg.get("path", ""))
         elif kind == "line":
             out.line(msg["text"])
         elif kind == "error":

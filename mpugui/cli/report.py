@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from mpugui.core.problem_tally import ProblemTally
 from mpugui.core.states import ACTIVE_STATES, CANCELLED, DONE, FAILED, WAITING
 from mpugui.core.transfer.existing import skipped_sentence
 from mpugui.core.transfer.feeder import Feeder
@@ -44,6 +45,7 @@ class Reporter:
         self._last_plain = time.monotonic()
         self._waiting: set[int] = set()  # transfers said to be waiting
         self._down: set[str] = set()  # endpoints said to be down
+        self.tally = ProblemTally()
         self.closed = False
 
     def _write(self, text: str, flush: bool = False) -> None:
@@ -81,10 +83,15 @@ class Reporter:
             self._emit({"event": "message", "text": text})
         self._stderr(text)
 
-    def problem(self, text: str) -> None:
+    def problem(self, text: str, cause: str | None = None, path: str = "") -> None:
+        """An entry that cannot be uploaded (`cause`: counted by it, and said
+        on stderr only for the first few of each; the rest in one sentence
+        at the end) or a warning (no cause: always said). --json lists each."""
+        said = cause is None or self.tally.add(cause, text, path)
         if self.json:
-            self._emit({"event": "problem", "text": text})
-        self._stderr(text)
+            self._emit({"event": "problem", "text": text, "cause": cause or "other"})
+        if said:
+            self._stderr(text)
 
     def on_message(self, level: str, text: str) -> None:
         # The engine's errors are the failed state events' sentences (said
@@ -178,6 +185,8 @@ class Reporter:
             self._write(text + "\n")
 
     def summary(self, snap: Any, feeders: list[Feeder]) -> None:
+        for sentence in self.tally.beyond_each():  # one per cause said only in part
+            self._stderr(sentence)
         counts = {s: n for s, n in snap.counts.items() if n}
         skipped = sum(f.counts.skipped for f in feeders)
         walked = sum(f.counts.walked for f in feeders)

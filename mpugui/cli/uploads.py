@@ -110,12 +110,13 @@ from mpugui.core.inventory.listing import (
     usage,
     utc_now,
 )
+from mpugui.core.options import MAX_ABORT_DAYS, parse_concurrency, parse_days
 from mpugui.core.orphans.prices import PriceTable, check_prices, load_table
 from mpugui.core.orphans.scan import listing_region
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.s3.uri import parse_s3_uri
 from mpugui.core.states import CANCELLED, FINAL_STATES
-from mpugui.core.units import format_bytes, parse_age
+from mpugui.core.units import format_bytes, parse_age, plural
 
 if TYPE_CHECKING:
     from mpugui.core.journal.store import Journal
@@ -175,12 +176,14 @@ def add_parser(sub: Any, endpoint_options: Callable[[argparse.ArgumentParser], N
                  "only the missing parts and complete", "s3://BUCKET/KEY")
     ad.add_argument("--upload-id", required=True)
     ad.add_argument("file", metavar="LOCAL_FILE")
-    ad.add_argument("--concurrency", type=int, help="parts in flight at once")
+    ad.add_argument("--concurrency", type=_typed(parse_concurrency),
+                    help="parts in flight at once")
 
     lc = command("lifecycle", "make the bucket abort incomplete uploads after N days "
                  "(merged into its lifecycle rules)", "s3://BUCKET[/PREFIX]",
                  all_buckets=True)
-    lc.add_argument("--abort-after", required=True, type=int, metavar="DAYS")
+    lc.add_argument("--abort-after", required=True, type=_typed(parse_days), metavar="DAYS",
+                    help=f"whole days, 1 to {MAX_ABORT_DAYS}")
     lc.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
 
 
@@ -262,11 +265,18 @@ def prices_for(args: argparse.Namespace, endpoint: Endpoint) -> PriceTable:
     return load_table(endpoint_url=endpoint.endpoint_url)
 
 
-def _age(text: str) -> float:
-    try:
-        return parse_age(text)
-    except ValueError as exc:  # argparse shows ArgumentTypeError's own sentence
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """argparse type that keeps our sentence instead of 'invalid value'."""
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:  # argparse shows ArgumentTypeError's own sentence
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    convert.__name__ = parse.__name__
+    return convert
+
+
+_age = _typed(parse_age)
 
 
 class _Out:
@@ -616,8 +626,9 @@ def _adopt(args: argparse.Namespace, endpoint: Endpoint, out: _Out, *,
             return EXIT_FAILED
         out.line(check.summary())
         if check.unverifiable:
-            out.line(f"{len(check.unverifiable)} part(s) list neither an MD5 ETag nor a "
-                     "checksum, so they will be sent again.")
+            n = len(check.unverifiable)
+            out.line(f"{plural(n, 'part')} list{'s' if n == 1 else ''} neither an MD5 ETag "
+                     "nor a checksum, so they will be sent again.")
         transfer_id = journal.add(adoption_record(check, endpoint))
         out.line(f"Queued as transfer {transfer_id}.")
         engine_args = argparse.Namespace(command="resume", ids=[transfer_id], all=False,
@@ -632,8 +643,6 @@ def _adopt(args: argparse.Namespace, endpoint: Endpoint, out: _Out, *,
 
 def _lifecycle(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     bucket, prefix = parse_s3_uri(args.target)
-    if args.abort_after < 1:
-        raise MpuguiError("--abort-after must be at least 1 day.")
     change = set_abort_incomplete(_client(endpoint), bucket, args.abort_after, prefix,
                                       dry_run=args.dry_run)
     if out.json:

@@ -8,6 +8,9 @@ after botocore's own retries is worth trying again later.
 from __future__ import annotations
 
 import errno
+import re
+import socket
+from urllib.parse import urlsplit
 
 from botocore import exceptions as bx
 
@@ -178,12 +181,18 @@ def _describe(exc: BaseException, bucket: str, op: str) -> str:
     if isinstance(exc, bx.ProfileNotFound):
         return f"The AWS profile '{exc.kwargs.get('profile', '')}' is not in the AWS config."
     if isinstance(exc, bx.SSLError):
-        return ("The server's TLS certificate could not be verified. "
-                "Set a CA bundle for this account if it uses a private CA.")
+        return _tls_sentence(exc)
     if isinstance(exc, bx.EndpointConnectionError):
-        return f"The endpoint could not be reached ({exc.kwargs.get('endpoint_url', '')})."
-    if isinstance(exc, (bx.ConnectTimeoutError, bx.ReadTimeoutError)):
-        return "The connection to the endpoint timed out."
+        return (f"The endpoint could not be reached ({exc.kwargs.get('endpoint_url', '')})"
+                f"{_why_unreachable(exc)}.")
+    if isinstance(exc, bx.ConnectTimeoutError):
+        return (f"The connection to the endpoint timed out: {_host(exc)} did not accept it "
+                "in time (the host may be down, or a firewall drops the connection).")
+    if isinstance(exc, bx.ReadTimeoutError):
+        limit = re.search(r"read timeout=([\d.]+)", str(exc.kwargs.get("error", "")))
+        within = f" within {float(limit.group(1)):g} s" if limit else " in time"
+        return (f"The connection to the endpoint timed out: {_host(exc)} accepted the "
+                f"connection but did not answer{within}.")
     if isinstance(exc, bx.ConnectionClosedError):
         return "The server closed the connection."
     if isinstance(exc, bx.ParamValidationError):
@@ -214,3 +223,64 @@ def _describe(exc: BaseException, bucket: str, op: str) -> str:
         where = f" '{exc.filename}'" if exc.filename else ""
         return f"Reading{where} failed: {exc.strerror or exc}."
     return f"Unexpected error: {type(exc).__name__}: {exc}"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exceptions under a botocore network error: urllib3's, then the
+    socket's (botocore keeps urllib3's in kwargs['error'])."""
+    found: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(found) < 8:
+        current = todo.pop()
+        found.append(current)
+        nested = [getattr(current, "kwargs", {}).get("error"), current.__cause__,
+                  current.__context__, *getattr(current, "args", ())]
+        todo.extend(n for n in nested if isinstance(n, BaseException) and n not in found)
+    return found
+
+
+def _host(exc: BaseException) -> str:
+    url = str(getattr(exc, "kwargs", {}).get("endpoint_url") or "")
+    netloc = urlsplit(url).netloc
+    return netloc or "the endpoint"
+
+
+def _why_unreachable(exc: bx.EndpointConnectionError) -> str:
+    """': the connection was refused ...' — the cause a person can act on."""
+    url = urlsplit(str(exc.kwargs.get("endpoint_url") or ""))
+    for cause in _causes(exc):
+        if isinstance(cause, socket.gaierror) or type(cause).__name__ == "NameResolutionError":
+            return f": the host name '{url.hostname}' was not found (check its spelling, or DNS)"
+        if isinstance(cause, ConnectionRefusedError):
+            port = url.port or (443 if url.scheme == "https" else 80)
+            return (f": the connection was refused (nothing is listening on port {port} "
+                    f"of {url.hostname})")
+        if isinstance(cause, OSError) and cause.strerror:
+            return f": {cause.strerror.lower()}"
+    return ""
+
+
+def _tls_sentence(exc: BaseException) -> str:
+    reason = " ".join(str(c) for c in _causes(exc))
+    # The host name is matched by OpenSSL ("Hostname mismatch") or, for some
+    # connections, by urllib3 ("hostname 'x' doesn't match ...").
+    mismatch = re.search(r"certificate is not valid for '([^']+)'|hostname '([^']+)' "
+                         r"doesn't match", reason)
+    if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason \
+            or mismatch:
+        if "Hostname mismatch" in reason or mismatch:
+            name = f" '{mismatch.group(1) or mismatch.group(2)}'" if mismatch else " this host name"
+            return ("The server's TLS certificate could not be verified: it is not valid "
+                    f"for{name}. Use the host name the certificate names.")
+        if "expired" in reason:
+            return ("The server's TLS certificate could not be verified: it has expired "
+                    "(or this computer's clock is wrong).")
+        why = re.search(r"certificate verify failed: ([^(]+?) \(", reason)
+        detail = f" ({why.group(1)})" if why else ""
+        return (f"The server's TLS certificate could not be verified{detail}. "
+                "Set a CA bundle for this account if it uses a private CA.")
+    if "WRONG_VERSION_NUMBER" in reason or "record layer failure" in reason \
+            or "HTTP_REQUEST" in reason or "packet length too long" in reason:
+        return ("The endpoint does not answer TLS on this port: if it is plain HTTP, "
+                "the endpoint URL should begin with http://.")
+    return "The secure (TLS) connection to the endpoint failed."

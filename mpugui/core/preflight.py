@@ -26,6 +26,7 @@ from mpugui.core.s3.endpoint import (
     new_session,
     validate_endpoint_url,
 )
+from mpugui.core.s3.uri import bucket_name_problem
 
 CREDENTIALS = "Credentials"
 BUCKET = "Bucket"
@@ -45,7 +46,13 @@ class Check:
     sentence: str
 
 
-def make_test_client(endpoint: Endpoint, secret: str | None = None) -> Any:
+# A test should answer in seconds: a silent endpoint costs at most two
+# attempts of this read timeout before the sentence says so.
+TEST_READ_TIMEOUT = 10.0
+
+
+def make_test_client(endpoint: Endpoint, secret: str | None = None,
+                     read_timeout: float = TEST_READ_TIMEOUT) -> Any:
     """A throw-away client for what the account form says right now.
 
     With `secret`, the access key pair is used directly (the form's secret is
@@ -60,8 +67,8 @@ def make_test_client(endpoint: Endpoint, secret: str | None = None) -> Any:
     else:
         session = make_session(endpoint)
     config = client_config(endpoint).merge(
-        Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5,
-               read_timeout=20))
+        Config(retries={"mode": "standard", "total_max_attempts": 2},
+               connect_timeout=min(5, read_timeout), read_timeout=read_timeout))
     verify: bool | str = endpoint.ca_bundle or endpoint.verify_tls
     return session.client("s3", endpoint_url=endpoint.endpoint_url or None, config=config,
                           verify=None if verify is True else verify)
@@ -88,6 +95,12 @@ def _check_credentials(client: Any) -> tuple[Check, bool]:
         return Check(CREDENTIALS, None,
                      "Listing buckets failed, so the credentials could not be confirmed: "
                      + describe(exc, op="listing buckets")), True
+    except bx.ConnectionClosedError as exc:
+        # At first contact, a plain-HTTP request to a TLS port is cut off.
+        url = str(exc.kwargs.get("endpoint_url") or "")
+        hint = (" If the endpoint uses HTTPS, its URL should begin with https://."
+                if url.startswith("http://") else "")
+        return Check(CREDENTIALS, False, describe(exc) + hint), False
     except Exception as exc:  # no credentials, SSO expired, unreachable, TLS ...
         return Check(CREDENTIALS, False, describe(exc)), False
     n = len(buckets)
@@ -196,7 +209,9 @@ def preflight(client: Any, bucket: str | None) -> list[Check]:
     if not bucket:
         return checks + [Check(n, None, "Not tested: enter a bucket to test it.")
                          for n in (BUCKET, *upload_checks)]
-    bucket_check, reachable = _check_bucket(client, bucket)
+    problem = bucket_name_problem(bucket)
+    bucket_check, reachable = ((Check(BUCKET, False, problem), False) if problem
+                               else _check_bucket(client, bucket))
     checks.append(bucket_check)
     if creds.ok is None and reachable:
         checks[0] = Check(CREDENTIALS, True,

@@ -288,8 +288,9 @@ class CommandRun(QObject):
         if self.ended:
             return
         for f in self.feeders:
-            for problem in f.take_problems():
-                self.send({"event": "problem", "text": problem})
+            for p in f.take_problems():
+                self.send({"event": "problem", "text": p.text, "cause": p.cause,
+                           "path": p.path})
         if from_timer and any(t is not None for t in self._restarting.values()) \
                 and self.engine.publish() is None:
             self._age_restarts()  # no tick comes while nothing changes

@@ -82,7 +82,7 @@ def test_folder_symlink_loop_is_walked_once(bucket, tmp_path, moto_url) -> None:
     make_file(top / "sub" / "f.bin", 5, seed=2)
     (top / "sub" / "back").symlink_to(top)
     done = upload(str(top), f"s3://{bucket}/t/", "--endpoint-url", moto_url)
-    assert "loops back to a folder already walked; skipped." in done.stderr
+    assert "loops back to a folder already walked." in done.stderr
     assert [t["destination"] for t in transfers()] == [f"s3://{bucket}/t/sub/f.bin"]
 
 
@@ -93,6 +93,70 @@ def test_unreadable_file(bucket, tmp_path) -> None:
     done = upload(str(f), f"s3://{bucket}/k", prefix=without_root_powers())
     assert done.returncode == EXIT_USAGE
     assert f"'{f}' cannot be read (permission denied)." in done.stderr
+
+
+def _unreadable_folder(root: Path) -> dict[str, list[Path]]:
+    """A folder with good files and entries that cannot be read, by cause:
+    25 mode-000 files, 6 broken symbolic links, a FIFO, a mode-000
+    subfolder (its files are never seen)."""
+    made: dict[str, list[Path]] = {"good": [], "unreadable": [], "broken": []}
+    for i in range(3):
+        made["good"].append(make_file(root / f"good{i}.bin", 100 + i, seed=i))
+    for i in range(25):
+        f = make_file(root / "locked" / f"secret{i:02}.bin", 10, seed=50 + i)
+        os.chmod(f, 0)
+        made["unreadable"].append(f)
+    for i in range(6):
+        link = root / "links" / f"gone{i}"
+        link.parent.mkdir(exist_ok=True)
+        link.symlink_to(root / f"deleted{i}")
+        made["broken"].append(link)
+    os.mkfifo(root / "pipe")
+    closed = root / "closed"
+    make_file(closed / "inside.bin", 10, seed=99)
+    os.chmod(closed, 0)
+    made["closed"] = [closed]
+    return made
+
+
+def test_unreadable_entries_are_said_once_per_cause(bucket, tmp_path, moto_url) -> None:
+    # 33 entries that cannot be read: the first three of each cause on their
+    # own line, then one sentence per cause with its count; the readable
+    # files are uploaded; exit 2 (bad input, the rest done).
+    root = tmp_path / "drop"
+    made = _unreadable_folder(root)
+    try:
+        done = upload(str(root), f"s3://{bucket}/u/", "--endpoint-url", moto_url,
+                      prefix=without_root_powers())
+        as_json = upload(str(root), f"s3://{bucket}/j/", "--endpoint-url", moto_url, "--json",
+                         prefix=without_root_powers())
+    finally:
+        os.chmod(made["closed"][0], 0o755)
+    assert done.returncode == EXIT_USAGE, done.stderr
+    lines = done.stderr.splitlines()
+    locked = [ln for ln in lines if "cannot be read (permission denied)" in ln]
+    assert locked[:3] == [f"mpugui: '{f}' cannot be read (permission denied)."
+                          for f in made["unreadable"][:3]]
+    first, second = made["unreadable"][:2]
+    assert locked[3:] == [f"mpugui: 25 files cannot be read (permission denied): '{first}', "
+                          f"'{second}' and 23 more."]
+    broken = [ln for ln in lines if "link" in ln]
+    assert len(broken) == 4 and broken[-1].startswith(
+        "mpugui: 6 symbolic links point to nothing (broken links): ")
+    assert broken[0] == (f"mpugui: '{made['broken'][0]}' is a broken symbolic link (it points "
+                         f"to '{root / 'deleted0'}', which does not exist).")
+    assert f"'{root / 'pipe'}' is a named pipe (FIFO), not a file." in done.stderr
+    assert f"The folder '{made['closed'][0]}' cannot be listed (permission denied); its " \
+           "contents were skipped." in done.stderr
+    assert len(lines) <= 12  # not 33 lines, whatever the count
+    keys = {t["destination"] for t in transfers() if t["state"] == "done"}
+    assert keys == {f"s3://{bucket}/{p}/good{i}.bin" for p in ("u", "j") for i in range(3)}
+    # --json lists every entry with its cause; stderr is as short as without.
+    events = [e for e in json_lines(as_json.stdout) if e["event"] == "problem"]
+    causes = sorted(e["cause"] for e in events)
+    assert causes.count("permission") == 25 and causes.count("broken-link") == 6
+    assert {"not-a-file", "folder"} <= set(causes)
+    assert len(as_json.stderr.splitlines()) <= 12
 
 
 def test_file_over_the_s3_maximum_is_refused_before_upload(bucket, tmp_path) -> None:
@@ -131,6 +195,42 @@ def test_non_utf8_file_name(bucket, tmp_path) -> None:
     done = run_cli("upload", os.fsdecode(raw), f"s3://{bucket}/d/")
     assert done.returncode == EXIT_USAGE
     assert "is not valid UTF-8, so it cannot become an S3 key." in done.stderr
+
+
+# -- option values ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("command", "option", "value", "sentence"), [
+    ("upload", "--part-size", "lots", "'lots' is not a size (examples: 8MiB, 64M, 1GB, 5242880)"),
+    ("upload", "--part-size", "4MiB",
+     "4.0 MiB is outside S3's limits for a part (5.0 MiB to 5.0 GiB)"),
+    ("upload", "--part-size", "0", "0 B is outside S3's limits for a part"),
+    ("upload", "--part-size", "6GiB", "6.0 GiB is outside S3's limits for a part"),
+    ("upload", "--concurrency", "0",
+     "0 parts at once is outside 1 to 64 (leave the option out for the adaptive default)"),
+    ("upload", "--concurrency", "100000", "100000 parts at once is outside 1 to 64"),
+    ("upload", "--concurrency", "many", "'many' is not a whole number of parts"),
+    ("resume", "--concurrency", "-1", "-1 parts at once is outside 1 to 64"),
+    ("upload", "--bwlimit", "fast", "'fast' is not a size"),
+    ("upload", "--max-wait", "soon", "'soon' is not a duration (examples: 90s, 10m, 2h, 1d)"),
+    ("uploads lifecycle", "--abort-after", "0", "0 days is outside 1 to 3650"),
+    ("uploads lifecycle", "--abort-after", "a week", "'a week' is not a whole number of days"),
+    ("uploads cleanup", "--older-than", "soon", "'soon' is not an age (examples: 36h, 7d, 2w)"),
+    ("uploads list", "--price-per-gb-month", "-1", "'-1' is not a price"),
+    ("uploads adopt", "--concurrency", "0", "0 parts at once is outside 1 to 64"),
+])
+def test_bad_option_values_name_the_option(bucket, tmp_path, command, option, value,
+                                           sentence) -> None:
+    # Each is refused before anything runs: usage exit, the sentence on stderr
+    # after the option's name, nothing on stdout, nothing journaled.
+    f = make_file(tmp_path / "f.bin", 10, seed=4)
+    target = {"upload": [str(f), f"s3://{bucket}/k"], "resume": ["--all"],
+              "uploads adopt": [f"s3://{bucket}/k", "--upload-id", "x", str(f)]}.get(
+                  command, [f"s3://{bucket}"])
+    done = run_cli(*command.split(), *target, f"{option}={value}")
+    assert done.returncode == EXIT_USAGE, done.stderr
+    assert f"argument {option}: {sentence}" in done.stderr
+    assert done.stdout == ""
+    assert transfers() == []
 
 
 # -- destination and endpoint ---------------------------------------------------------
@@ -189,12 +289,24 @@ def test_endpoint_refusing_connections(bucket, tmp_path) -> None:
     assert [t["state"] for t in transfers()] == ["failed"]
 
 
-def test_invalid_region_name(bucket, tmp_path, moto_url) -> None:
+@pytest.mark.parametrize(("option", "value", "sentence"), [
+    # The account dialog's fields refuse these with the same sentences.
+    ("--region", "not a region", "'not a region' is not a region name; it looks like eu-west-1."),
+    ("--region", "us_east_1", "'us_east_1' is not a region name; it looks like eu-west-1."),
+    ("--ca-bundle", "/nonexistent/ca.pem", "The CA bundle '/nonexistent/ca.pem' is not a file."),
+    ("--ca-bundle", "NOT_PEM", "holds no PEM certificate (-----BEGIN CERTIFICATE-----)."),
+])
+def test_invalid_region_or_ca_bundle(bucket, tmp_path, moto_url, option, value,
+                                     sentence) -> None:
+    # Refused before anything is journaled or sent.
     f = make_file(tmp_path / "f.bin", 10, seed=9)
+    if value == "NOT_PEM":
+        value = str(make_file(tmp_path / "ca.der", 300, seed=1))
     done = upload(str(f), f"s3://{bucket}/k", "--endpoint-url", moto_url,
-                  "--region", "not a region", "--json")
-    assert done.returncode == EXIT_FAILED
-    assert "'not a region' is not a valid region name." in said(done)
+                  option, value, "--json")
+    assert done.returncode == EXIT_USAGE
+    assert sentence in done.stderr
+    assert transfers() == []
 
 
 # -- credentials and clock (answered by the proxy, as AWS answers) -------------------

@@ -170,7 +170,7 @@ def test_secret_goes_to_keyring_only_and_works_end_to_end(
     qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(dialog.checks.rows) == 4, timeout=15000)
     assert all(check.ok for check, _ in dialog.checks.rows), dialog.checks.rows
-    assert dialog.status_label.text() == "All checks passed."
+    assert dialog.status_label.text() == "All 4 checks passed."
 
     # Choose it as a destination and upload a real file through the engine.
     src = make_file(tmp_path / "data" / "notes.bin", 6 * 1024 * 1024, seed=3)
@@ -236,7 +236,9 @@ def test_no_keyring_offers_session_only(qtbot, store, runner) -> None:
     ("endpoint_edit", "minio.local:9000", "is not a valid endpoint URL"),
     ("endpoint_edit", "http://minio.local:port", "The port in the endpoint URL"),
     ("region_edit", "eu west 1", "is not a region name"),
+    ("region_edit", "us_east_1", "'us_east_1' is not a region name; it looks like eu-west-1."),
     ("ca_edit", "/nonexistent/ca.pem", "The CA bundle '/nonexistent/ca.pem' is not a file."),
+    ("ca_edit", __file__, f"The CA bundle '{__file__}' holds no PEM certificate"),
 ])
 def test_invalid_input_is_explained(qtbot, store, runner, field, value, sentence) -> None:
     dialog = open_dialog(qtbot, store, runner)

@@ -82,6 +82,6 @@ def test_a_certificate_not_verified_on_first_contact_fails_at_once(
                     timeout=60000)
     for tid in ids:
         assert engine.current_snapshot().by_id(tid).detail.startswith(
-            "The server's TLS certificate could not be verified.")
+            "The server's TLS certificate could not be verified (self-signed certificate).")
     assert engine.probes_sent == 0
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)

@@ -5,6 +5,8 @@ policy denies ListBuckets, ListBucketMultipartUploads and AbortMultipartUpload
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -19,10 +21,13 @@ from mpugui.core.preflight import (
     BUCKET,
     CREDENTIALS,
     LIST_UPLOADS,
+    Check,
     make_test_client,
     preflight,
 )
 from mpugui.core.s3.endpoint import Endpoint
+from tests.faultproxy import FaultProxy
+from tests.tlscerts import self_signed, server_context
 
 BAD_KEY = "AKIABADBADBADBAD0000"
 
@@ -156,12 +161,133 @@ def test_rejected_key_stops_the_checks(denying_s3: str) -> None:
     assert all(by[n].ok is None for n in (BUCKET, LIST_UPLOADS, ABORT_UPLOADS))
 
 
-def test_unreachable_endpoint(tmp_path) -> None:
-    # Port 1 on loopback: nothing listens, the connection is refused at once.
-    by = _by_name(preflight(make_test_client(Endpoint(endpoint_url="http://127.0.0.1:1")),
-                            "any-bucket"))
+def _closed_port() -> int:
+    """A loopback port that was just free: nothing listens on it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _credentials(url: str, bucket: str = "any-bucket", **endpoint: object) -> Check:
+    ep = Endpoint(endpoint_url=url, region="us-east-1", **endpoint)  # type: ignore[arg-type]
+    by = _by_name(preflight(make_test_client(ep), bucket))
+    assert all(by[n].ok is None for n in (BUCKET, LIST_UPLOADS, ABORT_UPLOADS)), by
     assert by[CREDENTIALS].ok is False
-    assert "could not be reached" in by[CREDENTIALS].sentence
+    return by[CREDENTIALS]
+
+
+def test_refused_port_says_nothing_listens() -> None:
+    port = _closed_port()
+    assert _credentials(f"http://127.0.0.1:{port}").sentence == (
+        f"The endpoint could not be reached (http://127.0.0.1:{port}/): the connection was "
+        f"refused (nothing is listening on port {port} of 127.0.0.1).")
+
+
+def test_unknown_host_name_is_named() -> None:
+    # .invalid never resolves (RFC 6761).
+    assert _credentials("http://s3.no-such-host.invalid:9000").sentence == (
+        "The endpoint could not be reached (http://s3.no-such-host.invalid:9000/): the host "
+        "name 's3.no-such-host.invalid' was not found (check its spelling, or DNS).")
+
+
+def test_https_to_a_plain_http_port(moto_url: str) -> None:
+    assert _credentials(moto_url.replace("http://", "https://")).sentence == (
+        "The endpoint does not answer TLS on this port: if it is plain HTTP, the endpoint "
+        "URL should begin with http://.")
+
+
+@pytest.fixture
+def tls_store(moto_url: str, tmp_path) -> Iterator[tuple[FaultProxy, str]]:
+    """moto behind TLS with a self-signed certificate for 127.0.0.1."""
+    cert, key = self_signed(tmp_path / "tls")
+    with FaultProxy(moto_url, tls=server_context(cert, key)) as proxy:
+        yield proxy, str(cert)
+
+
+def test_tls_failures_say_which(tls_store, bucket: str) -> None:
+    proxy, ca = tls_store
+    assert _credentials(proxy.url).sentence == (
+        "The server's TLS certificate could not be verified (self-signed certificate). Set a "
+        "CA bundle for this account if it uses a private CA.")
+    by_name = proxy.url.replace("127.0.0.1", "localhost")  # the certificate names 127.0.0.1
+    assert _credentials(by_name, ca_bundle=ca).sentence == (
+        "The server's TLS certificate could not be verified: it is not valid for 'localhost'. "
+        "Use the host name the certificate names.")
+    plain = proxy.url.replace("https://", "http://")
+    assert _credentials(plain).sentence == (
+        "The server closed the connection. If the endpoint uses HTTPS, its URL should begin "
+        "with https://.")
+    # With the CA bundle, everything passes.
+    ep = Endpoint(endpoint_url=proxy.url, region="us-east-1", ca_bundle=ca)
+    assert all(c.ok for c in preflight(make_test_client(ep), bucket))
+
+
+def test_an_endpoint_that_never_answers_times_out(moto_url: str) -> None:
+    with FaultProxy(moto_url) as proxy:
+        proxy.blackhole()  # connections are accepted, requests never answered
+        ep = Endpoint(endpoint_url=proxy.url, region="us-east-1")
+        by = _by_name(preflight(make_test_client(ep, read_timeout=1), "any-bucket"))
+        proxy.unblackhole()
+    host = proxy.url.removeprefix("http://")
+    assert by[CREDENTIALS].ok is False
+    assert by[CREDENTIALS].sentence == (
+        f"The connection to the endpoint timed out: {host} accepted the connection but did "
+        "not answer within 1 s.")
+
+
+def test_an_invalid_bucket_name_is_a_sentence(endpoint: Endpoint) -> None:
+    by = _by_name(preflight(make_test_client(endpoint), "Bad_Bucket!"))
+    assert by[CREDENTIALS].ok is True
+    assert by[BUCKET].ok is False
+    assert by[BUCKET].sentence == ("'Bad_Bucket!' is not a valid bucket name: 3 to 255 "
+                                   "letters, digits, dots or hyphens, without '/' or spaces.")
+
+
+@pytest.fixture
+def checking_moto(monkeypatch) -> Iterator[tuple[str, str, str]]:
+    """A moto server of its own that checks signatures against its IAM users
+    (moto's INITIAL_NO_AUTH_ACTION_COUNT): (url, key id, secret) of a user
+    allowed everything, with one bucket, 'checked-bucket'."""
+    from moto import settings
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    kw = {"endpoint_url": url, "region_name": "us-east-1", "aws_access_key_id": "setup",
+          "aws_secret_access_key": "setup"}
+    iam = boto3.client("iam", **kw)
+    iam.create_user(UserName="tester")
+    iam.put_user_policy(UserName="tester", PolicyName="all", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="tester")["AccessKey"]
+    boto3.client("s3", **kw).create_bucket(Bucket="checked-bucket")
+    monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
+    yield url, key["AccessKeyId"], key["SecretAccessKey"]
+    monkeypatch.undo()
+    server.stop()
+
+
+def test_bad_keys_on_a_store_that_checks_them(checking_moto) -> None:
+    url, key_id, secret = checking_moto
+
+    def test(kid: str, secret: str) -> dict[str, Check]:
+        ep = Endpoint(account="typed", endpoint_url=url, region="us-east-1",
+                      access_key_id=kid)
+        return _by_name(preflight(make_test_client(ep, secret), "checked-bucket"))
+
+    assert all(c.ok for c in test(key_id, secret).values())
+    wrong_secret = test(key_id, "not-the-secret")
+    assert wrong_secret[CREDENTIALS].ok is False
+    assert wrong_secret[CREDENTIALS].sentence == (
+        "The secret key is wrong (the server rejected the request signature).")
+    unknown = test("AKIAUNKNOWNUNKNOWN00", secret)
+    assert unknown[CREDENTIALS].ok is False
+    assert unknown[CREDENTIALS].sentence == (
+        "The access key ID is not known to the server. Check the account's key.")
+    assert all(unknown[n].ok is None for n in (BUCKET, LIST_UPLOADS, ABORT_UPLOADS))
 
 
 def test_secret_from_the_form_is_used(moto_url: str, bucket: str) -> None:

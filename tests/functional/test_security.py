@@ -211,8 +211,9 @@ def test_tls_verified_by_default(tls_proxy, bucket, one_attempt) -> None:
     client = ClientFactory().client(Endpoint(endpoint_url=tls_proxy.url, region="us-east-1"))
     with pytest.raises(SSLError) as caught:
         client.head_bucket(Bucket=bucket)
-    assert describe(caught.value) == ("The server's TLS certificate could not be verified. "
-                                      "Set a CA bundle for this account if it uses a private CA.")
+    assert describe(caught.value) == (
+        "The server's TLS certificate could not be verified (self-signed certificate). "
+        "Set a CA bundle for this account if it uses a private CA.")
 
 
 def test_custom_ca_bundle_per_account_and_from_env(tls_proxy, bucket, cert, monkeypatch,

@@ -60,3 +60,13 @@ def test_pending_cells_are_visible_on_adwaita_dark(qtbot) -> None:
     best = max(pd.contrast_ratio(image.pixelColor(x, y), base)
                for x in range(0, image.width(), 2) for y in range(0, image.height(), 2))
     assert best >= 3.0
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_progress_text_reads_on_every_state_fill(dark: bool) -> None:
+    # The percentage over a bar's fill: 4.5:1 (WCAG's text minimum) on each
+    # state's colour, light and dark (white on the dark palette's light
+    # green read 2.2:1 in a real window).
+    for state in pd._COLORS:
+        fill = pd._color(state, dark)
+        assert pd.contrast_ratio(pd.text_on(fill), fill) >= 4.5, (state, fill.name())

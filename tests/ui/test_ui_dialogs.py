@@ -5,6 +5,7 @@ ListBuckets is denied) and the account dialog's Test connection."""
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from pathlib import Path
 
@@ -225,8 +226,10 @@ def test_unreachable_account_is_explained(qtbot, runner, sources) -> None:
 
 @pytest.mark.parametrize(("bucket", "part", "sentence"), [
     ("", "Automatic", "Choose a bucket, or type its name."),
-    ("bad/bucket", "Automatic", "'bad/bucket' is not a bucket name"),
-    ("good-bucket", "3 MiB", "The part size must be between 5.0 MiB and 5.0 GiB"),
+    ("bad/bucket", "Automatic", "'bad/bucket' is not a valid bucket name"),
+    ("good-bucket", "3 MiB",
+     "Part size: 3.0 MiB is outside S3's limits for a part (5.0 MiB to 5.0 GiB)."),
+    ("good-bucket", "0", "Part size: 0 B is outside S3's limits for a part"),
     ("good-bucket", "lots", "Part size: 'lots' is not a size"),
 ])
 def test_invalid_choices_are_explained(qtbot, store, runner, sources, bucket, part,
@@ -307,7 +310,29 @@ def test_test_connection_runs_off_the_gui_thread(qtbot, store, runner, bucket) -
     checks = [c for c, _ in dialog.checks.rows]
     assert checks[1].ok is False
     assert checks[1].sentence == f"The bucket '{missing}' does not exist."
-    assert dialog.status_label.text() == "1 check(s) failed."
+    assert dialog.status_label.text() == "Bucket failed; see the results above."
+
+
+def test_test_connection_to_a_closed_port_says_so_in_the_dialog(qtbot, store, runner) -> None:
+    # The endpoint as the user fixes it in the form, before saving: the
+    # sentence under the button names the cause; the status line says which
+    # check failed; the checks that could not run say why.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dialog = AccountsDialog(store, runner, ClientFactory())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    type_into(qtbot, dialog.endpoint_edit, f"http://127.0.0.1:{port}")
+    type_into(qtbot, dialog.test_bucket_edit, "any-bucket")
+    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.test_button.isEnabled(), timeout=15000)
+    (creds, label), *others = dialog.checks.rows
+    assert creds.ok is False
+    assert f"nothing is listening on port {port} of 127.0.0.1" in label.text()
+    assert [c.ok for c, _ in others] == [None, None, None]
+    assert all("the connection or the credentials failed" in c.sentence for c, _ in others)
+    assert dialog.status_label.text() == "Credentials failed; see the results above."
 
 
 def test_closing_during_a_test_drops_the_answer(qtbot, store, runner, bucket) -> None:

@@ -131,7 +131,7 @@ def test_a_failed_cancel_is_said_where_the_user_acted(qtbot, make_window, moto_u
         assert t.detail.startswith("Cancel failed")
         cell = window.model.index(window.model.row_of(tid), STATE)
         assert "Cancel failed" in cell.data(Qt.ItemDataRole.ToolTipRole)  # the row says it
-        assert "Cancel failed" in window.statusBar().currentMessage()  # where the user is
+        assert "Cancel failed" in window.statusBar().toolTip()  # where the user is
         # log dock: the engine's message is a queued signal from the abort's worker
         qtbot.waitUntil(lambda: any("Cancel failed" in m.sentence
                                     for m in window.bridge.history), timeout=10000)
@@ -166,8 +166,8 @@ def test_a_retry_that_fails_again_is_said_where_the_user_acted(qtbot, make_windo
     window.statusBar().clearMessage()
     select(window, tid)
     window.retry_selected()
-    qtbot.waitUntil(lambda: "r.bin" in window.statusBar().currentMessage(), timeout=20000)
-    assert "does not exist" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: "r.bin" in window.statusBar().toolTip(), timeout=20000)
+    assert "does not exist" in window.statusBar().toolTip()
     assert window.acts["retry"].isEnabled()  # what can be done next
     window.close()
 
@@ -185,6 +185,26 @@ def test_remove_says_which_running_transfers_it_kept(qtbot, make_window, bucket,
                     timeout=20000)
     window.queue.selectAll()
     window.remove_selected()
-    assert "1 transfer still running was not removed" in window.statusBar().currentMessage()
+    assert "1 transfer still running was not removed" in window.statusBar().toolTip()
     assert window.model.transfer(busy) is not None
     window.close()
+
+
+def test_a_sentence_too_long_for_the_status_bar_is_shortened_not_cut(qtbot, make_window) -> None:
+    # At 1366 px the counts, the speed graph and the limit leave ~550 px for
+    # a message: a longer one ends in "…" (not mid-word), with the whole
+    # sentence in the tooltip and in the log view.
+    window = make_window()
+    window.resize(1024, 600)
+    long = ("big.bin: Cancel failed: The endpoint could not be reached "
+            "(http://127.0.0.1:9/): the connection was refused (nothing is listening on "
+            "port 9 of 127.0.0.1). The upload and its parts stay; Cancel again when it is back.")
+    window.statusBar().showMessage(long, 5000)
+    shown = window.statusBar().currentMessage()
+    assert shown.endswith("… — whole in the log (Ctrl+L)") and shown.startswith("big.bin: Cancel")
+    metrics = window.statusBar().fontMetrics()
+    assert metrics.horizontalAdvance(shown) <= window.statusBar().width() - window.status.width()
+    assert window.statusBar().toolTip() == long
+    assert long in [m.sentence for m in window.log_dock.model.messages()]
+    window.statusBar().showMessage("Copied s3://b/k", 5000)  # a short one is left alone
+    assert window.statusBar().currentMessage() == "Copied s3://b/k"

@@ -159,11 +159,58 @@ def test_dropped_folder_is_walked_and_problems_are_reported(qtbot, make_window, 
     assert any("named pipe" in p for p in problems)
     assert any("loops back" in p for p in problems)
     box = window.alerts.box
-    assert box is not None and "2 of the dropped items" in box.text()
+    assert box is not None
+    assert box.text() == (f"'{root / 'pipe'}' is a named pipe (FIFO), not a file. "
+                          f"'{root / '2024' / 'loop'}' loops back to a folder already walked. "
+                          "These were skipped.")
     assert "named pipe" in box.detailedText() and "Traceback" not in box.detailedText()
     box.close()
     logged = [m.sentence for m in window.log_dock.model.messages()]
     assert any("named pipe" in s for s in logged)
+
+
+def test_unreadable_drops_are_said_once_per_cause(qtbot, make_window, s3, bucket, endpoint,
+                                                 tmp_path: Path) -> None:
+    # Real entries that cannot be read: 8 broken symbolic links, a FIFO, a
+    # dropped file deleted before the walk reads it, and (where mode 000
+    # stops this process: not as root) 5 unreadable files. One sentence per
+    # cause in the message and the log view; the readable files go up.
+    window = make_window()
+    root = tmp_path / "drop"
+    good = [make_file(root / f"ok{i}.bin", 50 + i, seed=i) for i in range(2)]
+    for i in range(8):
+        (root / f"gone{i}").symlink_to(tmp_path / f"nowhere{i}")
+    os.mkfifo(root / "pipe")
+    deleted = make_file(tmp_path / "deleted.bin", 10, seed=7)
+    locked = [make_file(root / "locked" / f"s{i}.bin", 10, seed=20 + i) for i in range(5)]
+    for f in locked:
+        os.chmod(f, 0)
+    mode_blocks = not os.access(locked[0], os.R_OK)  # root reads mode 000
+    if not mode_blocks:
+        for f in locked:
+            f.unlink()
+    deleted.unlink()  # between the drop and the walk
+    with qtbot.waitSignal(window.paths_added, timeout=10000) as added:
+        window.add_paths([str(root), str(deleted)], Dest(endpoint, bucket, "d/"))
+    assert added.args == [2]
+    qtbot.waitUntil(lambda: all_done(window, 2), timeout=60000)
+    assert states(window) == {f"d/drop/{f.name}": "done" for f in good}
+    box = window.alerts.box
+    assert box is not None
+    text = box.text()
+    assert (f"8 symbolic links point to nothing (broken links): '{root / 'gone0'}', "
+            f"'{root / 'gone1'}' and 6 more.") in text
+    assert f"'{root / 'pipe'}' is a named pipe (FIFO), not a file." in text
+    assert f"'{deleted}' does not exist." in text
+    if mode_blocks:
+        assert "5 files cannot be read (permission denied)" in text
+    assert text.endswith("These were skipped.")
+    assert "the log file lists every one" in box.detailedText()
+    box.close()
+    logged = [m.sentence for m in window.log_dock.model.messages()]
+    links = [m for m in logged if "symbolic link" in m]
+    assert len(links) == 4  # the first three, then the count
+    assert links[-1].startswith("8 symbolic links point to nothing")
 
 
 def test_toolbar_pause_resume_cancel(qtbot, make_window, s3, bucket, endpoint,
@@ -229,7 +276,7 @@ def test_restore_from_journal_comes_back_paused_then_resumes(
     qtbot.waitUntil(lambda: window.model.transfer(tid).state == "done", timeout=60000)
     assert s3.get_object(Bucket=bucket, Key="r.bin")["Body"].read() == src.read_bytes()
     # finishing while the window watches: a notification (status bar offscreen)
-    qtbot.waitUntil(lambda: "Uploaded r.bin" in window.statusBar().currentMessage(),
+    qtbot.waitUntil(lambda: "Uploaded r.bin" in window.statusBar().toolTip(),
                     timeout=3000)
 
 
@@ -241,9 +288,14 @@ def test_layout_and_settings_survive_a_restart(qtbot, make_window) -> None:
     window.queue.sortByColumn(SIZE, Qt.SortOrder.DescendingOrder)
     window.status.bandwidth.spin.setValue(2.5)
     window.acts["auto_resume"].setChecked(True)
+    window.acts["notify"].setChecked(False)
+    window._max_wait_acts[3600].trigger()
     assert window.engine.limiter.rate == int(2.5 * MiB)
     window.close()
     again = make_window()
+    assert again._max_wait_acts[3600].isChecked()
+    assert again.engine.settings.max_wait == 3600
+    assert not again.acts["notify"].isChecked()
     assert again.queue.horizontalHeader().sectionSize(0) == 333
     assert again.model.sort_column() == SIZE
     assert again.splitter.sizes()[0] < again.splitter.sizes()[1]
@@ -252,6 +304,18 @@ def test_layout_and_settings_survive_a_restart(qtbot, make_window) -> None:
     assert again.acts["auto_resume"].isChecked()
     text = Path(cfg.open_settings().fileName()).read_text()
     assert "auto_resume=true" in text and "secret" not in text.lower()
+
+
+def test_hand_edited_settings_fall_back_to_their_defaults(qtbot, make_window) -> None:
+    # A value no menu or field could have written (an ini file edited by
+    # hand) starts with the default, not with a limit that cannot work.
+    settings = cfg.open_settings()
+    settings.setValue(cfg.BANDWIDTH_LIMIT.key, "lots")
+    settings.setValue(cfg.MAX_WAIT.key, "-60")
+    settings.sync()
+    window = make_window()
+    assert window.status.bandwidth.limit() == 0 and window.engine.limiter.rate == 0
+    assert window._max_wait_acts[0].isChecked() and window.engine.settings.max_wait is None
 
 
 def test_actions_follow_the_selection_and_the_context_menu_has_them(
@@ -324,9 +388,9 @@ def test_failure_is_notified_with_its_sentence(qtbot, make_window, s3, bucket, e
     with qtbot.waitSignal(window.paths_added, timeout=10000):
         window.add_paths([str(src)], Dest(endpoint, bucket, "keep", no_overwrite=True))
     qtbot.waitUntil(lambda: states(window) == {"keep/same.txt": "failed"}, timeout=20000)
-    qtbot.waitUntil(lambda: "same.txt failed" in window.statusBar().currentMessage(),
+    qtbot.waitUntil(lambda: "same.txt failed" in window.statusBar().toolTip(),
                     timeout=3000)
-    assert "already exists" in window.statusBar().currentMessage()
+    assert "already exists" in window.statusBar().toolTip()
     t = window.model.snapshots()[0]
     tip = window.model.index(window.model.row_of(t.id), 6).data(Qt.ItemDataRole.ToolTipRole)
     assert "already exists" in tip

@@ -96,3 +96,27 @@ def test_a_narrow_window_drops_toolbar_labels_first(qtbot, make_window) -> None:
     qtbot.waitUntil(lambda: window.filter_edit.isVisible(), timeout=2000)  # not behind »
     add = window.toolbar.widgetForAction(window.acts["add_files"])
     assert add.toolButtonStyle() != add.toolButtonStyle().ToolButtonIconOnly
+
+
+def test_queue_columns_fit_a_small_screen(qtbot, monkeypatch) -> None:
+    # 1366x768 at QT_SCALE_FACTOR=2: Progress and State stay on screen (the
+    # real window showed them behind a horizontal scroll bar), and a state's
+    # word is not cut ("U…g").
+    from mpugui.ui.queue import queue_view
+    from mpugui.ui.queue.queue_model import COLUMNS, DESTINATION, STATE, QueueModel, QueueProxy
+
+    def shown(area: QRect) -> list[int]:
+        monkeypatch.setattr(queue_view, "available_geometry", lambda widget: area)
+        model, proxy, view = QueueModel(), QueueProxy(), queue_view.QueueView()
+        proxy.setSourceModel(model)
+        view.setModel(proxy)
+        qtbot.addWidget(view)
+        view.setup_columns()
+        return [view.horizontalHeader().sectionSize(c) for c in range(len(COLUMNS))]
+
+    small = shown(QRect(0, 0, 683, 384))
+    beside = sum(w for c, w in enumerate(small) if c != DESTINATION)
+    assert beside <= 0.85 * 683 * 0.92
+    words = queue_view.QueueView().fontMetrics().horizontalAdvance("Completing")
+    assert small[STATE] >= words
+    assert shown(QRect(0, 0, 1366, 768)) != small  # a big screen keeps the roomy widths

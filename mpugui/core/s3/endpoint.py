@@ -8,9 +8,11 @@ chain (env, profiles, SSO) or, for an account with an access key, from keyring.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -79,6 +81,34 @@ def validate_endpoint_url(url: str | None) -> None:
         _ = parsed.port
     except ValueError:
         raise MpuguiError(f"The port in the endpoint URL '{url}' is not a number.") from None
+
+
+# botocore's own rule for a region name (it refuses others only when a
+# request is made, as InvalidRegionError).
+_REGION_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+
+
+def validate_region(region: str | None) -> None:
+    if region and not _REGION_RE.match(region):
+        raise MpuguiError(f"'{region}' is not a region name; it looks like eu-west-1.")
+
+
+def validate_ca_bundle(path: str | None) -> None:
+    """A PEM file, as botocore needs it; said before the first request
+    would fail with a TLS error that names no file."""
+    if not path:
+        return
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise MpuguiError(f"The CA bundle '{path}' is not a file.")
+    try:
+        with file.open("rb") as f:
+            pem = b"-----BEGIN CERTIFICATE-----" in f.read(64 * 1024 * 1024)
+    except OSError as exc:
+        raise MpuguiError(f"The CA bundle '{path}' cannot be read: {exc.strerror}.") from None
+    if not pem:
+        raise MpuguiError(f"The CA bundle '{path}' holds no PEM certificate "
+                          "(-----BEGIN CERTIFICATE-----).")
 
 
 _loader_lock = threading.Lock()

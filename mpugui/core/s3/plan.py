@@ -34,6 +34,26 @@ class PlanError(ValueError):
     """The file cannot be uploaded with these settings; the message says why."""
 
 
+# Parts in flight a person may pin (the destination dialog, --concurrency):
+# beyond this, connections and file handles cost more than they bring.
+MAX_PINNED_CONCURRENCY = 64
+
+
+def part_size_problem(size: int) -> str | None:
+    """The words for a chosen part size S3 refuses (no full stop), or None:
+    the same in the destination dialog and for --part-size."""
+    if MIN_PART_SIZE <= size <= MAX_PART_SIZE:
+        return None
+    return (f"{format_bytes(size)} is outside S3's limits for a part "
+            f"({format_bytes(MIN_PART_SIZE)} to {format_bytes(MAX_PART_SIZE)})")
+
+
+def concurrency_problem(n: int) -> str | None:
+    if 1 <= n <= MAX_PINNED_CONCURRENCY:
+        return None
+    return f"{n} parts at once is outside 1 to {MAX_PINNED_CONCURRENCY}"
+
+
 @dataclass(frozen=True)
 class Part:
     number: int  # 1-based, as S3 numbers parts

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from mpugui.core.errors import MpuguiError
 
 
@@ -12,8 +14,21 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     bucket, _, key = uri[5:].partition("/")
     if not bucket:
         raise MpuguiError(f"'{uri}' names no bucket; write it as s3://BUCKET/KEY.")
-    if len(bucket) < 3 or len(bucket) > 63 or not all(
-            c.isalnum() or c in ".-_" for c in bucket):
-        raise MpuguiError(f"'{bucket}' is not a valid bucket name (3 to 63 letters, digits, "
-                          "dots and hyphens).")
+    problem = bucket_name_problem(bucket)
+    if problem:
+        raise MpuguiError(problem)
     return bucket, key
+
+
+# What S3 and the compatible stores accept (old us-east-1 buckets may be up to
+# 255 characters, with capitals and underscores); AWS is stricter for new ones.
+_BUCKET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$")
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """The sentence for a name no store accepts, or None. The same check in
+    the CLI, the destination dialog and Test connection."""
+    if _BUCKET_RE.match(name) and ".." not in name:
+        return None
+    return (f"'{name}' is not a valid bucket name: 3 to 255 letters, digits, dots or "
+            "hyphens, without '/' or spaces.")

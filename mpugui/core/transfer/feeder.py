@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from mpugui.core.errors import MpuguiError, describe
 from mpugui.core.journal.store import Journal
+from mpugui.core.problem_tally import OTHER
 from mpugui.core.s3.endpoint import Endpoint
 from mpugui.core.sources import Problem, SourceFile, identity, walk_sources
 from mpugui.core.states import DONE
@@ -103,7 +104,7 @@ class Feeder:
         self.counts = FeedCounts()
         self.note: str | None = None  # a sentence about skip-existing, when degraded
         self.error: str | None = None  # the walk stopped early: why
-        self._problems: list[str] = []
+        self._problems: list[Problem] = []
         self._lock = threading.Lock()
         self._gate = threading.Lock()  # held around each journal access of the walk
         self._halted = False  # set under the gate: the walk no longer touches the journal
@@ -148,8 +149,9 @@ class Feeder:
     def finished(self) -> bool:
         return self._done.is_set()
 
-    def take_problems(self) -> list[str]:
-        """Sentences found since the last call (files that cannot be uploaded)."""
+    def take_problems(self) -> list[Problem]:
+        """Entries found since the last call that cannot be uploaded, each
+        with its sentence and its cause (said by cause: problem_tally)."""
         with self._lock:
             out, self._problems = self._problems, []
         return out
@@ -165,7 +167,7 @@ class Feeder:
         except Exception as exc:  # reported, never lost: the walk stays journaled
             log.warning("Adding %s stopped", self.request.sources, exc_info=True)
             self.error = describe(exc)
-            self._problem(self.error)
+            self._problem(Problem(self.error))
         finally:
             self._done.set()
 
@@ -178,7 +180,7 @@ class Feeder:
             if self._stop.is_set():
                 return
             if isinstance(item, Problem):
-                self._problem(item.text)
+                self._problem(item)
                 continue
             self.counts.walked += 1
             batch.append(item)
@@ -219,7 +221,7 @@ class Feeder:
                                                 paused=self.paused)
         self.counts.added += len(ids)
         for req, sentence in problems:
-            self._problem(f"{req.source}: {sentence}")
+            self._problem(Problem(f"{req.source}: {sentence}", OTHER, req.source))
 
     def _not_journaled(self, files: list[SourceFile]) -> list[SourceFile]:
         known = {(r.source, r.key) for r in
@@ -254,10 +256,10 @@ class Feeder:
                 out[(r.source, r.key)] = Recorded(r.final_etag, r.size, r.mtime_ns, r.sample)
         return out
 
-    def _problem(self, text: str) -> None:
+    def _problem(self, problem: Problem) -> None:
         with self._lock:
             self.counts.problems += 1
-            self._problems.append(text)
+            self._problems.append(problem)
 
 
 def resume_walks(queue: Queue, journal: Journal,

@@ -70,7 +70,12 @@ from mpugui.core.aws_profiles import (
 from mpugui.core.aws_profiles import KEYS as PROFILE_KEYS
 from mpugui.core.errors import MpuguiError, describe
 from mpugui.core.preflight import Check, make_test_client, preflight
-from mpugui.core.s3.endpoint import ClientFactory, validate_endpoint_url
+from mpugui.core.s3.endpoint import (
+    ClientFactory,
+    validate_ca_bundle,
+    validate_endpoint_url,
+    validate_region,
+)
 from mpugui.core.units import plural
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.common.icons import icon
@@ -81,7 +86,6 @@ OK_COLOR, BAD_COLOR, UNKNOWN_COLOR, WARN_COLOR = "#2e9d4e", "#d64545", "#8a8f98"
 _KIND_WORDS = {SSO: "SSO", PROFILE_KEYS: "access key", ROLE: "role",
                PROCESS: "credential process", WEB_IDENTITY: "web identity",
                CONFIG: "settings only"}
-_REGION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 @lru_cache(maxsize=1)
@@ -169,6 +173,20 @@ class CheckList(QWidget):
         self._layout.addWidget(row_widget)
         self._widgets.append(row_widget)
         self.rows.append((check, text))
+
+
+def test_summary(checks: list[Check]) -> str:
+    """The status line beside the buttons, short: the sentences are in the
+    results above it."""
+    failed = [c.name for c in checks if c.ok is False]
+    if failed:
+        names = failed[0] if len(failed) == 1 else ", ".join(failed[:-1]) + " and " + failed[-1]
+        return f"{names} failed; see the results above."
+    if all(c.ok for c in checks):
+        return f"All {len(checks)} checks passed."
+    if checks and checks[0].ok:
+        return "The credentials work; enter a bucket to test it too."
+    return "Some checks could not be run."
 
 
 def _html(text: str) -> str:
@@ -848,12 +866,10 @@ class AccountsDialog(QDialog):
         endpoint_url = self.endpoint_edit.text().strip().rstrip("/")
         validate_endpoint_url(endpoint_url or None)
         region = self.region_edit.text().strip()
-        if region and not _REGION_RE.match(region):
-            raise MpuguiError(f"'{region}' is not a region name; it looks like eu-west-1.")
+        validate_region(region)
         verify = self.verify_check.isChecked()
         ca = self.ca_edit.text().strip() if verify else ""
-        if ca and not Path(ca).expanduser().is_file():
-            raise MpuguiError(f"The CA bundle '{ca}' is not a file.")
+        validate_ca_bundle(ca)
         account = Account(
             name=name or "(testing)", kind=kind, profile=profile,
             access_key_id=key_id or None, endpoint_url=endpoint_url or None,
@@ -929,10 +945,7 @@ class AccountsDialog(QDialog):
         self.test_button.setEnabled(True)
         self.test_progress.hide()
         self.checks.set_checks(checks)
-        failed = sum(1 for c in checks if c.ok is False)
-        self.status_label.setText("All checks passed." if all(c.ok for c in checks) else
-                                  f"{failed} check(s) failed." if failed else
-                                  "Some checks were not run.")
+        self.status_label.setText(test_summary(checks))
 
     def _test_failed(self, exc: BaseException) -> None:
         self._tested([Check("Connection", False, describe(exc))])

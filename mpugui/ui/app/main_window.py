@@ -80,6 +80,7 @@ MAX_WAIT_CHOICES = ((0, "Wait until it is back"), (600, "Give up after 10 minute
 log = logging.getLogger("mpugui.ui")
 
 _ADD_SLICE_S = 0.02  # time box per batch of engine.add calls on the GUI thread
+NARROW_STATUS = 900  # logical px: below, the status bar drops its speed graph
 # Quitting waits at most this long for the workers and the task pool (in all,
 # whatever the network does); requests still held are resumed at the next start.
 SHUTDOWN_SECONDS = 2.5
@@ -157,6 +158,8 @@ class MainWindow(QMainWindow):
         self.status = StatusPanel()
         self.statusBar().addPermanentWidget(self.status)
         self.statusBar().setSizeGripEnabled(True)
+        self._eliding = False
+        self.statusBar().messageChanged.connect(self._message_fits)
         self.log_dock = LogDock(bridge, self)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
         self.alerts = AlertPresenter(bridge, self)
@@ -603,6 +606,32 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Network back (sandbox): the waiting uploads carry on.",
                                      8000)
 
+    def _message_fits(self, text: str) -> None:
+        """A sentence longer than the room beside the counts would be cut
+        mid-word (1366 px wide, a failure's reason): it is shown shortened,
+        whole in the tooltip and in the log view."""
+        if self._eliding:
+            return
+        bar = self.statusBar()
+        bar.setToolTip(text)
+        if not text:
+            return
+        metrics = bar.fontMetrics()
+        room = bar.width() - self.status.width() - 40
+        if metrics.horizontalAdvance(text) <= room:
+            return
+        self.bridge.post("info", text, source="status")
+        hint = " — whole in the log (Ctrl+L)"
+        if room - metrics.horizontalAdvance(hint) < 120:
+            hint = ""  # too narrow for both: the tooltip and the log have it
+        short = metrics.elidedText(text, Qt.TextElideMode.ElideRight,
+                                   max(40, room - metrics.horizontalAdvance(hint)))
+        self._eliding = True
+        try:
+            bar.showMessage(short + hint, 20000)
+        finally:
+            self._eliding = False
+
     def _show_status(self, text: str, timeout_ms: int) -> None:
         if text:
             self.statusBar().showMessage(text, timeout_ms)
@@ -754,6 +783,12 @@ class MainWindow(QMainWindow):
             self.offer_paths(paths)
 
     # -- palette changes and closing ----------------------------------------------
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        # A narrow window (scale 2 on 1366x768) keeps the counts and the
+        # limit whole in the status bar; the speed graph goes first.
+        self.status.graph.setVisible(self.width() >= NARROW_STATUS)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:

@@ -23,6 +23,7 @@ from mpugui.ui.common import icons
 from mpugui.ui.common.palette import is_dark
 
 LOSE, RESTORE = "Simulate network loss", "Restore network"
+NARROW = 1000  # logical px: below, the how-to goes to the tooltip
 
 
 class SandboxBanner(QFrame):
@@ -32,6 +33,7 @@ class SandboxBanner(QFrame):
     def __init__(self, sandbox: Any, parent: Any = None) -> None:
         super().__init__(parent)
         self.sandbox = sandbox
+        self._texts: tuple[str, str] | None = None  # (what it is, how to see resume)
         self.setObjectName("sandboxBanner")
         dark = is_dark(self.palette())
         bg, fg, border = ("#3b2e0a", "#f2cc60", "#6b5310") if dark else \
@@ -93,12 +95,16 @@ class SandboxBanner(QFrame):
     def _show_ready(self) -> None:
         box = self.sandbox
         if getattr(box, "error", None):
+            self._texts = None
+            self.text.setToolTip("")
             self.text.setText(f"<b>Sandbox</b> — {box.error}")
             return
         can_switch = hasattr(box, "set_offline") and box.server is not None
         self.network.setVisible(can_switch)
         self.network.setEnabled(True)
         if can_switch and box.offline:
+            self._texts = None
+            self.text.setToolTip("")
             self.network.setText(RESTORE)
             self.text.setText(
                 "<b>Sandbox</b> — the network is lost (simulated): the uploads wait, "
@@ -106,13 +112,29 @@ class SandboxBanner(QFrame):
                 "from there.")
             return
         self.network.setText(LOSE)
-        self.text.setText(
+        self._texts = (
             f"<b>Sandbox</b> — a local test S3 server at {box.endpoint_url}, "
             f"bucket “{box.bucket}”. Nothing leaves this computer, and it is all "
-            "gone when mpugui quits."
-            + (" To see resume, upload a big file (the status bar’s Limit slows it "
-               f"down), then press “{LOSE}”, or Pause and Resume it: finished "
-               "parts are never sent again." if can_switch else ""))
+            "gone when mpugui quits.",
+            "To see resume, upload a big file (the status bar’s Limit slows it "
+            f"down), then press “{LOSE}”, or Pause and Resume it: finished "
+            "parts are never sent again." if can_switch else "")
+        self._fit_text()
+
+    def _fit_text(self) -> None:
+        """The whole text where there is room; on a narrow window (scale 2
+        on 1366x768: five lines, a quarter of the height) the how-to goes to
+        the tooltip."""
+        if self._texts is None:
+            return
+        main, hint = self._texts
+        narrow = self.width() < NARROW
+        self.text.setText(main if narrow or not hint else f"{main} {hint}")
+        self.text.setToolTip(hint if narrow else "")
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._fit_text()
 
     def _toggle_network(self) -> None:
         """Off or on the network, on a thread: stopping moto's server waits

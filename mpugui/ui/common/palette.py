@@ -132,6 +132,14 @@ def forget_palette() -> None:
 
 
 _colors: dict[tuple[str, bool], QColor] = {}
+_WHITE = QColor("white")
+_INK = QColor("#111111")
+
+
+def text_on(fill: QColor) -> QColor:
+    """White or near-black, whichever reads better on `fill` (the dark
+    palette's light greens and purples want dark text)."""
+    return _WHITE if contrast_ratio(_WHITE, fill) >= contrast_ratio(_INK, fill) else _INK
 
 
 def theme_color(state: str, dark: bool) -> QColor:

@@ -74,9 +74,12 @@ def get(settings: QSettings, setting: Setting) -> Any:
             return raw.lower() in ("true", "1", "yes")
         return bool(raw)
     try:
-        return setting.type(raw)
+        value = setting.type(raw)
     except (TypeError, ValueError):
         return setting.default
+    # Every number here is a rate or a count of seconds: a negative one was
+    # edited by hand and would mean nothing.
+    return setting.default if setting.type is int and value < 0 else value
 
 
 def put(settings: QSettings, setting: Setting, value: Any) -> None:

@@ -10,7 +10,6 @@ QSettings — never a secret.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -50,11 +49,13 @@ from PySide6.QtWidgets import (
 
 from mpugui.core.accounts import AccountStore
 from mpugui.core.errors import MpuguiError, describe, error_code
+from mpugui.core.options import parse_part_size
 from mpugui.core.s3.checksums import ALGORITHMS, DEFAULT_ALGORITHM, default_for
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
-from mpugui.core.s3.plan import MAX_PART_SIZE, MIN_PART_SIZE
+from mpugui.core.s3.plan import MAX_PINNED_CONCURRENCY
+from mpugui.core.s3.uri import bucket_name_problem
 from mpugui.core.sources import Walk, collect, join_key, key_problem
-from mpugui.core.units import MiB, format_bytes, parse_size
+from mpugui.core.units import MiB, format_bytes
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.accounts.account_dialog import BAD_COLOR, WARN_COLOR, warning_label
 from mpugui.ui.common.icons import icon
@@ -89,7 +90,6 @@ SKIP_EXISTING_TIP = (
     "with its key has the same size and the same content: the ETag this app recorded "
     "when it uploaded the file, or the file's MD5 or multipart ETag computed here. "
     "Files that cannot be compared this way are uploaded.")
-_BUCKET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$")
 
 
 @dataclass(frozen=True)
@@ -120,10 +120,7 @@ def normalize_prefix(text: str) -> str:
 def bucket_problem(name: str) -> str | None:
     if not name:
         return "Choose a bucket, or type its name."
-    if not _BUCKET_RE.match(name) or ".." in name:
-        return (f"'{name}' is not a bucket name: 3 to 255 letters, digits, dots or hyphens, "
-                "without '/' or spaces.")
-    return None
+    return bucket_name_problem(name)
 
 
 _ROOT = QModelIndex()  # the invalid index: "no parent"
@@ -380,7 +377,7 @@ class DestinationDialog(QDialog):
                                    "need more than 10,000 parts.")
         adv.addRow("Part si&ze:", self.part_combo)
         self.concurrency_spin = QSpinBox()
-        self.concurrency_spin.setRange(0, 64)
+        self.concurrency_spin.setRange(0, MAX_PINNED_CONCURRENCY)
         self.concurrency_spin.setSpecialValueText("Automatic")
         self.concurrency_spin.setSuffix(" parts at once")
         self.concurrency_spin.setToolTip("How many parts upload at the same time; "
@@ -669,13 +666,9 @@ class DestinationDialog(QDialog):
         if not text or text.lower() == "automatic":
             return None
         try:
-            size = parse_size(text)
+            return parse_part_size(text)  # the words of the CLI's --part-size
         except ValueError as exc:
             raise MpuguiError(f"Part size: {exc}.") from None
-        if not MIN_PART_SIZE <= size <= MAX_PART_SIZE:
-            raise MpuguiError(f"The part size must be between {format_bytes(MIN_PART_SIZE)} "
-                              f"and {format_bytes(MAX_PART_SIZE)}; {text} is not.")
-        return size
 
     def destination(self) -> Destination:
         """The form as a Destination, or MpuguiError with a sentence."""

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from mpugui.core.problem_tally import ProblemTally
 from mpugui.core.s3.endpoint import Endpoint
 from mpugui.core.transfer.existing import skipped_sentence
 from mpugui.core.transfer.feeder import Feeder, FeedRequest
@@ -25,7 +26,6 @@ from mpugui.ui.common.messages import Message, MessageBridge
 log = logging.getLogger("mpugui.ui.sources")
 
 POLL_MS = 200
-MAX_LISTED = 50  # problems listed in one alert's details
 STOP_PATIENCE = 0.5  # seconds quitting waits for walks' journal writes in all
 
 
@@ -50,7 +50,7 @@ class PathAdder(QObject):
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.engine, self.bridge = engine, bridge
-        self._feeders: list[tuple[Feeder, list[str]]] = []  # with the problems seen so far
+        self._feeders: list[tuple[Feeder, ProblemTally]] = []  # with the problems seen so far
         # Every other walk of this process (resumed at start, run for the CLI):
         # not reported here, but halted with the rest before the journal closes.
         self._others: list[Feeder] = []
@@ -77,7 +77,7 @@ class PathAdder(QObject):
 
     def watch(self, feeder: Feeder) -> None:
         """Report a running feeder's progress (also one resumed at start)."""
-        self._feeders.append((feeder, []))
+        self._feeders.append((feeder, ProblemTally()))
         self.status.emit("Looking through the dropped items…", 0)
         self._timer.start()
 
@@ -119,11 +119,13 @@ class PathAdder(QObject):
     def _poll(self) -> None:
         still = []
         for feeder, problems in self._feeders:
-            for problem in feeder.take_problems():
-                # logged for the file, posted for the log view (not twice)
-                log.warning("%s", problem, extra={"bridged": True})
-                self.bridge.post("warning", problem, source="sources")
-                problems.append(problem)
+            for p in feeder.take_problems():
+                # Every entry goes to the log file; the log view gets the
+                # first few of each cause, and the rest in one sentence at
+                # the end (10,000 unreadable files are not 10,000 lines).
+                log.warning("%s", p.text, extra={"bridged": True})
+                if problems.add(p.cause, p.text, p.path):
+                    self.bridge.post("warning", p.text, source="sources")
             c = feeder.counts
             if not feeder.finished:
                 still.append((feeder, problems))
@@ -136,14 +138,17 @@ class PathAdder(QObject):
         if not still:
             self._timer.stop()
 
-    def _finished(self, feeder: Feeder, problems: list[str]) -> None:
+    def _finished(self, feeder: Feeder, problems: ProblemTally) -> None:
         c = feeder.counts
-        if problems:
-            n = len(problems)
-            sentence = (f"{n} of the dropped items cannot be uploaded and were skipped."
-                        if n > 1 else
-                        "One of the dropped items cannot be uploaded and was skipped.")
-            details = "\n".join(problems[:MAX_LISTED]) + ("\n…" if n > MAX_LISTED else "")
+        if problems.total:
+            for sentence in problems.beyond_each():
+                self.bridge.post("warning", sentence, source="sources")
+            # One sentence per cause, whatever the count.
+            sentence = " ".join(problems.sentences()) + (
+                " It was skipped." if problems.total == 1 else " These were skipped.")
+            details = "\n".join(problems.details())
+            if len(problems.details()) < problems.total:
+                details += "\n… (the log file lists every one)"
             self.bridge.alert.emit(Message(time.time(), "warning", sentence, details, "sources"))
         if feeder.note:
             self.bridge.post("warning", feeder.note, source="sources")

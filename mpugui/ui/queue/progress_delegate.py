@@ -4,15 +4,14 @@ ui/common/palette.py, which the part grid and the legend share)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPalette
+from PySide6.QtGui import QFont, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from mpugui.core.states import DONE, QUEUED, PartState
-from mpugui.ui.common.palette import is_dark, theme_color
+from mpugui.ui.common.palette import is_dark, text_on, theme_color
 
 __all__ = ["BAR_ROLE", "FRACTION_ROLE", "STATE_ROLE", "ProgressDelegate"]
 
-_WHITE = QColor("white")
 
 FRACTION_ROLE = Qt.ItemDataRole.UserRole + 1
 STATE_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -51,16 +50,26 @@ class ProgressDelegate(QStyledItemDelegate):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(theme_color(PartState.PENDING, dark))
         painter.drawRoundedRect(bar, radius, radius)
+        edge = bar.left()
+        fill_color = theme_color(state or QUEUED, dark)
         if fraction > 0:
             fill = QRectF(bar)
             fill.setWidth(max(height, bar.width() * fraction))
-            painter.setBrush(theme_color(state or QUEUED, dark))
+            painter.setBrush(fill_color)
             painter.drawRoundedRect(fill, radius, radius)
+            edge = fill.right()
         text = f"{fraction * 100:.0f}%" if fraction < 1 or state == DONE else "100%"
         painter.setFont(self._bar_font(option.font))
-        painter.setPen(_WHITE if fraction >= 0.5
-                       else option.palette.color(QPalette.ColorRole.Text))
-        painter.drawText(bar, Qt.AlignmentFlag.AlignCenter, text)
+        # The text crosses the fill's edge near 50%: its own colour over the fill, the
+        # palette's text colour over the track (one colour left half of
+        # "50%" unreadable on the light track).
+        for left, right, pen in ((bar.left(), edge, text_on(fill_color)),
+                                 (edge, bar.right(),
+                                  option.palette.color(QPalette.ColorRole.Text))):
+            if right > left:
+                painter.setClipRect(QRectF(left, bar.top(), right - left, bar.height()))
+                painter.setPen(pen)
+                painter.drawText(bar, Qt.AlignmentFlag.AlignCenter, text)
         painter.restore()
 
     def _bar_font(self, base: QFont) -> QFont:

@@ -16,9 +16,20 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QWidget
 
 from mpugui.ui.common import icons
+from mpugui.ui.common.screen_fit import SHARE, available_geometry
 from mpugui.ui.queue.progress_delegate import ProgressDelegate
 from mpugui.ui.queue.queue_delegate import QueueCellDelegate
-from mpugui.ui.queue.queue_model import COLUMNS, DESTINATION, NAME, PARTS, PROGRESS, STATE
+from mpugui.ui.queue.queue_model import (
+    COLUMNS,
+    DESTINATION,
+    ETA,
+    NAME,
+    PARTS,
+    PROGRESS,
+    SIZE,
+    SPEED,
+    STATE,
+)
 from mpugui.ui.queue.visible_rows import VisibleRowsView
 
 
@@ -68,10 +79,21 @@ class QueueView(VisibleRowsView):
         header.setStretchLastSection(False)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         fm = self.fontMetrics()
+        x = fm.horizontalAdvance("x")
         widths = {NAME: 26, DESTINATION: 38, PROGRESS: 18, STATE: 13, PARTS: 11}
-        for col in range(len(COLUMNS)):
-            chars = widths.get(col, 10)
-            header.resizeSection(col, fm.horizontalAdvance("x") * chars + 24)
+        pixels = {col: x * widths.get(col, 10) + 24 for col in range(len(COLUMNS))}
+        # On a small screen (QT_SCALE_FACTOR=2 on 1366x768: 683 logical px)
+        # the columns take what their values need ("90.0 MiB", "Uploading")
+        # and Name shrinks, so Progress and State stay on screen instead of
+        # behind a horizontal scroll bar.
+        room = 0.85 * available_geometry(self).width() * SHARE
+        if sum(w for col, w in pixels.items() if col != DESTINATION) > room:
+            compact = {SIZE: 9, PROGRESS: 10, SPEED: 10, ETA: 5, STATE: 12, PARTS: 7}
+            pixels = {col: x * compact.get(col, 20) + 12 for col in range(len(COLUMNS))}
+            values = sum(w for col, w in pixels.items() if col not in (NAME, DESTINATION))
+            pixels[NAME] = max(x * 8, int(room) - values)  # what is left, at least 8 chars
+        for col, width in pixels.items():
+            header.resizeSection(col, width)
         header.setSectionResizeMode(DESTINATION, QHeaderView.ResizeMode.Stretch)
         header.setSortIndicatorShown(True)
 

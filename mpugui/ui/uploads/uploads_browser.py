@@ -252,20 +252,23 @@ class UploadsBrowser(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(parts_box)
+        # The uploads first: at 1024x600 equal shares left 4 rows of them.
         self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([3000, 1000])
 
         self.totals = QLabel()
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.price_note = QLabel()
         self.price_note.setStyleSheet("color: gray;")
+        self.price_note.setWordWrap(True)  # a narrow window wraps it instead of cutting it
         self.prices_button = QPushButton("Storage prices…")
         self.prices_button.setToolTip("Set your store's price per GB-month (Settings > "
                                       "Storage prices); the All buckets tab uses the same")
         self.prices_button.clicked.connect(self.prices_requested)
         footer = QHBoxLayout()
         footer.addWidget(self.totals, 1)
-        footer.addWidget(self.price_note)
+        footer.addWidget(self.price_note, 1)
         footer.addWidget(self.prices_button)
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
