@@ -140,6 +140,21 @@ class UploadsBrowser(QWidget):
     # -- layout -----------------------------------------------------------------------
 
     def _build(self) -> None:
+        """The tab, top to bottom: where to look, what to do, the uploads over
+        the selected one's parts, and the totals."""
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_where())
+        layout.addLayout(self._build_actions())
+        layout.addWidget(self._build_lists(), 1)
+        layout.addWidget(line)
+        layout.addLayout(self._build_footer())
+
+    def _build_where(self) -> QHBoxLayout:
+        """Account, bucket, prefix, and List / Stop."""
         self.account = QComboBox()
         self.account.setMinimumContentsLength(16)
         self.account.currentIndexChanged.connect(self._account_changed)
@@ -168,31 +183,24 @@ class UploadsBrowser(QWidget):
             where.addWidget(widget, stretch)
         where.addWidget(self.list_button)
         where.addWidget(self.stop_button)
+        return where
 
-        def tool(text: str, icon_name: str, tip: str, slot: Callable[[], Any]) -> QToolButton:
-            b = QToolButton()
-            b.setText(text)
-            b.setIcon(icons.icon(icon_name))
-            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-            b.setToolTip(tip)
-            b.setAutoRaise(True)
-            b.clicked.connect(slot)
-            return b
-
-        self.abort_button = tool("Abort selected…", "cancel",
-                                 "Abort the selected uploads and delete their parts",
+    def _build_actions(self) -> QHBoxLayout:
+        """The actions on the listed uploads, and the status sentence."""
+        self.abort_button = _tool("Abort selected…", "cancel",
+                                  "Abort the selected uploads and delete their parts",
                                  self.abort_selected)
-        self.cleanup_button = tool("Clean up older than…", "remove-finished",
-                                   "Preview, then abort every listed upload older than N days",
+        self.cleanup_button = _tool("Clean up older than…", "remove-finished",
+                                    "Preview, then abort every listed upload older than N days",
                                    self.open_cleanup)
-        self.adopt_button = tool("Resume with local file…", "resume",
-                                 "Check the selected upload's parts against a local file, then "
-                                 "upload only the missing parts and complete it",
+        self.adopt_button = _tool("Resume with local file…", "resume",
+                                  "Check the selected upload's parts against a local file, then "
+                                  "upload only the missing parts and complete it",
                                  self.open_adopt)
-        self.lifecycle_button = tool("Lifecycle rule…", "settings",
-                                     "Make the bucket abort incomplete uploads after N days",
+        self.lifecycle_button = _tool("Lifecycle rule…", "settings",
+                                      "Make the bucket abort incomplete uploads after N days",
                                      self.open_lifecycle)
-        self.copy_button = tool("Copy upload ID", "copy", "Copy the selected uploads' full IDs",
+        self.copy_button = _tool("Copy upload ID", "copy", "Copy the selected uploads' full IDs",
                                 self.copy_ids)
         actions = QHBoxLayout()
         for b in (self.abort_button, self.cleanup_button, self.adopt_button,
@@ -203,7 +211,11 @@ class UploadsBrowser(QWidget):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         actions.addWidget(self.status, 3)
+        self.status.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        return actions
 
+    def _build_lists(self) -> QSplitter:
+        """The uploads table over the selected upload's parts."""
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
@@ -256,7 +268,10 @@ class UploadsBrowser(QWidget):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([3000, 1000])
+        return self.splitter
 
+    def _build_footer(self) -> QHBoxLayout:
+        """Totals, the price note and the prices button."""
         self.totals = QLabel()
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.price_note = QLabel()
@@ -270,17 +285,7 @@ class UploadsBrowser(QWidget):
         footer.addWidget(self.totals, 1)
         footer.addWidget(self.price_note, 1)
         footer.addWidget(self.prices_button)
-        line = QFrame()
-        line.setFrameShape(QFrame.Shape.HLine)
-        line.setFrameShadow(QFrame.Shadow.Sunken)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(where)
-        layout.addLayout(actions)
-        layout.addWidget(self.splitter, 1)
-        layout.addWidget(line)
-        layout.addLayout(footer)
-        self.status.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        return footer
 
     # -- where to look ------------------------------------------------------------------
 
@@ -698,6 +703,18 @@ class UploadsBrowser(QWidget):
         for d in list(self.dialogs):
             d.close()
         super().closeEvent(event)
+
+
+def _tool(text: str, icon_name: str, tip: str, slot: Callable[[], Any]) -> QToolButton:
+    """A flat tool button with its text beside the icon."""
+    b = QToolButton()
+    b.setText(text)
+    b.setIcon(icons.icon(icon_name))
+    b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    b.setToolTip(tip)
+    b.setAutoRaise(True)
+    b.clicked.connect(slot)
+    return b
 
 
 def _html(text: str) -> str:
