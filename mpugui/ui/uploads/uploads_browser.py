@@ -189,19 +189,19 @@ class UploadsBrowser(QWidget):
         """The actions on the listed uploads, and the status sentence."""
         self.abort_button = _tool("Abort selected…", "cancel",
                                   "Abort the selected uploads and delete their parts",
-                                 self.abort_selected)
+                                  self.abort_selected)
         self.cleanup_button = _tool("Clean up older than…", "remove-finished",
                                     "Preview, then abort every listed upload older than N days",
-                                   self.open_cleanup)
+                                    self.open_cleanup)
         self.adopt_button = _tool("Resume with local file…", "resume",
                                   "Check the selected upload's parts against a local file, then "
                                   "upload only the missing parts and complete it",
-                                 self.open_adopt)
+                                  self.open_adopt)
         self.lifecycle_button = _tool("Lifecycle rule…", "settings",
                                       "Make the bucket abort incomplete uploads after N days",
-                                     self.open_lifecycle)
+                                      self.open_lifecycle)
         self.copy_button = _tool("Copy upload ID", "copy", "Copy the selected uploads' full IDs",
-                                self.copy_ids)
+                                 self.copy_ids)
         actions = QHBoxLayout()
         for b in (self.abort_button, self.cleanup_button, self.adopt_button,
                   self.lifecycle_button, self.copy_button):
