@@ -20,7 +20,8 @@ from mpugui.core.aws_profiles import ROLE, SSO, list_profiles
 from mpugui.core.paths import state_dir
 from mpugui.core.s3.endpoint import ClientFactory
 from mpugui.engine.engine import UploadRequest
-from mpugui.ui.accounts.account_dialog import AccountListModel, AccountsDialog
+from mpugui.ui.accounts.account_dialog import AccountsDialog
+from mpugui.ui.accounts.account_list import AccountListModel
 from mpugui.ui.destination.destination_dialog import DestinationDialog
 from tests.conftest import make_file
 

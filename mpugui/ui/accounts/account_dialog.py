@@ -17,16 +17,12 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import (
-    QAbstractListModel,
     QItemSelectionModel,
     QModelIndex,
-    QPersistentModelIndex,
-    QRect,
     QSize,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -49,9 +45,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSplitter,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -78,11 +71,17 @@ from mpugui.core.s3.endpoint import (
 )
 from mpugui.core.units import plural
 from mpugui.engine.tasks import TaskRunner
+from mpugui.ui.accounts.account_list import AccountListModel, TwoLineDelegate
+from mpugui.ui.accounts.check_list import (
+    BAD_COLOR,
+    WARN_COLOR,
+    CheckList,
+    test_summary,
+    warning_label,
+)
 from mpugui.ui.common.icons import icon
 from mpugui.ui.common.screen_fit import scrolled, size_to_screen
 
-# Status colours chosen to read on both light and dark palettes.
-OK_COLOR, BAD_COLOR, UNKNOWN_COLOR, WARN_COLOR = "#2e9d4e", "#d64545", "#8a8f98", "#c98a00"
 _KIND_WORDS = {SSO: "SSO", PROFILE_KEYS: "access key", ROLE: "role",
                PROCESS: "credential process", WEB_IDENTITY: "web identity",
                CONFIG: "settings only"}
@@ -93,193 +92,6 @@ def s3_regions() -> list[str]:
     import boto3  # local: only the completer needs botocore's region list
 
     return sorted(boto3.session.Session().get_available_regions("s3"))
-
-
-def account_summary(account: Account) -> str:
-    """One line that tells accounts apart in a list."""
-    if account.kind == KEYS:
-        key = account.access_key_id or ""
-        who = f"Access key {key[:4]}…{key[-4:]}" if len(key) > 10 else f"Access key {key}"
-    elif account.profile:
-        who = f"AWS profile {account.profile}"
-    else:
-        who = "Default AWS credentials"
-    bits = [who, account.endpoint_url or "Amazon S3"]
-    if account.region:
-        bits.append(account.region)
-    if account.path_style:
-        bits.append("path-style")
-    if not account.verify_tls:
-        bits.append("TLS not verified")
-    return " · ".join(bits)
-
-
-def warning_label(text: str = "", color: str = WARN_COLOR) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setStyleSheet(f"color: {color};")
-    # Wrapped text gets its height for a narrower width; keep it at the top.
-    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-    return label
-
-
-class CheckList(QWidget):
-    """Pre-flight results: one row per check, an icon and a sentence."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._layout = QVBoxLayout(self)
-        self._layout.setContentsMargins(0, 0, 0, 0)
-        self._layout.setSpacing(6)
-        self.rows: list[tuple[Check, QLabel]] = []
-        self._widgets: list[QWidget] = []
-
-    def clear(self) -> None:
-        for widget in self._widgets:
-            self._layout.removeWidget(widget)
-            widget.hide()
-            widget.deleteLater()
-        self._widgets = []
-        self.rows = []
-
-    def set_checks(self, checks: list[Check]) -> None:
-        self.clear()
-        for check in checks:
-            self._add(check)
-        # Wrapped labels report a small minimum; ask for the natural height
-        # so a short window scrolls the results instead of overlapping them.
-        self.setMinimumHeight(self._layout.sizeHint().height() if checks else 0)
-
-    def _add(self, check: Check) -> None:
-        name, color, word = {
-            True: ("done", OK_COLOR, "passed"),
-            False: ("failed", BAD_COLOR, "failed"),
-            None: ("cancelled", UNKNOWN_COLOR, "not tested"),
-        }[check.ok]
-        row_widget = QWidget()
-        row = QHBoxLayout(row_widget)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(8)
-        pic = QLabel()
-        pic.setPixmap(icon(name, color).pixmap(QSize(20, 20)))
-        pic.setAlignment(Qt.AlignmentFlag.AlignTop)
-        pic.setAccessibleName(f"{check.name}: {word}")
-        text = QLabel(f"<b>{_html(check.name)}</b> — {_html(check.sentence)}")
-        text.setWordWrap(True)
-        text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        row.addWidget(pic)
-        row.addWidget(text, 1)
-        self._layout.addWidget(row_widget)
-        self._widgets.append(row_widget)
-        self.rows.append((check, text))
-
-
-def test_summary(checks: list[Check]) -> str:
-    """The status line beside the buttons, short: the sentences are in the
-    results above it."""
-    failed = [c.name for c in checks if c.ok is False]
-    if failed:
-        names = failed[0] if len(failed) == 1 else ", ".join(failed[:-1]) + " and " + failed[-1]
-        return f"{names} failed; see the results above."
-    if all(c.ok for c in checks):
-        return f"All {len(checks)} checks passed."
-    if checks and checks[0].ok:
-        return "The credentials work; enter a bucket to test it too."
-    return "Some checks could not be run."
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-_ROOT = QModelIndex()  # the invalid index: "no parent"
-
-
-class AccountListModel(QAbstractListModel):
-    """The saved accounts, for the list on the left."""
-
-    DetailRole = Qt.ItemDataRole.UserRole + 1
-    AccountRole = Qt.ItemDataRole.UserRole + 2
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._accounts: list[Account] = []
-
-    def set_accounts(self, accounts: list[Account]) -> None:
-        self.beginResetModel()
-        self._accounts = sorted(accounts, key=lambda a: a.name.lower())
-        self.endResetModel()
-
-    def accounts(self) -> list[Account]:
-        return list(self._accounts)
-
-    def row_of(self, name: str) -> int:
-        return next((i for i, a in enumerate(self._accounts) if a.name == name), -1)
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._accounts)
-
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._accounts):
-            return None
-        account = self._accounts[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-            return account.name
-        if role in (Qt.ItemDataRole.ToolTipRole, self.DetailRole):
-            return account_summary(account)
-        if role == Qt.ItemDataRole.DecorationRole:
-            return icon("accounts")
-        if role == self.AccountRole:
-            return account
-        return None
-
-
-class TwoLineDelegate(QStyledItemDelegate):
-    """Name on the first line, a muted summary on the second."""
-
-    def sizeHint(self, option: QStyleOptionViewItem,
-                 index: QModelIndex | QPersistentModelIndex) -> QSize:
-        fm = option.fontMetrics
-        return QSize(200, fm.height() * 2 + 14)
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
-              index: QModelIndex | QPersistentModelIndex) -> None:
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        opt.icon = icon("accounts")  # keep the decoration, drawn by the style
-        style = opt.widget.style() if opt.widget else None
-        if style is not None:
-            opt.decorationSize = QSize(20, 20)
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
-        group = QPalette.ColorGroup.Active if opt.state & QStyle.StateFlag.State_Active \
-            else QPalette.ColorGroup.Inactive
-        text_color = opt.palette.color(
-            group, QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
-        muted = QColor(text_color)
-        muted.setAlphaF(0.65)
-        rect = option.rect.adjusted(36, 6, -6, -6)
-        fm = option.fontMetrics
-        painter.save()
-        bold = QFont(option.font)
-        bold.setBold(True)
-        painter.setFont(bold)
-        painter.setPen(text_color)
-        name = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
-        painter.drawText(QRect(rect.left(), rect.top(), rect.width(), fm.height()),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         fm.elidedText(name, Qt.TextElideMode.ElideRight, rect.width()))
-        painter.setFont(option.font)
-        painter.setPen(muted)
-        detail = str(index.data(AccountListModel.DetailRole) or "")
-        painter.drawText(QRect(rect.left(), rect.top() + fm.height() + 2, rect.width(),
-                               fm.height()),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         fm.elidedText(detail, Qt.TextElideMode.ElideRight, rect.width()))
-        painter.restore()
 
 
 class AccountsDialog(QDialog):
@@ -378,6 +190,7 @@ class AccountsDialog(QDialog):
         outer.addLayout(buttons)
 
     def _build_form(self) -> QGroupBox:
+        """The account's fields, a section a method, and what each change updates."""
         box = QGroupBox("Account")
         box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         form = QFormLayout(box)
@@ -387,7 +200,26 @@ class AccountsDialog(QDialog):
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("e.g. Work MinIO, Photos archive")
         form.addRow("&Name:", self.name_edit)
+        self._add_credentials(form)
+        self._add_endpoint(form)
+        self._add_tls(form)
 
+        for edit in (self.name_edit, self.key_id_edit, self.secret_edit, self.endpoint_edit,
+                     self.region_edit, self.ca_edit):
+            edit.textEdited.connect(self._changed)
+        for check in (self.path_style_check, self.checksum_check, self.equal_parts_check,
+                      self.session_only_check, self.verify_check, self.keys_radio):
+            check.toggled.connect(self._changed)
+        self.profile_combo.currentIndexChanged.connect(self._changed)
+        self.profile_combo.currentIndexChanged.connect(self._update_profile_note)
+        self.keys_radio.toggled.connect(self._update_kind)
+        self.verify_check.toggled.connect(self._update_tls)
+        self._update_kind()
+        return box
+
+    def _add_credentials(self, form: QFormLayout) -> None:
+        """A profile or an access key: the pair of choices, the profile row and
+        its note, the key rows and where the secret is kept."""
         self.profile_radio = QRadioButton("AWS &profile")
         self.keys_radio = QRadioButton("Access &key")
         self.kind_group = QButtonGroup(self)
@@ -436,6 +268,9 @@ class AccountsDialog(QDialog):
         form.addRow("", self.keyring_note)
         form.addRow("", self.session_only_check)
 
+    def _add_endpoint(self, form: QFormLayout) -> None:
+        """Endpoint URL, region, and the store's quirks (path style, checksums,
+        equal parts)."""
         self.endpoint_edit = QLineEdit()
         self.endpoint_edit.setPlaceholderText(
             "Empty for Amazon S3 — e.g. https://minio.example.com:9000")
@@ -466,6 +301,8 @@ class AccountsDialog(QDialog):
             "other store that does.")
         form.addRow("", self.equal_parts_check)
 
+    def _add_tls(self, form: QFormLayout) -> None:
+        """CA bundle and certificate checking, with a warning while it is off."""
         self.ca_edit = QLineEdit()
         self.ca_edit.setPlaceholderText("Empty: the system's certificates")
         self.ca_browse = QPushButton("Bro&wse…")
@@ -488,19 +325,6 @@ class AccountsDialog(QDialog):
         verify_box.addWidget(self.verify_check)
         verify_box.addWidget(self.tls_warning)
         form.addRow("", verify_box)
-
-        for edit in (self.name_edit, self.key_id_edit, self.secret_edit, self.endpoint_edit,
-                     self.region_edit, self.ca_edit):
-            edit.textEdited.connect(self._changed)
-        for check in (self.path_style_check, self.checksum_check, self.equal_parts_check,
-                      self.session_only_check, self.verify_check, self.keys_radio):
-            check.toggled.connect(self._changed)
-        self.profile_combo.currentIndexChanged.connect(self._changed)
-        self.profile_combo.currentIndexChanged.connect(self._update_profile_note)
-        self.keys_radio.toggled.connect(self._update_kind)
-        self.verify_check.toggled.connect(self._update_tls)
-        self._update_kind()
-        return box
 
     def _build_test(self) -> QGroupBox:
         box = QGroupBox("Test connection")

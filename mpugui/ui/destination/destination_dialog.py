@@ -57,7 +57,7 @@ from mpugui.core.s3.uri import bucket_name_problem
 from mpugui.core.sources import Walk, collect, join_key, key_problem
 from mpugui.core.units import MiB, format_bytes
 from mpugui.engine.tasks import TaskRunner
-from mpugui.ui.accounts.account_dialog import BAD_COLOR, WARN_COLOR, warning_label
+from mpugui.ui.accounts.check_list import BAD_COLOR, WARN_COLOR, warning_label
 from mpugui.ui.common.icons import icon
 from mpugui.ui.common.screen_fit import scrolled, size_to_screen
 from mpugui.ui.common.settings import open_settings
