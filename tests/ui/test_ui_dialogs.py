@@ -25,10 +25,9 @@ from mpugui.ui.destination.destination_dialog import (
     SKIP_EXISTING_TIP,
     Destination,
     DestinationDialog,
-    KeyPreviewModel,
     normalize_prefix,
-    walk_sources,
 )
+from mpugui.ui.destination.key_preview import KeyPreviewModel, walk_sources
 from tests.conftest import make_file
 from tests.functional.test_preflight import denying_s3  # noqa: F401  (a fixture)
 

@@ -16,16 +16,12 @@ from urllib.parse import quote
 
 import shiboken6
 from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
     QSettings,
     QSize,
     Qt,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -54,13 +50,13 @@ from mpugui.core.s3.checksums import ALGORITHMS, DEFAULT_ALGORITHM, default_for
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.s3.plan import MAX_PINNED_CONCURRENCY
 from mpugui.core.s3.uri import bucket_name_problem
-from mpugui.core.sources import Walk, collect, join_key, key_problem
 from mpugui.core.units import MiB, format_bytes
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.accounts.check_list import BAD_COLOR, WARN_COLOR, warning_label
 from mpugui.ui.common.icons import icon
 from mpugui.ui.common.screen_fit import scrolled, size_to_screen
 from mpugui.ui.common.settings import open_settings
+from mpugui.ui.destination.key_preview import KeyPreviewModel, Row, walk_sources
 
 DEFAULT_ACCOUNT = ""  # the combo's data for the standard AWS credential chain
 DEFAULT_ACCOUNT_LABEL = "AWS default credentials"
@@ -123,132 +119,6 @@ def bucket_problem(name: str) -> str | None:
     return bucket_name_problem(name)
 
 
-_ROOT = QModelIndex()  # the invalid index: "no parent"
-
-
-@dataclass(frozen=True)
-class _Row:
-    path: str
-    base_key: str  # the key without the prefix
-    size: int
-
-
-class KeyPreviewModel(QAbstractTableModel):
-    """The object keys the upload will create (and entries it must skip)."""
-
-    KEY, SIZE, SOURCE = range(3)
-    _HEADERS = ("Key", "Size", "Local file")
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows: list[_Row] = []
-        self._problems: list[str] = []
-        self._prefix = ""
-
-    # -- data in
-    def set_walk(self, rows: list[_Row], problems: list[str]) -> None:
-        self.beginResetModel()
-        self._rows, self._problems = rows, list(problems)
-        self.endResetModel()
-
-    def set_prefix(self, prefix: str) -> None:
-        if prefix == self._prefix:
-            return
-        self._prefix = prefix
-        if self._rows:
-            first = self.index(len(self._problems), self.KEY)
-            last = self.index(self.rowCount() - 1, self.KEY)
-            self.dataChanged.emit(first, last)
-
-    # -- what the dialog reads
-    def key(self, row: _Row) -> str:
-        return join_key(self._prefix, row.base_key) if self._prefix else row.base_key
-
-    def keys(self) -> list[str]:
-        return [self.key(r) for r in self._rows]
-
-    def problems(self) -> list[str]:
-        """Entries that cannot be uploaded, including keys made too long
-        by the prefix."""
-        found = list(self._problems)
-        for r in self._rows:
-            problem = key_problem(self.key(r))
-            if problem:
-                found.append(problem)
-        return found
-
-    def file_count(self) -> int:
-        return sum(1 for r in self._rows if key_problem(self.key(r)) is None)
-
-    def total_size(self) -> int:
-        return sum(r.size for r in self._rows)
-
-    # -- the Qt model
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._problems) + len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else 3
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < 3:
-            if role == Qt.ItemDataRole.DisplayRole:
-                return self._HEADERS[section]
-            if role == Qt.ItemDataRole.TextAlignmentRole and section == self.SIZE:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < self.rowCount():
-            return None
-        row, col = index.row(), index.column()
-        if row < len(self._problems):
-            return self._problem_data(self._problems[row], col, role)
-        r = self._rows[row - len(self._problems)]
-        key = self.key(r)
-        problem = key_problem(key)
-        if problem:
-            return self._problem_data(problem, col, role, key)
-        if role == Qt.ItemDataRole.DisplayRole:
-            return (key, format_bytes(r.size), r.path)[col]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return (f"{key}\n{r.size:,} bytes" if col != self.SOURCE else r.path)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == self.SIZE:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.UserRole:
-            return (key, r.size, r.path)[col]
-        return None
-
-    def _problem_data(self, sentence: str, col: int, role: int, key: str = "") -> Any:
-        if role == Qt.ItemDataRole.DisplayRole:
-            return sentence if col == self.KEY else ("skipped" if col == self.SIZE else key)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return sentence
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return QColor(BAD_COLOR)
-        if role == Qt.ItemDataRole.DecorationRole and col == self.KEY:
-            return icon("failed", BAD_COLOR)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == self.SIZE:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-
-def walk_sources(paths: list[str]) -> tuple[list[_Row], list[str]]:
-    """Runs on the task pool: the files under `paths` with their keys
-    relative to the prefix, as collect() names them for a drop."""
-    walk: Walk = collect(paths, "", keep_folder_name=True)
-    rows: list[_Row] = []
-    problems = list(walk.problems)
-    for f in walk.files:
-        try:
-            rows.append(_Row(f.path, f.key, os.stat(f.path).st_size))
-        except OSError as exc:
-            problems.append(describe(exc))
-    return rows, problems
-
-
 def _add_combo_row(form: QFormLayout, label: str, combo: QComboBox, button: QPushButton) -> None:
     """A form row: `combo` takes the width, `button` beside it; the label's
     mnemonic focuses the combo. The button must not take Enter from the dialog."""
@@ -298,6 +168,55 @@ class DestinationDialog(QDialog):
 
     # ----------------------------------------------------------------- layout
     def _build(self) -> None:
+        """Where and how on the left, the key names the files will get on the
+        right, the problem sentence and the buttons underneath."""
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self._build_where())
+        left_layout.addWidget(self._build_advanced())
+        left_layout.addStretch(1)
+        about = QLabel("Every part carries its checksum and the server refuses a damaged "
+                       "one. Uploads can be paused and resume where they stopped, even after "
+                       "a restart.")
+        about.setWordWrap(True)
+        about.setEnabled(False)  # a muted hint
+        left_layout.addWidget(about)
+
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(self._build_keys())
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([440, 680])
+        splitter.setChildrenCollapsible(False)
+
+        self.error_label = warning_label("", BAD_COLOR)
+        self.error_label.setAccessibleName("Problem")
+        self.upload_button = QPushButton(icon("add-file"), "&Upload")
+        self.upload_button.setDefault(True)
+        self.upload_button.clicked.connect(self.try_accept)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAutoDefault(False)
+        self.cancel_button.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.error_label, 1)
+        buttons.addWidget(self.upload_button)
+        buttons.addWidget(self.cancel_button)
+
+        outer = QVBoxLayout(self)
+        outer.addWidget(scrolled(splitter), 1)
+        outer.addLayout(buttons)
+
+        self.account_combo.currentIndexChanged.connect(self._account_changed)
+        self.prefix_edit.textChanged.connect(self._update_keys)
+        self.bucket_combo.currentTextChanged.connect(self._update_keys)
+        self.setTabOrder(self.account_combo, self.accounts_button)
+
+    def _build_where(self) -> QGroupBox:
+        """Account, bucket, prefix, and how objects are stored (class,
+        checksum, an existing key, skipping what is there)."""
         form_box = QGroupBox("Destination")
         form = QFormLayout(form_box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -364,7 +283,10 @@ class DestinationDialog(QDialog):
         self.skip_check.setToolTip(SKIP_EXISTING_TIP)
         self.skip_check.setChecked(self.has_folder)
         form.addRow("", self.skip_check)
+        return form_box
 
+    def _build_advanced(self) -> QGroupBox:
+        """Part size and concurrency."""
         advanced = QGroupBox("Advanced")
         adv = QFormLayout(advanced)
         self.part_combo = QComboBox()
@@ -383,20 +305,10 @@ class DestinationDialog(QDialog):
         self.concurrency_spin.setToolTip("How many parts upload at the same time; "
                                          "Automatic uses the app's setting.")
         adv.addRow("Co&ncurrency:", self.concurrency_spin)
+        return advanced
 
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(form_box)
-        left_layout.addWidget(advanced)
-        left_layout.addStretch(1)
-        about = QLabel("Every part carries its checksum and the server refuses a damaged "
-                       "one. Uploads can be paused and resume where they stopped, even after "
-                       "a restart.")
-        about.setWordWrap(True)
-        about.setEnabled(False)  # a muted hint
-        left_layout.addWidget(about)
-
+    def _build_keys(self) -> QGroupBox:
+        """The key each file will get, and the summary above them."""
         keys_box = QGroupBox("Key names")
         keys_layout = QVBoxLayout(keys_box)
         self.summary_label = QLabel("Listing files…")
@@ -422,36 +334,7 @@ class DestinationDialog(QDialog):
         header.resizeSection(KeyPreviewModel.SOURCE, 220)
         keys_layout.addWidget(self.summary_label)
         keys_layout.addWidget(self.preview_view, 1)
-
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(keys_box)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([440, 680])
-        splitter.setChildrenCollapsible(False)
-
-        self.error_label = warning_label("", BAD_COLOR)
-        self.error_label.setAccessibleName("Problem")
-        self.upload_button = QPushButton(icon("add-file"), "&Upload")
-        self.upload_button.setDefault(True)
-        self.upload_button.clicked.connect(self.try_accept)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setAutoDefault(False)
-        self.cancel_button.clicked.connect(self.reject)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.error_label, 1)
-        buttons.addWidget(self.upload_button)
-        buttons.addWidget(self.cancel_button)
-
-        outer = QVBoxLayout(self)
-        outer.addWidget(scrolled(splitter), 1)
-        outer.addLayout(buttons)
-
-        self.account_combo.currentIndexChanged.connect(self._account_changed)
-        self.prefix_edit.textChanged.connect(self._update_keys)
-        self.bucket_combo.currentTextChanged.connect(self._update_keys)
-        self.setTabOrder(self.account_combo, self.accounts_button)
+        return keys_box
 
     # --------------------------------------------------------------- accounts
     def _fill_accounts(self, select: str | None = None) -> None:
@@ -617,7 +500,7 @@ class DestinationDialog(QDialog):
         task = self.runner.run(lambda: walk_sources(paths), self._walk_done, self._walk_failed)
         self._tasks.add(task)
 
-    def _walk_done(self, result: tuple[list[_Row], list[str]]) -> None:
+    def _walk_done(self, result: tuple[list[Row], list[str]]) -> None:
         if not shiboken6.isValid(self):
             return
         rows, problems = result
