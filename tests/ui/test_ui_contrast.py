@@ -68,5 +68,5 @@ def test_progress_text_reads_on_every_state_fill(dark: bool) -> None:
     # state's colour, light and dark (white on the dark palette's light
     # green read 2.2:1 in a real window).
     for state in pd._COLORS:
-        fill = pd._color(state, dark)
+        fill = pd.theme_color(state, dark)
         assert pd.contrast_ratio(pd.text_on(fill), fill) >= 4.5, (state, fill.name())
