@@ -22,10 +22,10 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from mpugui import __version__
+from mpugui.cli.arg_types import typed
 from mpugui.cli.report import Reporter, stdout_closed
 from mpugui.core import gc_policy, paths
 from mpugui.core.accounts import AccountStore
@@ -73,19 +73,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """argparse type that keeps our sentence instead of 'invalid value'."""
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    convert.__name__ = parse.__name__
-    return convert
-
-
-PART_SIZE, RATE, DURATION = _typed(parse_part_size), _typed(parse_rate), _typed(parse_duration)
-CONCURRENCY = _typed(parse_concurrency)
+PART_SIZE, RATE, DURATION = typed(parse_part_size), typed(parse_rate), typed(parse_duration)
+CONCURRENCY = typed(parse_concurrency)
 MAX_WAIT_HELP = ("when the network or the server is down, give up after this long (e.g. 90s, "
                  "10m, 2h; 0: at once) and exit 1, the transfers resumable; default: wait "
                  "until it is back")

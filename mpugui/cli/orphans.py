@@ -246,10 +246,10 @@ def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
             return refused
     gone: set[str] = set()
 
-    by_id = {row.upload.upload_id: row for row in candidates}
+    by_id = {row.upload.address: row for row in candidates}
 
     def report(res: AbortResult) -> None:
-        row = by_id[res.upload.upload_id]
+        row = by_id[res.upload.address]
         summary["aborted" if res.ok else "failed"] += 1
         if res.ok:
             gone.add(row.upload.upload_id)

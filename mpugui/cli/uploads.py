@@ -92,6 +92,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from mpugui.cli.arg_types import typed
 from mpugui.core.errors import MpuguiError, describe
 from mpugui.core.inventory.aborts import AbortResult, abort_uploads
 from mpugui.core.inventory.adopt import adoption_record, check_adoption
@@ -176,13 +177,13 @@ def add_parser(sub: Any, endpoint_options: Callable[[argparse.ArgumentParser], N
                  "only the missing parts and complete", "s3://BUCKET/KEY")
     ad.add_argument("--upload-id", required=True)
     ad.add_argument("file", metavar="LOCAL_FILE")
-    ad.add_argument("--concurrency", type=_typed(parse_concurrency),
+    ad.add_argument("--concurrency", type=typed(parse_concurrency),
                     help="parts in flight at once")
 
     lc = command("lifecycle", "make the bucket abort incomplete uploads after N days "
                  "(merged into its lifecycle rules)", "s3://BUCKET[/PREFIX]",
                  all_buckets=True)
-    lc.add_argument("--abort-after", required=True, type=_typed(parse_days), metavar="DAYS",
+    lc.add_argument("--abort-after", required=True, type=typed(parse_days), metavar="DAYS",
                     help=f"whole days, 1 to {MAX_ABORT_DAYS}")
     lc.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
 
@@ -265,18 +266,7 @@ def prices_for(args: argparse.Namespace, endpoint: Endpoint) -> PriceTable:
     return load_table(endpoint_url=endpoint.endpoint_url)
 
 
-def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """argparse type that keeps our sentence instead of 'invalid value'."""
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except ValueError as exc:  # argparse shows ArgumentTypeError's own sentence
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    convert.__name__ = parse.__name__
-    return convert
-
-
-_age = _typed(parse_age)
+_age = typed(parse_age)
 
 
 class _Out:
@@ -573,10 +563,10 @@ def _cleanup(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     if not args.yes and (refused := confirm_abort(what, out)) is not None:
         return refused
     gone = set()
-    by_id = {row.upload.upload_id: row for row in candidates}
+    by_id = {row.upload.address: row for row in candidates}
 
     def report(result: AbortResult) -> None:
-        row = by_id[result.upload.upload_id]
+        row = by_id[result.upload.address]
         report_abort(result, row.usage.parts if row.usage else None,
                      row.usage.bytes if row.usage else None, out, region)
         summary["aborted" if result.ok else "failed"] += 1

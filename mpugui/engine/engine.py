@@ -450,8 +450,8 @@ class TransferEngine(Ticks):
                               max(0.0, min(PROBER_JOIN, deadline - time.monotonic())))
             self._prober = None
         if not loop_stopped:
-            log.warning("Stopped with small files still on the wire; they are sent again at "
-                        "the next start")
+            log.warning("Stopped with small files still on the wire (or still being read); "
+                        "they are sent again at the next start")
             return False
         if any(th.isRunning() for th in self._threads):
             # Kept referenced: a QThread object destroyed while it runs aborts.

@@ -1,7 +1,8 @@
 """The engine's steps for single-PutObject files, as core/s3/putloop.py runs them.
 
-The loop takes jobs in batches (`take`: one lock for every state change of
-the batch, then each file is read, checked and signed) and gives results
+The loop takes jobs in batches (`take`, on the loop's reader thread while
+`done` may run on the loop's own: one lock for every state change of the
+batch, then each file is read, checked and signed) and gives results
 back in batches (`done`: one lock to finish them all). What the loop cannot
 send itself goes through botocore on its fallback threads, with the body
 wrapped for the bandwidth limit and progress as multipart parts are.
@@ -76,6 +77,18 @@ class SmallFiles:
         if not jobs:
             return []
         out: list[tuple[Token, PutRequest | Result]] = []
+        try:
+            self._start(jobs, out)
+        except Exception as exc:  # a bug: every job taken still comes back, failed
+            log.exception("Taking %d small files failed", len(jobs))
+            answered = {id(job) for (job, _c), _item in out}
+            out += [((job, None), exc) for job in jobs if id(job) not in answered]
+        return out
+
+    def _start(self, jobs: list[Job], out: list[tuple[Token, PutRequest | Result]]) -> None:
+        """Move the jobs' transfers to uploading (one lock for the batch), then
+        read, check and sign each file; every job's outcome goes into `out`."""
+        eng = self._engine
         started = []
         gave_up: list[tuple[Transfer, str]] = []
         with eng._lock:
@@ -103,7 +116,6 @@ class SmallFiles:
                 out.append(self._request(job))
             except Exception as exc:  # the file, its route: failed like a send
                 out.append(((job, None), exc))
-        return out
 
     def _request(self, job: Job) -> tuple[Token, PutRequest]:
         eng = self._engine

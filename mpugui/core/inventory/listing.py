@@ -39,6 +39,11 @@ class Upload:
     checksum_algorithm: str | None = None  # as S3 names it: CRC32, CRC32C, SHA256...
     checksum_type: str | None = None  # COMPOSITE or FULL_OBJECT
 
+    @property
+    def address(self) -> tuple[str, str, str]:
+        """What names one upload across buckets (an upload id alone may repeat)."""
+        return (self.bucket, self.key, self.upload_id)
+
     def age(self, now: datetime) -> float:
         """Seconds since the upload was initiated."""
         return (now - self.initiated).total_seconds()

@@ -61,7 +61,9 @@ Result = tuple[str, int] | BaseException  # (ETag, retries) or what went wrong
 
 class PutSource(Protocol):
     def take(self, n: int) -> list[tuple[Any, PutRequest | Result]]:
-        """Up to `n` jobs with their requests (or an outcome already known)."""
+        """Up to `n` jobs with their requests (or an outcome already known).
+        Runs on the loop's reader thread, possibly while `done` runs on the
+        loop's; every job it takes must come back in its answer."""
 
     def done(self, results: list[tuple[Any, Result]]) -> None:
         """Finished jobs, in one batch."""
@@ -122,7 +124,8 @@ class PutLoop:
     def stop(self, timeout: float = 3.0) -> bool:
         """Cancel what is in flight (the journal keeps those transfers as
         they were), close every connection and end the thread. False when
-        the loop or a fallback request has not ended within `timeout`."""
+        the loop, a fallback request or a take still reading files has not
+        ended within `timeout`."""
         if not self._stopping:
             self._stopping = True
             try:

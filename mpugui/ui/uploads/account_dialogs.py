@@ -234,11 +234,11 @@ class BulkAbortDialog(QDialog):
         self.progress.setVisible(True)
         clients, endpoint, stop = self.clients, self.endpoint, self._stop
 
-        by_id = {row.upload.upload_id: row for row in todo}
+        by_id = {row.upload.address: row for row in todo}
 
         def record(result: AbortResult) -> None:
             with self._lock:
-                self.results.append((by_id[result.upload.upload_id], result))
+                self.results.append((by_id[result.upload.address], result))
 
         def failed(exc: BaseException) -> None:
             self.summary.setText(user_error(exc))
