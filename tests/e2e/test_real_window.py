@@ -77,12 +77,18 @@ def xdotool(disp: str, *args: str) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
-def shown(disp: str, title: str, timeout: float, label: str) -> str:
+def shown(disp: str, title: str, timeout: float, label: str,
+          app: subprocess.Popen[str] | None = None) -> str:
     """The id of the mapped window named `title`: Qt names a window before
-    it maps it, and an unmapped window cannot take the focus."""
-    found = wait_for(lambda: xdotool(disp, "search", "--onlyvisible", "--name", title),
-                     timeout, label)
-    return str(found).split()[0]
+    it maps it, and an unmapped window cannot take the focus. Fails at once,
+    with what it said, when `app` ends instead."""
+    def look() -> str:
+        if app is not None and app.poll() is not None:
+            raise AssertionError(f"mpugui ended (exit {app.returncode}) before {label}: "
+                                 f"{app.communicate()[0][-2000:]}")
+        return xdotool(disp, "search", "--onlyvisible", "--name", title)
+
+    return str(wait_for(look, timeout, label)).split()[0]
 
 
 def press(disp: str, wid: str, keys: str) -> None:
@@ -140,10 +146,15 @@ def _slow_window(display: str, rate: int = 2 * 1024 * 1024) -> tuple[subprocess.
     home.mkdir(parents=True, exist_ok=True)
     (home / "mpugui.ini").write_text(f"[transfers]\nbandwidth_limit={rate}\n")
     app = start_window(display)
-    main = shown(display, "mpugui — Sandbox", 90, "the main window")
-    log = home / "mpugui.log"
-    wait_for(lambda: log.exists() and "Sandbox S3 server at" in log.read_text(), 60,
-             "the sandbox server")
+    try:
+        main = shown(display, "mpugui — Sandbox", 90, "the main window", app)
+        log = home / "mpugui.log"
+        wait_for(lambda: log.exists() and "Sandbox S3 server at" in log.read_text(), 60,
+                 "the sandbox server")
+    except BaseException:
+        if app.poll() is None:
+            quit_window(app)
+        raise
     return app, main
 
 
@@ -179,7 +190,7 @@ def test_drop_upload_quit_and_restore_in_a_real_window(display: str, tmp_path: P
 
     again = start_window(display)
     try:
-        shown(display, "mpugui — Sandbox", 90, "the window again")
+        shown(display, "mpugui — Sandbox", 90, "the window again", again)
         log = Path(os.environ["MPUGUI_HOME"]) / "mpugui.log"
         wait_for(lambda: "Restored 1 transfer(s)" in log.read_text(), 60, "the restored queue")
     finally:
@@ -217,7 +228,7 @@ def test_the_window_managers_close_asks_while_uploading_and_quits(
 
     idle = start_window(display)  # nothing running: the close button quits at once
     try:
-        main = shown(display, "mpugui — Sandbox", 90, "the window again")
+        main = shown(display, "mpugui — Sandbox", 90, "the window again", idle)
         log = Path(os.environ["MPUGUI_HOME"]) / "mpugui.log"
         wait_for(lambda: "Restored 1 transfer(s)" in log.read_text(), 60, "the restored queue")
         assert state() == "paused"  # auto-resume is off: it waits for Resume
