@@ -21,6 +21,7 @@ here with care (both lost input on a loaded machine before):
   up (`wm_close`): the X server closes a client whose socket it finds hung
   up without reading the requests still waiting there, so a busy Xvfb
   dropped the close.
+- Xvfb runs with -noreset (see `display`).
 Skipped where Xvfb or xdotool is missing."""
 
 from __future__ import annotations
@@ -61,8 +62,12 @@ def display() -> Iterator[str]:
             break
     else:
         pytest.skip("no free display number")
+    # -noreset: an X server resets when its last client leaves (an xdotool
+    # call, the first window quitting), and a window starting meanwhile
+    # cannot connect ("the display could not be reached", exit 2).
     proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1366x768x24", "-nolisten",
-                             "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "tcp", "-noreset"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: Path(f"/tmp/.X11-unix/X{n}").exists(), 20, "Xvfb")
         yield f":{n}"
