@@ -9,8 +9,8 @@ with python-xlib: no window manager runs in Xvfb, and `xdotool windowclose`
 destroys the window instead, which Qt never sees as a close) asks before
 quitting while an upload runs, and quits at once when idle.
 
-No window manager runs, so two things that one would do for us are done
-here with care (both lost input on a loaded machine before):
+Without a window manager or a desktop around it, three things are done
+here with care (each lost input on a loaded machine before):
 - Keys go through XTest to the focused window, press and release alike
   (`press`). `xdotool key --window W` picks XTest or XSendEvent per event
   by whether W has the focus: a key that closes W has its press sent by
