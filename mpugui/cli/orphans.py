@@ -41,7 +41,7 @@ from mpugui.core.orphans.scan import (
 )
 from mpugui.core.orphans.totals import totals
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
-from mpugui.core.units import format_bytes
+from mpugui.core.units import format_bytes, plural
 
 EXIT_INTERRUPTED = 3
 _BUCKET_HEADER = (f"{'BUCKET':<32}  {'REGION':<14}  {'UPLOADS':>7}  {'BYTES':>10}  "
@@ -184,11 +184,14 @@ def scan(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     else:
         out.line(t.sentence())
         if t.unprotected:
-            out.line(f"{t.unprotected} of {t.buckets} bucket(s) have no rule that aborts "
+            have = "has" if t.unprotected == 1 else "have"
+            out.line(f"{t.unprotected} of {plural(t.buckets, 'bucket')} {have} no rule that aborts "
                      "incomplete uploads: mpugui uploads lifecycle --all-buckets "
                      "--abort-after 7")
         if result.skipped_buckets:
-            out.line(f"{result.skipped_buckets} bucket(s) in other regions were not scanned.")
+            were = "was" if result.skipped_buckets == 1 else "were"
+            out.line(f"{plural(result.skipped_buckets, 'bucket')} in other regions {were} "
+                     "not scanned.")
         out.line(f"*estimated from {prices.describe()}; set your store's in the window's "
                  "Settings > Storage prices (prices.json, see the README).")
     return EXIT_FAILED if t.unreadable or unsized else EXIT_OK
@@ -231,8 +234,8 @@ def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
         "failed": 0, "parts": parts, "bytes": size,
         "estimated_monthly_cost": round(cost, 6), "buckets": buckets,
         "journal_known": known, "unreadable_buckets": unreadable}
-    what = (f"{len(candidates)} upload(s) in {buckets} bucket(s) holding {parts} part(s), "
-            f"{format_bytes(size)}, about {format_cost(cost)} a month")
+    what = (f"{plural(len(candidates), 'upload')} in {plural(buckets, 'bucket')} holding "
+            f"{plural(parts, 'part')}, {format_bytes(size)}, about {format_cost(cost)} a month")
     if not candidates or args.dry_run:
         out.line(f"Dry run: {what} would be aborted." if args.dry_run and candidates
                  else "No upload is that old; nothing to abort.")
@@ -258,7 +261,7 @@ def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     abort_uploads(clients, endpoint, [row.upload for row in candidates],
                   regions=bucket_regions(candidates), on_result=report)
     _forget_in_journal(gone)
-    out.line(f"Aborted {summary['aborted']} of {len(candidates)} upload(s)"
+    out.line(f"Aborted {summary['aborted']} of {plural(len(candidates), 'upload')}"
              + (f"; {summary['failed']} failed." if summary["failed"] else "."))
     if out.json:
         out.obj(summary)
@@ -340,7 +343,7 @@ def lifecycle_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> in
         out.obj({"event": "summary", "dry_run": bool(args.dry_run), **counts})
     else:
         verb = "would change" if args.dry_run else "changed"
-        out.line(f"{counts['buckets']} bucket(s): {verb} {counts['changed']}, "
+        out.line(f"{plural(counts['buckets'], 'bucket')}: {verb} {counts['changed']}, "
                  f"failed {counts['failed']}." + (" Dry run: nothing was written."
                                                    if args.dry_run else ""))
     return EXIT_FAILED if counts["failed"] else EXIT_OK

@@ -417,11 +417,11 @@ def _list(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
         else:
             out.line(_table_line(row, now, prices, region, journal_ids))
     where = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
-    out.line(f"{count} in-progress upload(s) in {where}: {parts} part(s), {format_bytes(size)}, "
-             f"about {format_cost(cost)} a month "
+    out.line(f"{plural(count, 'in-progress upload')} in {where}: {plural(parts, 'part')}, "
+             f"{format_bytes(size)}, about {format_cost(cost)} a month "
              f"(*estimated from {prices.describe(region)}).")
     if failed:
-        out.line(f"The parts of {failed} upload(s) could not be listed (see above).")
+        out.line(f"The parts of {plural(failed, 'upload')} could not be listed (see above).")
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -442,7 +442,7 @@ def _parts(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
         out.line(f"{p.number:>5}  {p.size:>14,}  {when:<16}  {p.etag.strip(chr(34))}  "
                  f"{checksum}")
     total = usage(parts)
-    out.line(f"{total.parts} part(s), {format_bytes(total.bytes)} ({total.bytes:,} bytes).")
+    out.line(f"{plural(total.parts, 'part')}, {format_bytes(total.bytes)} ({total.bytes:,} bytes).")
     return EXIT_OK
 
 
@@ -490,7 +490,7 @@ def report_abort(result: AbortResult, parts: int | None, size: int | None, out: 
                  "key": u.key, "upload_id": u.upload_id, "parts": parts, "bytes": size,
                  "error": result.error, "region": region})
     elif result.ok:
-        held = f" ({parts} part(s), {format_bytes(size)} freed)" \
+        held = f" ({plural(parts, 'part')}, {format_bytes(size)} freed)" \
             if parts is not None and size is not None else ""
         out.line(f"Aborted {u.uri} upload {u.upload_id}{held}; no part of it is left.")
     else:
@@ -553,7 +553,8 @@ def _cleanup(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
                                "now": now.isoformat(), "older_than_seconds": int(age),
                                "candidates": len(candidates), "aborted": 0, "failed": 0,
                                "parts": parts, "bytes": size}
-    what = f"{len(candidates)} upload(s) holding {parts} part(s), {format_bytes(size)}"
+    what = (f"{plural(len(candidates), 'upload')} holding {plural(parts, 'part')}, "
+            f"{format_bytes(size)}")
     if not candidates or args.dry_run:
         out.line(f"Dry run: {what} would be aborted." if args.dry_run and candidates
                  else "No upload is that old; nothing to abort.")
@@ -575,7 +576,7 @@ def _cleanup(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
 
     abort_uploads(clients, endpoint, [row.upload for row in candidates], on_result=report)
     _forget_in_journal(gone)
-    out.line(f"Aborted {summary['aborted']} of {len(candidates)} upload(s)"
+    out.line(f"Aborted {summary['aborted']} of {plural(len(candidates), 'upload')}"
              + (f"; {summary['failed']} failed." if summary["failed"] else "."))
     if out.json:
         out.obj(summary)

@@ -144,7 +144,7 @@ def test_cleanup_all_buckets_dry_run_changes_nothing_then_aborts_and_cancels_the
 
     code, out, err = run("uploads", "cleanup", "--all-buckets", "--older-than", "5d", "--yes")
     assert code == 0, err
-    assert "Aborted 4 of 4 upload(s)." in out
+    assert "Aborted 4 of 4 uploads." in out
     assert all_ids(account) == set()
     journal = Journal(paths.journal_path())
     try:
@@ -170,7 +170,7 @@ def test_lifecycle_all_buckets_dry_run_then_idempotent_keeping_other_rules(run, 
 
     code, out, err = run("uploads", "lifecycle", "--all-buckets", "--abort-after", "3")
     assert code == 0, err
-    assert "4 bucket(s): changed 4, failed 0." in out
+    assert "4 buckets: changed 4, failed 0." in out
     for tag, client in (("east", "east"), ("west", "west"), ("empty", "west")):
         rules = account[client].get_bucket_lifecycle_configuration(Bucket=b[tag])["Rules"]
         aborts = [r for r in rules if "AbortIncompleteMultipartUpload" in r]

@@ -72,7 +72,7 @@ def test_list_json_reports_parts_and_bytes_of_uploads_made_elsewhere(run, s3, bu
 
     code, out, _ = run("uploads", "list", f"s3://{bucket}")
     assert code == 0
-    assert "3 in-progress upload(s)" in out and "3 part(s), 1001 B" in out
+    assert "3 in-progress uploads" in out and "3 parts, 1001 B" in out
     assert "estimate" in out
 
 
@@ -88,7 +88,7 @@ def test_parts_and_abort(run, s3, bucket):
 
     code, out, err = run("uploads", "abort", f"s3://{bucket}/p.bin", "--upload-id", upload_id)
     assert code == 0, err
-    assert "Aborted" in out and "3 part(s)" in out
+    assert "Aborted" in out and "3 parts" in out
     assert upload_id not in remaining_ids(s3, bucket)
 
 
@@ -166,7 +166,7 @@ def test_cleanup_asks_on_a_terminal(run, s3, bucket, monkeypatch):
     assert upload_id in remaining_ids(s3, bucket)
     code, out, _ = run("uploads", "cleanup", f"s3://{bucket}", "--older-than", "7d")
     assert code == 0 and upload_id not in remaining_ids(s3, bucket)
-    assert questions[0].startswith("Abort 1 upload(s) holding 1 part(s), 1 B?")
+    assert questions[0].startswith("Abort 1 upload holding 1 part, 1 B?")
 
 
 def _other_clients_upload(s3, bucket: str, tmp_path: Path) -> tuple[Path, str]:

@@ -91,7 +91,7 @@ def test_protect_all_previews_applies_and_then_has_nothing_to_do(qtbot, view, ac
     dialog = view.open_protect_all()
     assert dialog is not None
     qtbot.waitUntil(lambda: dialog.apply_button.isEnabled(), timeout=60_000)
-    assert "3 bucket(s) would change, 1 already do this" in dialog.status.text()
+    assert "3 buckets would change, 1 already do this" in dialog.status.text()
     dialog.days.setValue(7)
     with qtbot.waitSignal(dialog.applied, timeout=60_000):
         dialog.apply_button.click()
@@ -105,7 +105,7 @@ def test_protect_all_previews_applies_and_then_has_nothing_to_do(qtbot, view, ac
     assert again is not None
     with qtbot.waitSignal(again.previewed, timeout=60_000):
         pass
-    assert "0 bucket(s) would change, 4 already do this" in again.status.text()
+    assert "0 buckets would change, 4 already do this" in again.status.text()
     assert not again.apply_button.isEnabled()
     again.close()
 
@@ -130,7 +130,7 @@ def test_bulk_abort_previews_exactly_asks_for_queued_ones_then_aborts(
     dialog.days.setValue(30)
     assert dialog.candidates == [] and not dialog.abort_button.isEnabled()
     dialog.days.setValue(5)
-    assert len(dialog.candidates) == 4 and "4 upload(s) in 3 bucket(s)" in dialog.summary.text()
+    assert len(dialog.candidates) == 4 and "4 uploads in 3 buckets" in dialog.summary.text()
     assert f"#{mine}" in dialog.summary.text()  # the queue's own upload is named
     before = scan_fixtures.remaining_ids(account["east"], b["east"])
     assert len(before) == 2  # the preview changed nothing

@@ -46,7 +46,7 @@ from mpugui.core.states import (
     WAITING,
 )
 from mpugui.core.transfer.snapshot import EngineSnapshot, TransferSnapshot
-from mpugui.core.units import format_bytes, format_duration, format_rate
+from mpugui.core.units import format_bytes, format_duration, format_rate, plural
 from mpugui.ui.common import icons
 from mpugui.ui.common.palette import state_color, state_hex
 from mpugui.ui.common.table_model import TableModel
@@ -518,7 +518,7 @@ class QueueModel(TableModel):
             if t.verification:
                 lines.append(f"Verified: {t.verification}")
             if t.retries:
-                lines.append(f"{t.retries} part attempt(s) repeated")
+                lines.append(f"{plural(t.retries, 'part attempt')} repeated")
             return "\n".join(lines)
         if col == SIZE:
             return f"{t.size:,} bytes"

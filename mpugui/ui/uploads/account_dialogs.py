@@ -29,7 +29,7 @@ from mpugui.core.inventory.listing import format_age, format_cost
 from mpugui.core.orphans import bulk
 from mpugui.core.orphans.results import ScannedUpload, bucket_regions
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
-from mpugui.core.units import format_bytes
+from mpugui.core.units import format_bytes, plural
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.common.messages import user_error
 
@@ -69,7 +69,7 @@ class ProtectAllDialog(QDialog):
         self.apply_button.clicked.connect(self.apply)
         self.buttons.rejected.connect(self.close)
         row = QHBoxLayout()
-        row.addWidget(QLabel(f"Abort incomplete uploads in {len(buckets)} bucket(s) after"))
+        row.addWidget(QLabel(f"Abort incomplete uploads in {plural(len(buckets), 'bucket')} after"))
         row.addWidget(self.days)
         row.addStretch(1)
         lay = QVBoxLayout(self)
@@ -107,11 +107,11 @@ class ProtectAllDialog(QDialog):
                 lines += [f"    after:  {describe_rule(x)}" for x in r.change.after]
         self.text.setPlainText("\n".join(lines))
         failed = sum(1 for r in results if r.change is None)
-        self.status.setText(f"{todo} bucket(s) would change, {len(results) - todo - failed} "
-                            f"already do this, {failed} cannot be changed. Every other rule "
-                            "is kept.")
+        self.status.setText(f"{plural(todo, 'bucket')} would change, "
+                            f"{len(results) - todo - failed} already do this, {failed} cannot "
+                            "be changed. Every other rule is kept.")
         self.apply_button.setEnabled(todo > 0)
-        self.apply_button.setText(f"Apply to {todo} bucket(s)")
+        self.apply_button.setText(f"Apply to {plural(todo, 'bucket')}")
         self.previewed.emit(results)
 
     def apply(self) -> None:
@@ -123,7 +123,7 @@ class ProtectAllDialog(QDialog):
         self.text.setPlainText("\n".join(r.sentence() for r in results))
         done = sum(1 for r in results if r.change is not None and r.change.applied)
         failed = sum(1 for r in results if r.change is None)
-        self.status.setText(f"Done: {done} bucket(s) changed, {failed} failed.")
+        self.status.setText(f"Done: {plural(done, 'bucket')} changed, {failed} failed.")
         self.applied.emit(results)
 
 
@@ -187,7 +187,7 @@ class BulkAbortDialog(QDialog):
         cost = sum(r.monthly_cost or 0.0 for r in self.candidates)
         buckets = len({r.upload.bucket for r in self.candidates})
         mine = [r for r in self.candidates if r.journal_id is not None]
-        text = (f"{len(self.candidates):,} upload(s) in {buckets} bucket(s) holding "
+        text = (f"{plural(len(self.candidates), 'upload')} in {plural(buckets, 'bucket')} holding "
                 f"{format_bytes(size)}, about {format_cost(cost)} a month, would be "
                 "aborted. Their parts are deleted; this cannot be undone.")
         if mine:
@@ -201,7 +201,7 @@ class BulkAbortDialog(QDialog):
             + (f"  (queue #{r.journal_id})" if r.journal_id is not None else "")
             for r in self.candidates))
         self.abort_button.setEnabled(bool(self.candidates))
-        self.abort_button.setText(f"Abort {len(self.candidates):,} upload(s)")
+        self.abort_button.setText(f"Abort {plural(len(self.candidates), 'upload')}")
         if getattr(self, "asking", False):  # the list changed: ask again
             self.asking = False
             self.question.setVisible(False)
@@ -219,7 +219,7 @@ class BulkAbortDialog(QDialog):
                                   "queue: they will be cancelled and cannot resume. Click "
                                   "again to abort them too.")
             self.question.setVisible(True)
-            self.abort_button.setText(f"Yes, abort {len(self.candidates):,} upload(s)")
+            self.abort_button.setText(f"Yes, abort {plural(len(self.candidates), 'upload')}")
             return
         self._go()
 
@@ -263,8 +263,9 @@ class BulkAbortDialog(QDialog):
         mine = [row.journal_id for row, r in results if r.ok and row.journal_id is not None]
         if mine and self._cancel_transfers is not None:
             self._cancel_transfers(mine)
-        self.summary.setText(f"Aborted {len(results) - len(failed)} of {len(results)} "
-                             f"upload(s)" + (f"; {len(failed)} failed." if failed else "."))
+        self.summary.setText(f"Aborted {len(results) - len(failed)} of "
+                             f"{plural(len(results), 'upload')}"
+                             + (f"; {len(failed)} failed." if failed else "."))
         self.text.setPlainText("\n".join(
             f"{'aborted' if r.ok else 'FAILED '}  {row.upload.uri}"
             + (f": {r.error}" if r.error else "") for row, r in results))

@@ -45,6 +45,7 @@ from mpugui.core.orphans.results import AccountScan, BucketReport, ScannedUpload
 from mpugui.core.orphans.scan import AccountScanner, ScanListener, ScanOutcome
 from mpugui.core.orphans.totals import totals
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
+from mpugui.core.units import plural
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.common.account_combo import refill_accounts
 from mpugui.ui.common.messages import user_error
@@ -393,8 +394,9 @@ class AccountView(QWidget):
             return text
         t = totals(scan.buckets.values())
         if t.unprotected:
-            text += (f" {t.unprotected} of {t.buckets} bucket(s) have no rule that aborts "
-                     "incomplete uploads.")
+            have = "has" if t.unprotected == 1 else "have"
+            text += (f" {t.unprotected} of {plural(t.buckets, 'bucket')} {have} no rule that "
+                     "aborts incomplete uploads.")
         return text
 
     def _update_summary(self) -> None:
@@ -430,7 +432,7 @@ class AccountView(QWidget):
         # Priced as the scan priced them: by storage class in the bucket's region.
         self.uploads_model.set_prices(self._table, report.region)
         self.uploads_label.setText(
-            f"{report.name}: {report.uploads:,} unfinished upload(s)"
+            f"{report.name}: {plural(report.uploads, 'unfinished upload')}"
             + (f" — {report.protection.sentence()}" if report.protection else "")
             + (f" — {report.error}" if report.error else ""))
 

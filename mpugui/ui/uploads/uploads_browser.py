@@ -489,7 +489,7 @@ class UploadsBrowser(QWidget):
         ids = [u.upload_id for u in self.selected_uploads()]
         if ids:
             QGuiApplication.clipboard().setText("\n".join(ids))
-            self._say(f"Copied {len(ids)} upload ID(s).")
+            self._say(f"Copied {plural(len(ids), 'upload ID')}.")
 
     def _context_menu(self, pos: Any) -> None:
         menu = QMenu(self)
