@@ -12,16 +12,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from mpugui.cli.uploads import (
+from mpugui.cli.uploads.aborts import confirm_abort, report_abort
+from mpugui.cli.uploads.common import (
     EXIT_FAILED,
     EXIT_OK,
-    _forget_in_journal,
-    _journal_ids,
-    _now,
-    _Out,
-    confirm_abort,
+    Out,
+    ages_from,
+    forget_in_journal,
+    journal_upload_ids,
     prices_for,
-    report_abort,
 )
 from mpugui.core.errors import MpuguiError
 from mpugui.core.inventory.aborts import AbortResult, abort_uploads
@@ -83,7 +82,7 @@ class _Collect(ScanListener):
     """Keeps the scan (for the summary and the last-scan memory) and hands
     each event on for printing; the scanner calls it one event at a time."""
 
-    def __init__(self, scan: AccountScan, out: _Out,
+    def __init__(self, scan: AccountScan, out: Out,
                  on_upload: Callable[[ScannedUpload], None],
                  on_bucket: Callable[[BucketReport], None]) -> None:
         self.scan, self._on_upload, self._on_bucket = scan, on_upload, on_bucket
@@ -117,7 +116,7 @@ def _run_scan(args: argparse.Namespace, endpoint: Endpoint, clients: ClientFacto
     thread, stops the scan and waits for its threads)."""
     scan = listener.scan
     scanner = AccountScanner(clients, endpoint, listener, prices=prices_for(args, endpoint),
-                             now=scan.started, journal_ids=_journal_ids(),
+                             now=scan.started, journal_ids=journal_upload_ids(),
                              regions=getattr(args, "regions", None) or None, keep=keep)
     failure: list[BaseException] = []
 
@@ -143,8 +142,8 @@ def _run_scan(args: argparse.Namespace, endpoint: Endpoint, clients: ClientFacto
     return scan
 
 
-def scan(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
-    now = _now(args)
+def scan(args: argparse.Namespace, endpoint: Endpoint, out: Out) -> int:
+    now = ages_from(args)
     prices = prices_for(args, endpoint)
     account = endpoint.label()
     result = AccountScan(account, now)
@@ -197,8 +196,8 @@ def scan(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     return EXIT_FAILED if t.unreadable or unsized else EXIT_OK
 
 
-def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
-    now, age = _now(args), args.older_than
+def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: Out) -> int:
+    now, age = ages_from(args), args.older_than
     clients = ClientFactory()
     result = AccountScan(endpoint.label(), now)
     cutoff = (now - timedelta(seconds=age)).astimezone()
@@ -260,7 +259,7 @@ def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
 
     abort_uploads(clients, endpoint, [row.upload for row in candidates],
                   regions=bucket_regions(candidates), on_result=report)
-    _forget_in_journal(gone)
+    forget_in_journal(gone)
     out.line(f"Aborted {summary['aborted']} of {plural(len(candidates), 'upload')}"
              + (f"; {summary['failed']} failed." if summary["failed"] else "."))
     if out.json:
@@ -268,7 +267,7 @@ def cleanup_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
     return EXIT_FAILED if summary["failed"] or unreadable else EXIT_OK
 
 
-def _regions_of(clients: ClientFactory, endpoint: Endpoint, out: _Out,
+def _regions_of(clients: ClientFactory, endpoint: Endpoint, out: Out,
                 regions: list[str] | None
                 ) -> list[tuple[str, str | None, str | None]]:
     """(bucket, region or None, why the region is unknown) for every bucket,
@@ -292,7 +291,7 @@ def _regions_of(clients: ClientFactory, endpoint: Endpoint, out: _Out,
         return list(pool.map(one, entries))
 
 
-def lifecycle_all(args: argparse.Namespace, endpoint: Endpoint, out: _Out) -> int:
+def lifecycle_all(args: argparse.Namespace, endpoint: Endpoint, out: Out) -> int:
     clients = ClientFactory()
     wanted = set(getattr(args, "regions", None) or [])
     found = _regions_of(clients, endpoint, out, sorted(wanted) or None)
