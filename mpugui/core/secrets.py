@@ -20,10 +20,14 @@ _lock = threading.Lock()
 
 
 def keyring_available() -> bool:
+    """Whether a keyring will keep what it is given. The null backend
+    (PYTHON_KEYRING_BACKEND=keyring.backends.null.Keyring, how headless
+    set-ups turn keyring off) accepts a secret and keeps nothing: as none."""
     import keyring
     from keyring.backends.fail import Keyring as FailKeyring
+    from keyring.backends.null import Keyring as NullKeyring
 
-    return not isinstance(keyring.get_keyring(), FailKeyring)
+    return not isinstance(keyring.get_keyring(), (FailKeyring, NullKeyring))
 
 
 def set_secret(name: str, secret: str, *, session_only: bool = False) -> None:

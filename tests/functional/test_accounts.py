@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from keyring.backends.fail import Keyring as FailKeyring
+from keyring.backends.null import Keyring as NullKeyring
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QLineEdit, QMessageBox
 
@@ -203,10 +204,12 @@ def test_secret_goes_to_keyring_only_and_works_end_to_end(
     assert secret not in " ".join(os.environ.values())
 
 
-def test_no_keyring_offers_session_only(qtbot, store, runner) -> None:
+@pytest.mark.parametrize("backend", [FailKeyring, NullKeyring])
+def test_no_keyring_offers_session_only(qtbot, store, runner, backend) -> None:
     import keyring
 
-    keyring.set_keyring(FailKeyring())  # the isolated_env fixture restores it
+    # No backend at all, or the null one that keeps nothing it is given.
+    keyring.set_keyring(backend())  # the isolated_env fixture restores it
     assert not secrets.keyring_available()
     dialog = open_dialog(qtbot, store, runner)
     tick(qtbot, dialog.keys_radio)
