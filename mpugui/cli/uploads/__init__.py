@@ -89,6 +89,10 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mpugui.cli.arg_types import typed
+from mpugui.cli.uploads.aborts import abort, cleanup
+from mpugui.cli.uploads.adopt import adopt, lifecycle
+from mpugui.cli.uploads.common import EXIT_FAILED, EXIT_USAGE, Out, age_type, price_option
+from mpugui.cli.uploads.listing import list_parts, list_uploads
 from mpugui.core.errors import MpuguiError, describe
 from mpugui.core.inventory.errors import InventoryError, explain
 from mpugui.core.options import MAX_ABORT_DAYS, parse_concurrency, parse_days
@@ -96,12 +100,6 @@ from mpugui.core.s3.endpoint import Endpoint
 
 if TYPE_CHECKING:
     from mpugui.core.journal.store import Journal
-
-
-from mpugui.cli.uploads.aborts import abort, cleanup
-from mpugui.cli.uploads.adopt import adopt, lifecycle
-from mpugui.cli.uploads.common import EXIT_FAILED, EXIT_USAGE, Out, age_type, price_option
-from mpugui.cli.uploads.listing import list_parts, list_uploads
 
 
 def add_parser(sub: Any, endpoint_options: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -215,8 +213,6 @@ def _account_handler(args: argparse.Namespace, account_handlers: Mapping[str, Ha
     if not all_buckets:
         return None
     return account_handlers[args.uploads_command]
-
-
 
 
 _HANDLERS: dict[str, Handler] = {  # and adopt (run() hands it the engine)
