@@ -106,8 +106,6 @@ def journal_upload_ids() -> dict[str, int]:
         journal.close()
 
 
-
-
 def forget_in_journal(upload_ids: set[str]) -> None:
     """A journaled transfer whose upload was aborted here cannot resume:
     mark it cancelled, as `mpugui cancel` would have."""

@@ -109,7 +109,6 @@ TABLE_HEADER = (f"{'INITIATED':<16}  {'AGE':>8}  {'PARTS':>5}  {'BYTES':>10}  {'
            f"{'JRNL':>5}  KEY  UPLOAD ID")
 
 
-
 def list_uploads(args: argparse.Namespace, endpoint: Endpoint, out: Out) -> int:
     bucket, prefix = parse_s3_uri(args.target)
     client, now, prices = s3_client(endpoint), ages_from(args), prices_for(args, endpoint)
