@@ -26,16 +26,26 @@ from mpugui.core.problem_tally import (
     PERMISSION,
 )
 
+try:  # awscrt is a dependency, but keep working where its wheel is missing
+    from awscrt.checksums import crc64nvme as _crc64
+except ImportError:  # pragma: no cover - depends on the platform
+    _crc64 = None  # type: ignore[assignment]  # tested before use
+
 MAX_KEY_BYTES = 1024
 _EUID = os.geteuid()
 _SAMPLE = 64 * 1024
+# A sample is "c" and the CRC64/NVME of its windows (hardware CRC: 0.02 ms for
+# 192 KiB, where BLAKE2b took 0.3 ms, most of a small file's reading cost).
+# Journals from before hold 32 hex digits of BLAKE2b: a sample taken to
+# compare with one of those is taken the same way.
+_CRC_KIND = "c"
 
 
 @dataclass(frozen=True, slots=True)
 class Identity:
     size: int
     mtime_ns: int
-    sample: str  # hash of the first, middle and last 64 KiB
+    sample: str  # hash of the first, middle and last 64 KiB ("" when not taken)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -50,24 +60,39 @@ def guess_type(path: str) -> str | None:
     return _type_of(name.split(".", 1)[1]) if "." in name.lstrip(".") else None
 
 
-def identity(path: str) -> Identity:
+def identity(path: str, like: str = "") -> Identity:
     with open(path, "rb") as f:
-        return identity_of(f.fileno(), path)
+        return identity_of(f.fileno(), path, like=like)
 
 
-def identity_of(fd: int, path: str, data: memoryview | bytes | None = None) -> Identity:
+def identity_of(fd: int, path: str, data: memoryview | bytes | None = None,
+                like: str = "") -> Identity:
     """The identity of the open file `fd`; `data`, when given, is its whole
-    content already read (a small file's sample is hashed from it, not read
-    again)."""
+    content already read (a small file's sample is taken from it, not read
+    again). `like`: a sample taken before, to be compared with this one (the
+    new one is of its kind)."""
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         raise SourceChanged(f"'{path}' is not a regular file.")
-    h = hashlib.blake2b(digest_size=16)
     size = st.st_size
-    for offset in sorted({0, max(0, size // 2 - _SAMPLE // 2), max(0, size - _SAMPLE)}):
-        h.update(data[offset:offset + _SAMPLE] if data is not None and len(data) == size
-                 else os.pread(fd, _SAMPLE, offset))
-    return Identity(size, st.st_mtime_ns, h.hexdigest())
+    whole = memoryview(data) if data is not None and len(data) == size else None
+    windows: list[memoryview | bytes] = [whole[offset:offset + _SAMPLE] if whole is not None
+               else os.pread(fd, _SAMPLE, offset)
+               for offset in sorted({0, max(0, size // 2 - _SAMPLE // 2),
+                                     max(0, size - _SAMPLE)})]
+    return Identity(size, st.st_mtime_ns, _sample(windows, like))
+
+
+def _sample(windows: list[memoryview | bytes], like: str) -> str:
+    if _crc64 is not None and (not like or like.startswith(_CRC_KIND)):
+        crc = 0
+        for window in windows:
+            crc = _crc64(window, crc)  # type: ignore[arg-type]  # reads any buffer
+        return f"{_CRC_KIND}{crc:016x}"
+    h = hashlib.blake2b(digest_size=16)
+    for window in windows:
+        h.update(window)
+    return h.hexdigest()
 
 
 def describe_change(path: str, expected: Identity, now: Identity) -> None:
@@ -85,7 +110,7 @@ def describe_change(path: str, expected: Identity, now: Identity) -> None:
 def check_unchanged(path: str, expected: Identity) -> None:
     """Raise SourceChanged with a sentence when the file is not as journaled."""
     try:
-        now = identity(path)
+        now = identity(path, like=expected.sample)
     except FileNotFoundError:
         raise SourceChanged(
             f"'{path}' has been deleted or moved since the upload started.") from None

@@ -127,7 +127,8 @@ class Jobs(Failures):
         rec = t.rec
         if t.fd is None:
             t.fd = _open(rec.source, t)
-        describe_change(rec.source, t.identity, identity_of(t.fd, rec.source))
+        describe_change(rec.source, t.identity, identity_of(t.fd, rec.source,
+                                                            like=rec.sample))
         client = self._client(t)
         if rec.upload_id is None:
             if rec.no_overwrite and s3.head_object(client, rec.bucket, rec.key) is not None:

@@ -253,7 +253,7 @@ def _read_checked(t: Transfer) -> bytes:
             chunks.append(chunk)
             got += len(chunk)
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        now_ident = identity_of(fd, rec.source, data)
+        now_ident = identity_of(fd, rec.source, data, like=rec.sample)
         describe_change(rec.source, t.identity, now_ident)
         if not t.identity.sample:  # planned from the walk's stat: the sample of what is sent
             rec.sample = now_ident.sample  # (size and time are the record's: checked above)

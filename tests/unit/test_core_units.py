@@ -24,7 +24,8 @@ from mpugui.core.s3.plan import (
     PlanError,
     make_plan,
 )
-from mpugui.core.sources import collect, identity
+from mpugui.core.errors import SourceChanged
+from mpugui.core.sources import Identity, check_unchanged, collect, identity
 from mpugui.core.units import GiB, MiB, TiB, parse_age, parse_rate, parse_size
 
 
@@ -105,6 +106,38 @@ def test_sparse_file_near_the_limit_is_planned_not_read(tmp_path: Path) -> None:
     ident = identity(str(path))  # reads only three 64 KiB samples
     plan = make_plan(ident.size)
     assert plan.part_count <= MAX_PARTS and plan.part_size >= 5 * TiB // MAX_PARTS
+
+
+def _blake2b_sample(data: bytes) -> str:
+    """A sample as journals before the CRC samples hold it."""
+    h = hashlib.blake2b(digest_size=16)
+    mid = max(0, len(data) // 2 - 32 * 1024)
+    for offset in sorted({0, mid, max(0, len(data) - 64 * 1024)}):
+        h.update(data[offset:offset + 64 * 1024])
+    return h.hexdigest()
+
+
+def test_a_sample_sees_a_change_in_any_window_and_old_samples_still_compare(
+        tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    data = bytearray(os.urandom(300 * 1024))
+    path.write_bytes(data)
+    st = path.stat()
+    ident = identity(str(path))
+    assert ident.sample.startswith("c") and len(ident.sample) == 17
+    # A journal from before holds a BLAKE2b sample: the file is still that one.
+    old = Identity(st.st_size, st.st_mtime_ns, _blake2b_sample(bytes(data)))
+    assert identity(str(path), like=old.sample).sample == old.sample
+    check_unchanged(str(path), old)
+    check_unchanged(str(path), ident)
+    for offset in (10, len(data) // 2, len(data) - 10):  # first, middle, last window
+        changed = bytearray(data)
+        changed[offset] ^= 1
+        path.write_bytes(changed)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and time
+        for expected in (ident, old):
+            with pytest.raises(SourceChanged, match="was modified"):
+                check_unchanged(str(path), expected)
 
 
 def test_units() -> None:

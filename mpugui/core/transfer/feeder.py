@@ -236,9 +236,10 @@ class Feeder:
         for f in files:
             try:
                 remote = listing.get(f.key)
-                if remote is not None and is_unchanged(f.path, identity(f.path), remote,
-                                                       recorded.get((f.path, f.key)),
-                                                       self.request.part_size):
+                known = recorded.get((f.path, f.key))
+                if remote is not None and is_unchanged(
+                        f.path, identity(f.path, like=known.sample if known else ""),
+                        remote, known, self.request.part_size):
                     self.counts.skipped += 1
                     continue
             except MpuguiError:
