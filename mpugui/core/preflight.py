@@ -70,8 +70,8 @@ def make_test_client(endpoint: Endpoint, secret: str | None = None,
         Config(retries={"mode": "standard", "total_max_attempts": 2},
                connect_timeout=min(5, read_timeout), read_timeout=read_timeout))
     verify: bool | str = endpoint.ca_bundle or endpoint.verify_tls
-    return session.client("s3", endpoint_url=endpoint.endpoint_url or None, config=config,
-                          verify=None if verify is True else verify)
+    return session.create_client("s3", endpoint_url=endpoint.endpoint_url or None,
+                                 config=config, verify=None if verify is True else verify)
 
 
 def _status(exc: bx.ClientError) -> int:

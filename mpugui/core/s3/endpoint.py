@@ -1,4 +1,4 @@
-"""Where a transfer talks to, and how to build a boto3 client for it.
+"""Where a transfer talks to, and how to build a botocore client for it.
 
 An Endpoint holds no secret: it is stored in the journal so a crashed upload
 can be resumed against the same server. Secrets come from the standard AWS
@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import boto3
 import botocore.session
 from botocore.config import Config
 
@@ -115,31 +114,39 @@ _loader_lock = threading.Lock()
 _shared_loader: Any = None
 
 
-def new_session(**kwargs: Any) -> boto3.session.Session:
-    """A boto3 session whose botocore data loader is shared process-wide.
+def new_session(aws_access_key_id: str | None = None, aws_secret_access_key: str | None = None,
+                region_name: str | None = None,
+                profile_name: str | None = None) -> botocore.session.Session:
+    """A botocore session whose data loader is shared process-wide.
 
     Each fresh session would parse the S3 model and endpoint rules again
     (~70 ms of JSON, holding the GIL: a visible stall of the window whenever
     a client is made for another account). Shared, they are parsed once.
+    botocore's own session, not boto3's: every command would otherwise import
+    boto3 and s3transfer (~70 ms of start-up) for clients botocore makes.
     """
     global _shared_loader
-    core = botocore.session.get_session()
+    core = botocore.session.Session(profile=profile_name)
     with _loader_lock:
         if _shared_loader is None:
             _shared_loader = core.get_component("data_loader")
         else:
             core.register_component("data_loader", _shared_loader)
-    return boto3.session.Session(botocore_session=core, **kwargs)
+    if aws_access_key_id or aws_secret_access_key:
+        core.set_credentials(aws_access_key_id or "", aws_secret_access_key or "")
+    if region_name:
+        core.set_config_variable("region", region_name)
+    return core
 
 
 def warm_up() -> None:
     """Parse the S3 model now (at start-up) rather than at the first upload."""
-    new_session(region_name="us-east-1").client(
+    new_session(region_name="us-east-1").create_client(
         "s3", endpoint_url="http://127.0.0.1:9", aws_access_key_id="x",
         aws_secret_access_key="x")
 
 
-def make_session(endpoint: Endpoint) -> boto3.session.Session:
+def make_session(endpoint: Endpoint) -> botocore.session.Session:
     if endpoint.access_key_id:
         secret = secrets.get_secret(endpoint.account or endpoint.access_key_id)
         if secret is None:
@@ -243,7 +250,7 @@ def _never_down(_endpoint: Endpoint) -> bool:
 
 
 class ClientFactory:
-    """Builds and caches one thread-safe boto3 client per endpoint."""
+    """Builds and caches one thread-safe botocore client per endpoint."""
 
     def __init__(self, max_pool_connections: int = 16, read_timeout: float = 60) -> None:
         # The engine points this at its outages: whether an endpoint is down.
@@ -264,7 +271,7 @@ class ClientFactory:
             validate_endpoint_url(endpoint.endpoint_url)
             session = make_session(endpoint)
             verify: bool | str = endpoint.ca_bundle or endpoint.verify_tls
-            client = session.client(
+            client = session.create_client(
                 "s3",
                 endpoint_url=endpoint.endpoint_url or None,
                 config=client_config(endpoint, self._pool, self._read_timeout),
@@ -300,7 +307,7 @@ class ClientFactory:
         config = client_config(endpoint, 2, min(self._read_timeout, PROBE_TIMEOUT)).merge(
             Config(retries={"mode": "standard", "total_max_attempts": 1},
                    connect_timeout=PROBE_TIMEOUT))
-        client = make_session(endpoint).client(
+        client = make_session(endpoint).create_client(
             "s3", endpoint_url=endpoint.endpoint_url or None, config=config,
             verify=None if verify is True else verify)
         with self._lock:
