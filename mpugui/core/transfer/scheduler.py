@@ -44,6 +44,10 @@ START_BURST, START_WINDOW = 8, 0.04
 # 100 MB/s link; s5cmd runs 256.
 PUT_LIMIT = 128
 PUT_MEMORY = 256 * 1024 * 1024  # bytes small files in flight may hold together
+# Bytes of files one take_puts() hands out at most (past its first file): the
+# taker reads them all before any is sent, so the first requests of a folder
+# of 256 KiB files wait for 4 MiB of reading, not for 32 MiB.
+TAKE_BYTES = 4 * 1024 * 1024
 
 _PARTS, _PUTS = 1, 2  # Transfer.queued_in: the heap that holds it
 
@@ -148,18 +152,22 @@ class Scheduler:
             return None
 
     def take_puts(self, n: int) -> list[Job]:
-        """Up to `n` PutObject jobs at once, for the small-file sender."""
+        """Up to `n` PutObject jobs at once (and about TAKE_BYTES of files),
+        for the small-file sender."""
         jobs: list[Job] = []
+        taken = 0
         with self.lock:
             t_now = now()
             while self._delayed and self._delayed[0][0] <= t_now:
                 self.offer(heapq.heappop(self._delayed)[2])
-            while len(jobs) < n and self.running_puts < self.put_limit and not self.stopping:
+            while len(jobs) < n and taken < TAKE_BYTES and \
+                    self.running_puts < self.put_limit and not self.stopping:
                 job = self._put_job()
                 if job is None:
                     break
                 self.running_puts += 1
                 self.put_bytes += job.transfer.rec.size
+                taken += job.transfer.rec.size
                 job.transfer.inflight += 1
                 jobs.append(job)
         return jobs
