@@ -36,6 +36,7 @@ from mpugui.core.transfer.request import UploadRequest
 log = logging.getLogger("mpugui.feeder")
 
 BATCH_FILES = 1000  # files per journal transaction at most
+FIRST_BATCH = 100  # ... the first one: the first requests go out after 100 files, not 1,000
 BATCH_SECONDS = 0.1  # ... and a batch waits no longer than this to go out
 LIST_PAGES = 100  # skip-existing lists at most this many pages of the destination
 
@@ -175,6 +176,7 @@ class Feeder:
         req = self.request
         batch: list[SourceFile] = []
         started = time.monotonic()
+        size = FIRST_BATCH
         listing = self._listing()
         for item in walk_sources(req.sources, req.key, keep_folder_name=req.keep_folder_name):
             if self._stop.is_set():
@@ -184,9 +186,9 @@ class Feeder:
                 continue
             self.counts.walked += 1
             batch.append(item)
-            if len(batch) >= BATCH_FILES or time.monotonic() - started > BATCH_SECONDS:
+            if len(batch) >= size or time.monotonic() - started > BATCH_SECONDS:
                 self._send(batch, listing)
-                batch, started = [], time.monotonic()
+                batch, started, size = [], time.monotonic(), BATCH_FILES
         if batch and not self._stop.is_set():
             self._send(batch, listing)
         if listing is not None:
