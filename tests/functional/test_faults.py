@@ -99,6 +99,23 @@ def test_stalled_response_times_out_and_is_retried(qtbot, engines, proxy, s3, bu
     assert proxy.count("UploadPart") == len(snap.parts) + 1
 
 
+def test_stalled_small_put_times_out_and_is_retried(qtbot, engines, proxy, s3, bucket,
+                                                   tmp_path) -> None:
+    # A small file goes out on the put loop (not botocore): its answer never
+    # comes, the loop's read-timeout sweep closes the connection, and the
+    # engine sends the file again. (The stall outlasts wait_final: only the
+    # timeout can end this request in time.)
+    src = make_file(tmp_path / "small.bin", 64 * 1024, seed=4)
+    proxy.add(Fault("PutObject", "stall", seconds=120))
+    engine = engines()
+    tid = engine.add(UploadRequest(str(src), bucket, "small", via(proxy)))
+    snap = wait_final(qtbot, engine, tid)
+    assert snap.state == DONE, snap.detail
+    assert_stored(s3, bucket, "small", src)
+    assert proxy.injected_count("stall") == 1 and snap.retries == 1
+    assert proxy.count("PutObject") == 2
+
+
 def test_part_failing_past_all_retries_fails_resumable_then_resumes(
         qtbot, engines, proxy, s3, bucket, tmp_path, monkeypatch) -> None:
     # Fewer botocore attempts than the product's 5, only to keep the test short;

@@ -70,10 +70,12 @@ class PutSource(Protocol):
 
 
 class _Conn:
-    __slots__ = ("reader", "writer")
+    __slots__ = ("deadline", "expired", "reader", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.deadline = 0.0  # loop time by which the answer must be in
+        self.expired = False  # closed by the sweep: its request timed out
 
     def usable(self) -> bool:
         # An idle connection the server closed has seen EOF: never reuse it
@@ -102,6 +104,8 @@ class PutLoop:
         self._missed = False  # woken while a take ran: take again after it
         self._idle: dict[tuple[str, str], list[_Conn]] = collections.defaultdict(list)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._inflight = 0  # requests started and not yet finished
+        self._busy: set[_Conn] = set()  # connections waiting for an answer
         self._results: list[tuple[Any, Result]] = []
         self._wake_pending = threading.Event()
         self._fallback_lock = threading.Lock()
@@ -148,6 +152,7 @@ class PutLoop:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
+        self._loop.call_soon(self._sweep)
         try:
             self._loop.run_forever()
         finally:
@@ -162,6 +167,19 @@ class PutLoop:
         self._idle.clear()
         self._loop.call_soon(self._loop.stop)
 
+    def _sweep(self) -> None:
+        """Close the connections whose answer is overdue (their requests fail
+        with a read timeout). One sweep a fraction of the timeout, not a timer
+        per request: asyncio.timeout() cost a folder's loop more than the
+        sending (it and current_task() were a quarter of the loop's time)."""
+        t = self._loop.time()
+        for conn in [c for c in self._busy if c.deadline <= t]:
+            conn.expired = True
+            conn.close()
+            self._busy.discard(conn)
+        if not self._stopping:
+            self._loop.call_later(min(1.0, self._timeouts[1] / 4), self._sweep)
+
     def _fill(self) -> None:
         self._wake_pending.clear()
         if self._stopping:
@@ -169,7 +187,7 @@ class PutLoop:
         if self._taking is not None:
             self._missed = True
             return
-        free = self.limit - len(self._tasks)
+        free = self.limit - self._inflight
         if free <= 0:
             return
         taking = self._taking = self._reader.submit(self._source.take, free)
@@ -185,6 +203,7 @@ class PutLoop:
         items = taking.result()
         for job, item in items:
             if isinstance(item, PutRequest):
+                self._inflight += 1
                 task = self._loop.create_task(self._one(job, item))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -216,14 +235,12 @@ class PutLoop:
             raise
         except BaseException as exc:  # every outcome goes back to the engine
             result = exc
-        # Free its slot now: the done-callback that discards it runs after
-        # _deliver, whose _fill would see the slot still taken — a burst of
-        # results arriving together (an outage refusing every request at
+        # Free its slot now: the done-callback that discards the task runs
+        # after _deliver, whose _fill would see the slot still taken — a burst
+        # of results arriving together (an outage refusing every request at
         # once) then left the rest of the queue untaken, with nothing to
         # wake the loop again.
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.discard(task)
+        self._inflight -= 1
         self._finished(job, result)
 
     async def _send(self, req: PutRequest) -> tuple[str, int]:
@@ -246,23 +263,22 @@ class PutLoop:
     async def _exchange(self, req: PutRequest, route: Route) -> str:
         key = (route.scheme, route.netloc)
         conn = await self._connection(key, route, req)
-        read = self._timeouts[1]
+        conn.deadline = self._loop.time() + self._timeouts[1]
+        self._busy.add(conn)
         try:
-            async with asyncio.timeout(read):
-                conn.writer.write(req.head)
-                if req.body:
-                    conn.writer.write(req.body)
-                    await conn.writer.drain()
-                status, reason, headers, data, close = await _response(conn.reader)
+            conn.writer.write(req.head)
+            if req.body:
+                conn.writer.write(req.body)
+                await conn.writer.drain()
+            status, reason, headers, data, close = await _response(conn.reader)
         except asyncio.CancelledError:
             conn.close()
             raise
-        except TimeoutError as exc:
-            conn.close()
-            raise bx.ReadTimeoutError(endpoint_url=req.url) from exc
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError,
                 ValueError) as exc:
             conn.close()
+            if conn.expired:  # closed by the sweep
+                raise bx.ReadTimeoutError(endpoint_url=req.url) from exc
             raise bx.ConnectionClosedError(endpoint_url=req.url) from exc
         except ssl.SSLError as exc:
             conn.close()
@@ -270,6 +286,8 @@ class PutLoop:
         except OSError as exc:
             conn.close()
             raise bx.EndpointConnectionError(endpoint_url=req.url) from exc
+        finally:
+            self._busy.discard(conn)
         if close:
             conn.close()
         else:
