@@ -262,7 +262,7 @@ class PutLoop:
 
     async def _exchange(self, req: PutRequest, route: Route) -> str:
         key = (route.scheme, route.netloc)
-        conn = await self._connection(key, route, req)
+        conn = self._kept(key) or await self._connect(route, req)
         conn.deadline = self._loop.time() + self._timeouts[1]
         self._busy.add(conn)
         try:
@@ -296,14 +296,18 @@ class PutLoop:
             return headers.get("etag", "")
         raise client_error(status, reason, headers, data, "PutObject")
 
-    async def _connection(self, key: tuple[str, str], route: Route,
-                          req: PutRequest) -> _Conn:
+    def _kept(self, key: tuple[str, str]) -> _Conn | None:
+        """An idle kept-alive connection (not a coroutine: most requests
+        find one, and each await costs the loop)."""
         idle = self._idle[key]
         while idle:
             conn = idle.pop()
             if conn.usable():
                 return conn
             conn.close()
+        return None
+
+    async def _connect(self, route: Route, req: PutRequest) -> _Conn:
         host, _, port = route.netloc.rpartition(":")
         if not host or not port.isdigit():  # no port given
             host, port = route.netloc, "443" if route.scheme == "https" else "80"
