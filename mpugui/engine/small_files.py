@@ -22,7 +22,7 @@ from mpugui.core.journal.store import Journal
 from mpugui.core.s3 import smallput
 from mpugui.core.s3.endpoint import ClientFactory
 from mpugui.core.s3.putloop import PutRequest, Result
-from mpugui.core.sources import check_unchanged, describe_change, identity_of
+from mpugui.core.sources import Identity, check_unchanged, describe_change, identity_of
 from mpugui.core.states import QUEUED, UPLOADING, PartState
 from mpugui.core.transfer import multipart as s3
 from mpugui.core.transfer import outage
@@ -121,9 +121,9 @@ class SmallFiles:
         eng = self._engine
         t = job.transfer
         rec = t.rec
-        sampled = bool(t.identity.sample)
-        data = _read_checked(t)
-        if not sampled:
+        planned = t.identity  # (a new object each time: taken once)
+        data = _read_checked(t, planned)
+        if not planned.sample:
             eng.journal.update(t.id, sample=rec.sample)
         checksum = t.algo.value(data)
         headers: dict[str, str] = {}
@@ -234,14 +234,14 @@ class SmallFiles:
                 log.exception("Handling the failure of a small file failed")
 
 
-def _read_checked(t: Transfer) -> bytes:
+def _read_checked(t: Transfer, planned: Identity) -> bytes:
     """The whole file, read from one open and checked against the identity it
     was planned with (so what is sent is what was planned)."""
     rec = t.rec
     try:
         fd = os.open(rec.source, os.O_RDONLY)
     except OSError:
-        check_unchanged(rec.source, t.identity)
+        check_unchanged(rec.source, planned)
         raise
     try:
         chunks, got = [], 0
@@ -254,8 +254,8 @@ def _read_checked(t: Transfer) -> bytes:
             got += len(chunk)
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         now_ident = identity_of(fd, rec.source, data, like=rec.sample)
-        describe_change(rec.source, t.identity, now_ident)
-        if not t.identity.sample:  # planned from the walk's stat: the sample of what is sent
+        describe_change(rec.source, planned, now_ident)
+        if not planned.sample:  # planned from the walk's stat: the sample of what is sent
             rec.sample = now_ident.sample  # (size and time are the record's: checked above)
         return data
     finally:

@@ -29,8 +29,8 @@ def test_signature_equals_botocores() -> None:
     theirs = AWSRequest("PUT", f"http://127.0.0.1:9000{KEY_PATH}", data=b"hello",
                         headers=dict(headers))
     S3SigV4Auth(creds, "s3", "eu-west-3").add_auth(theirs)
-    when = dt.datetime.strptime(theirs.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(
-        tzinfo=dt.timezone.utc)
+    when = int(dt.datetime.strptime(theirs.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(
+        tzinfo=dt.timezone.utc).timestamp())
     ours = dict(headers)
     route = Route("http", "127.0.0.1:9000", "/bucket/", "eu-west-3", sign_payload=False)
     # botocore signs the payload over plain http

@@ -16,7 +16,6 @@ treat both paths alike.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import logging
@@ -122,12 +121,13 @@ class Signer:
 
     def __init__(self) -> None:
         self._keys: dict[tuple[str, str, str], bytes] = {}
-        self._last: tuple[dt.datetime | None, str] = (None, "")
+        self._last: tuple[int, str] = (-1, "")
 
     def sign(self, method: str, route: Route, path: str, headers: dict[str, str],
-             payload_hash: str, creds: Any, now: dt.datetime) -> None:
-        if now != self._last[0]:  # a folder signs hundreds a second: format once
-            self._last = (now, now.strftime("%Y%m%dT%H%M%SZ"))
+             payload_hash: str, creds: Any, now: int) -> None:
+        """Sign for `now`, in whole seconds since the epoch."""
+        if now != self._last[0]:  # a folder signs thousands a second: format once
+            self._last = (now, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)))
         amz_date = self._last[1]
         day = amz_date[:8]
         headers["x-amz-date"] = amz_date
@@ -205,8 +205,7 @@ class SmallPut:
             payload_hash = _UNSIGNED
         elif payload_hash is None:
             payload_hash = _EMPTY_SHA256 if size == 0 else _UNSIGNED
-        self._signer.sign("PUT", route, path, headers, payload_hash, creds,
-                          dt.datetime.fromtimestamp(int(time.time()), dt.timezone.utc))
+        self._signer.sign("PUT", route, path, headers, payload_hash, creds, int(time.time()))
         lines = [f"PUT {path} HTTP/1.1", f"Host: {route.netloc}"]
         lines.extend(f"{k}: {v}" for k, v in headers.items())
         lines.append("\r\n")
