@@ -39,6 +39,7 @@ log = logging.getLogger("mpugui.s3")
 
 FALLBACK_THREADS = 16  # blocking PutObjects (botocore: files over 1 MiB) at once
 _MAX_HEAD = 64 * 1024  # response status line and headers
+_JOIN_BODY = 64 * 1024  # bodies up to this go out with their headers in one write
 
 
 @dataclass(slots=True)
@@ -266,10 +267,13 @@ class PutLoop:
         conn.deadline = self._loop.time() + self._timeouts[1]
         self._busy.add(conn)
         try:
-            conn.writer.write(req.head)
-            if req.body:
-                conn.writer.write(req.body)
-                await conn.writer.drain()
+            body = req.body
+            if len(body) <= _JOIN_BODY:  # one send and one segment (copying 64 KiB costs less)
+                conn.writer.write(req.head + body)
+            else:
+                conn.writer.write(req.head)
+                conn.writer.write(body)
+                await conn.writer.drain()  # the transport copies what the socket did not take
             status, reason, headers, data, close = await _response(conn.reader)
         except asyncio.CancelledError:
             conn.close()
