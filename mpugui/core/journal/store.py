@@ -172,10 +172,15 @@ class Journal:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
+                    # One statement per shape of change (a folder's thousand
+                    # state changes are one executemany, not a thousand calls).
+                    shapes: dict[tuple[str, ...], list[tuple[object, ...]]] = {}
                     for transfer_id, values in updates.items():
-                        sets = ", ".join(f"{k} = ?" for k in values)
-                        self._db.execute(f"UPDATE transfers SET {sets} WHERE id = ?",
-                                         (*values.values(), transfer_id))
+                        shapes.setdefault(tuple(values), []).append(
+                            (*values.values(), transfer_id))
+                    for names, rows in shapes.items():
+                        sets = ", ".join(f"{k} = ?" for k in names)
+                        self._db.executemany(f"UPDATE transfers SET {sets} WHERE id = ?", rows)
                     self._db.executemany(
                         "INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?, ?)",
                         [(tid, p.number, p.size, p.etag, p.checksum)
