@@ -278,18 +278,16 @@ class PutLoop:
         except asyncio.CancelledError:
             conn.close()
             raise
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError,
-                ValueError) as exc:
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
+                OSError) as exc:  # (ConnectionError and ssl.SSLError are OSErrors)
             conn.close()
-            if conn.expired:  # closed by the sweep
+            if conn.expired:  # closed by the sweep, whatever the close then raised
                 raise bx.ReadTimeoutError(endpoint_url=req.url) from exc
+            if isinstance(exc, ssl.SSLError):
+                raise bx.SSLError(endpoint_url=req.url, error=exc) from exc
+            if isinstance(exc, OSError) and not isinstance(exc, ConnectionError):
+                raise bx.EndpointConnectionError(endpoint_url=req.url) from exc
             raise bx.ConnectionClosedError(endpoint_url=req.url) from exc
-        except ssl.SSLError as exc:
-            conn.close()
-            raise bx.SSLError(endpoint_url=req.url, error=exc) from exc
-        except OSError as exc:
-            conn.close()
-            raise bx.EndpointConnectionError(endpoint_url=req.url) from exc
         finally:
             self._busy.discard(conn)
         if close:
