@@ -592,7 +592,7 @@ class UploadsBrowser(QWidget):
         return dialog
 
     def open_cleanup(self) -> Any:
-        from mpugui.ui.uploads.uploads_dialogs import CleanupDialog
+        from mpugui.ui.uploads.dialogs.cleanup import CleanupDialog
 
         if self._location is None:
             self._say("List a bucket's uploads first.", error=True)
@@ -600,7 +600,7 @@ class UploadsBrowser(QWidget):
         return self._keep(CleanupDialog(self))
 
     def open_adopt(self) -> Any:
-        from mpugui.ui.uploads.uploads_dialogs import AdoptDialog
+        from mpugui.ui.uploads.dialogs.adopt import AdoptDialog
 
         u = self.current_upload()
         if u is None or self._location is None:
@@ -609,7 +609,7 @@ class UploadsBrowser(QWidget):
         return self._keep(AdoptDialog(self, u, self._location[0]))
 
     def open_lifecycle(self) -> Any:
-        from mpugui.ui.uploads.uploads_dialogs import LifecycleDialog
+        from mpugui.ui.uploads.dialogs.lifecycle import LifecycleDialog
 
         bucket = self.bucket.currentText().strip()
         if not bucket:
