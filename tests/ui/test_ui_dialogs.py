@@ -20,14 +20,11 @@ from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.sources import collect
 from mpugui.core.units import MiB
 from mpugui.ui.accounts.account_dialog import AccountsDialog
-from mpugui.ui.destination.destination_dialog import (
-    DEFAULT_ACCOUNT,
-    SKIP_EXISTING_TIP,
-    Destination,
-    DestinationDialog,
-    normalize_prefix,
-)
+from mpugui.ui.destination.account_field import DEFAULT_ACCOUNT
+from mpugui.ui.destination.destination import Destination, normalize_prefix
+from mpugui.ui.destination.destination_dialog import DestinationDialog
 from mpugui.ui.destination.key_preview import KeyPreviewModel, walk_sources
+from mpugui.ui.destination.send_options import SKIP_EXISTING_TIP
 from tests.conftest import make_file
 from tests.functional.test_preflight import denying_s3  # noqa: F401  (a fixture)
 
@@ -251,7 +248,7 @@ def test_accounts_button_opens_the_account_dialog(qtbot, store, runner, sources)
     dialog = open_destination(qtbot, store, runner, sources)
     type_into(qtbot, dialog.prefix_edit, "typed/before")
     qtbot.mouseClick(dialog.accounts_button, Qt.MouseButton.LeftButton)
-    accounts = dialog._accounts_dialog
+    accounts = dialog.account.accounts_dialog
     assert isinstance(accounts, AccountsDialog) and accounts.isVisible()
     assert not accounts.isModal()
     qtbot.mouseClick(accounts.add_button, Qt.MouseButton.LeftButton)
