@@ -8,10 +8,11 @@ mpugui.core.orphans.scan); its events land in an inbox that a 10 Hz timer
 drains into the model in one insert per tick, so the window never waits and
 a 500-bucket account costs per tick what arrived in it.
 
-This module puts the pieces together and follows the scan: the top row
-(scan_toolbar), the sentences (scan_summary), the two tables (bucket_tables),
-the inbox (scan_inbox), the scan's rows by bucket (scan_rows) and the bulk
-dialogs (account_dialogs).
+This module puts the pieces together and follows the scan; the pieces are
+in all_buckets/: the top row (scan_toolbar), the sentences (scan_summary),
+the two tables (bucket_tables, over buckets_model and bucket_bar), the inbox
+(scan_inbox), the scan's rows by bucket (scan_rows) and the bulk dialogs
+(bulk_dialogs).
 """
 
 from __future__ import annotations
@@ -45,14 +46,14 @@ from mpugui.core.units import plural
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.common.account_combo import refill_accounts
 from mpugui.ui.common.messages import user_error
-from mpugui.ui.uploads import scan_rows
-from mpugui.ui.uploads.account_dialogs import BulkAbortDialog, ProtectAllDialog
-from mpugui.ui.uploads.account_models import REPORT_ROLE, BucketsModel
-from mpugui.ui.uploads.bucket_tables import bucket_uploads_table, buckets_table
-from mpugui.ui.uploads.scan_inbox import ScanInbox
-from mpugui.ui.uploads.scan_summary import ScanSummary
-from mpugui.ui.uploads.scan_toolbar import ScanToolbar
-from mpugui.ui.uploads.uploads_models import UploadsModel
+from mpugui.ui.uploads.all_buckets import scan_rows
+from mpugui.ui.uploads.all_buckets.bucket_tables import bucket_uploads_table, buckets_table
+from mpugui.ui.uploads.all_buckets.buckets_model import REPORT_ROLE, BucketsModel
+from mpugui.ui.uploads.all_buckets.bulk_dialogs import BulkAbortDialog, ProtectAllDialog
+from mpugui.ui.uploads.all_buckets.scan_inbox import ScanInbox
+from mpugui.ui.uploads.all_buckets.scan_summary import ScanSummary
+from mpugui.ui.uploads.all_buckets.scan_toolbar import ScanToolbar
+from mpugui.ui.uploads.models import UploadsModel
 
 
 class AccountView(QWidget):

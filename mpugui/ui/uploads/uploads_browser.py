@@ -3,11 +3,12 @@
 estimated monthly cost; abort, clean up by age, adopt with the local file,
 and the lifecycle rule that aborts them server-side.
 
-This module puts the pieces together and follows the listing: where to look
-(location_bar), the actions (upload_actions), the uploads (uploads_table,
-uploads_models) over the selected one's parts (parts_pane), the totals
-(totals_bar), the abort question and summary (abort_flow), the app's own
-transfers (journal_link) and the dialogs (dialogs/). The S3 calls (a
+This module puts the pieces together and follows the listing; the pieces
+are in in_progress/: where to look (location_bar), the actions
+(upload_actions), the uploads (uploads_table, over ../models) over the
+selected one's parts (parts_pane), the totals (totals_bar), the abort
+question and summary (abort_flow), the app's own transfers (journal_link)
+and the dialogs (dialogs/: cleanup, adopt, lifecycle). The S3 calls (a
 ListMultipartUploads page per task, rows appearing as pages arrive;
 ListParts per row, a few at a time, cached; aborts one after the other) are
 engine/inventory_controller.py's.
@@ -38,14 +39,14 @@ from mpugui.engine.engine import TransferEngine
 from mpugui.engine.inventory_controller import InventoryController
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.common.messages import user_error
-from mpugui.ui.uploads.abort_flow import AbortQuestion, abort_summary, describe_uploads
-from mpugui.ui.uploads.journal_link import JournalLink
-from mpugui.ui.uploads.location_bar import LocationBar
-from mpugui.ui.uploads.parts_pane import PartsPane
-from mpugui.ui.uploads.totals_bar import TotalsBar
-from mpugui.ui.uploads.upload_actions import ActionBar
-from mpugui.ui.uploads.uploads_models import COLUMNS, UploadsModel, short_id
-from mpugui.ui.uploads.uploads_table import UploadsTable
+from mpugui.ui.uploads.in_progress.abort_flow import AbortQuestion, abort_summary, describe_uploads
+from mpugui.ui.uploads.in_progress.journal_link import JournalLink
+from mpugui.ui.uploads.in_progress.location_bar import LocationBar
+from mpugui.ui.uploads.in_progress.parts_pane import PartsPane
+from mpugui.ui.uploads.in_progress.totals_bar import TotalsBar
+from mpugui.ui.uploads.in_progress.upload_actions import ActionBar
+from mpugui.ui.uploads.in_progress.uploads_table import UploadsTable
+from mpugui.ui.uploads.models import COLUMNS, UploadsModel, short_id
 
 NOW_ENV = "MPUGUI_NOW"  # tests only: the clock ages are measured from (ISO 8601)
 
@@ -344,7 +345,7 @@ class UploadsBrowser(QWidget):
         return dialog
 
     def open_cleanup(self) -> Any:
-        from mpugui.ui.uploads.dialogs.cleanup import CleanupDialog
+        from mpugui.ui.uploads.in_progress.dialogs.cleanup import CleanupDialog
 
         if self.location() is None:
             self._say("List a bucket's uploads first.", error=True)
@@ -352,7 +353,7 @@ class UploadsBrowser(QWidget):
         return self._keep(CleanupDialog(self))
 
     def open_adopt(self) -> Any:
-        from mpugui.ui.uploads.dialogs.adopt import AdoptDialog
+        from mpugui.ui.uploads.in_progress.dialogs.adopt import AdoptDialog
 
         u, where = self.current_upload(), self.location()
         if u is None or where is None:
@@ -361,7 +362,7 @@ class UploadsBrowser(QWidget):
         return self._keep(AdoptDialog(self, u, where[0]))
 
     def open_lifecycle(self) -> Any:
-        from mpugui.ui.uploads.dialogs.lifecycle import LifecycleDialog
+        from mpugui.ui.uploads.in_progress.dialogs.lifecycle import LifecycleDialog
 
         bucket = self.where.bucket_name()
         if not bucket:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from mpugui.core.inventory.aborts import AbortResult
 from mpugui.core.inventory.listing import Usage
 from mpugui.core.orphans.results import AccountScan, BucketReport, ScannedUpload
-from mpugui.ui.uploads.uploads_models import UploadRow
+from mpugui.ui.uploads.models import UploadRow
 
 ByBucket = dict[str, list[ScannedUpload]]
 

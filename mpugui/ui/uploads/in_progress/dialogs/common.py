@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from mpugui.core.s3.endpoint import ClientFactory
     from mpugui.engine.engine import TransferEngine
     from mpugui.engine.tasks import TaskRunner
-    from mpugui.ui.uploads.uploads_models import UploadsModel
+    from mpugui.ui.uploads.models import UploadsModel
 
 ERROR_STYLE = "color: #b3261e;"
 OK_STYLE = "color: #1b6e20;"

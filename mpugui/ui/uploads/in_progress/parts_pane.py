@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableView, QVBoxLayout
 
 from mpugui.core.inventory.listing import PartInfo, Upload, usage
 from mpugui.core.units import format_bytes, plural
-from mpugui.ui.uploads.uploads_models import UploadPartsModel
+from mpugui.ui.uploads.models import UploadPartsModel
 
 NONE_SELECTED = "Select an upload to see its parts."
 

@@ -14,7 +14,7 @@ from mpugui.core.journal.store import Journal, TransferRecord
 from mpugui.core.states import FINAL_STATES
 from mpugui.core.transfer.snapshot import REMOVED, EngineSnapshot
 from mpugui.engine.engine import TransferEngine
-from mpugui.ui.uploads.uploads_models import UploadRow, UploadsModel
+from mpugui.ui.uploads.models import UploadRow, UploadsModel
 
 log = logging.getLogger("mpugui.ui.uploads")
 

@@ -31,7 +31,7 @@ from mpugui.core.units import plural
 from mpugui.ui.common import icons
 from mpugui.ui.common.messages import user_error
 from mpugui.ui.common.screen_fit import size_to_screen
-from mpugui.ui.uploads.dialogs.common import (
+from mpugui.ui.uploads.in_progress.dialogs.common import (
     ERROR_STYLE,
     OK_STYLE,
     Browser,
@@ -39,7 +39,7 @@ from mpugui.ui.uploads.dialogs.common import (
     parent_of,
     say,
 )
-from mpugui.ui.uploads.uploads_models import local_time
+from mpugui.ui.uploads.models import local_time
 
 
 class AdoptDialog(QDialog):

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from mpugui.core.inventory.aborts import AbortResult
 from mpugui.core.inventory.listing import PartInfo, Upload, usage
 from mpugui.core.units import format_bytes, plural
-from mpugui.ui.uploads.uploads_models import short_id
+from mpugui.ui.uploads.models import short_id
 
 log = logging.getLogger("mpugui.ui.uploads")
 

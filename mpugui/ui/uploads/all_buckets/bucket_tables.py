@@ -7,11 +7,11 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
-from mpugui.ui.uploads.account_models import BYTES, COST, SORT_ROLE, BucketsModel
-from mpugui.ui.uploads.bucket_bar import BucketBarDelegate
-from mpugui.ui.uploads.uploads_models import BYTES as UPLOAD_BYTES
-from mpugui.ui.uploads.uploads_models import SORT_ROLE as UPLOAD_SORT_ROLE
-from mpugui.ui.uploads.uploads_models import UploadsModel
+from mpugui.ui.uploads.all_buckets.bucket_bar import BucketBarDelegate
+from mpugui.ui.uploads.all_buckets.buckets_model import BYTES, COST, SORT_ROLE, BucketsModel
+from mpugui.ui.uploads.models import BYTES as UPLOAD_BYTES
+from mpugui.ui.uploads.models import SORT_ROLE as UPLOAD_SORT_ROLE
+from mpugui.ui.uploads.models import UploadsModel
 
 
 def sorting_proxy(model: BucketsModel | UploadsModel, role: int,

@@ -26,7 +26,7 @@ from mpugui.core.inventory.listing import Upload, older_than, usage
 from mpugui.core.units import format_bytes, plural
 from mpugui.ui.common import icons
 from mpugui.ui.common.screen_fit import size_to_screen
-from mpugui.ui.uploads.dialogs.common import (
+from mpugui.ui.uploads.in_progress.dialogs.common import (
     ERROR_STYLE,
     OK_STYLE,
     Browser,
@@ -35,7 +35,7 @@ from mpugui.ui.uploads.dialogs.common import (
     parent_of,
     say,
 )
-from mpugui.ui.uploads.uploads_models import format_age, local_time, short_id
+from mpugui.ui.uploads.models import format_age, local_time, short_id
 
 
 class CleanupDialog(QDialog):

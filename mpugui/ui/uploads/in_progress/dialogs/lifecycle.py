@@ -28,7 +28,7 @@ from mpugui.core.inventory.lifecycle import (
 from mpugui.core.s3.endpoint import Endpoint
 from mpugui.ui.common.messages import user_error
 from mpugui.ui.common.screen_fit import size_to_screen
-from mpugui.ui.uploads.dialogs.common import (
+from mpugui.ui.uploads.in_progress.dialogs.common import (
     ERROR_STYLE,
     OK_STYLE,
     Browser,

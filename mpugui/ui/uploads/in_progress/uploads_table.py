@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from mpugui.core.inventory.listing import Upload
-from mpugui.ui.uploads.uploads_models import (
+from mpugui.ui.uploads.models import (
     AGE,
     BYTES,
     COST,

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from mpugui.core.orphans.prices import PriceTable
 from mpugui.core.units import format_bytes
-from mpugui.ui.uploads.uploads_models import Totals, format_cost
+from mpugui.ui.uploads.models import Totals, format_cost
 
 
 class TotalsBar(QWidget):
