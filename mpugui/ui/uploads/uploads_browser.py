@@ -135,9 +135,8 @@ class UploadsBrowser(QWidget):
         layout.addWidget(line)
         layout.addWidget(self.footer)
         # The pieces the window's tests and screenshots reach by name.
-        self.account, self.bucket, self.prefix = self.where.account, self.where.bucket, \
-            self.where.prefix
-        self.stop_button = self.where.stop_button
+        self.account, self.bucket = self.where.account, self.where.bucket
+        self.prefix, self.stop_button = self.where.prefix, self.where.stop_button
         self.parts_title, self.parts_model = self.parts.title, self.parts.model
         self.totals, self.price_note = self.footer.totals, self.footer.price_note
 
