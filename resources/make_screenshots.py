@@ -122,7 +122,7 @@ def shoot(session, out: Path, work: Path, dark: bool, main_only: bool = False) -
     win = session.window
     win.resize(*SIZE)
     win.show()
-    from mpugui.ui.destination.destination_dialog import Destination
+    from mpugui.ui.destination.destination import Destination
 
     dest = Destination(endpoint=session.sandbox.endpoint, bucket=session.sandbox.bucket,
                        prefix="projects/launch-2024/", storage_class=None, checksum=None,

@@ -128,14 +128,15 @@ def test_malformed_config_is_a_sentence(tmp_path: Path, monkeypatch) -> None:
 
 def test_profile_account_from_the_dialog(qtbot, aws_files, store, runner) -> None:
     dialog = open_dialog(qtbot, store, runner)
-    labels = [dialog.profile_combo.itemText(i) for i in range(dialog.profile_combo.count())]
+    combo = dialog.form.profiles.combo
+    labels = [combo.itemText(i) for i in range(combo.count())]
     assert "dev-sso  (SSO)" in labels and "legacy-sso  (SSO)" in labels
     assert "deployer  (role)" in labels and "minio  (access key)" in labels
-    type_into(qtbot, dialog.name_edit, "Corp SSO")
-    dialog.profile_combo.setCurrentIndex(dialog.profile_combo.findData("dev-sso"))
-    assert "aws sso login --profile dev-sso" in dialog.profile_note.toolTip()
-    assert "region eu-west-1" in dialog.profile_note.text()
-    assert not dialog.key_id_edit.isVisible()
+    type_into(qtbot, dialog.form.name_edit, "Corp SSO")
+    dialog.form.profiles.combo.setCurrentIndex(dialog.form.profiles.combo.findData("dev-sso"))
+    assert "aws sso login --profile dev-sso" in dialog.form.profiles.note.toolTip()
+    assert "region eu-west-1" in dialog.form.profiles.note.text()
+    assert not dialog.form.key_id_edit.isVisible()
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     saved = store.get("Corp SSO")
     assert (saved.kind, saved.profile, saved.access_key_id) == (PROFILE, "dev-sso", None)
@@ -149,29 +150,29 @@ def test_secret_goes_to_keyring_only_and_works_end_to_end(
     secret = f"S3cr3t-{uuid.uuid4().hex}"
     dialog = open_dialog(qtbot, store, runner)
     with qtbot.waitSignal(dialog.accounts_changed, timeout=5000):
-        type_into(qtbot, dialog.name_edit, "Work store")
-        tick(qtbot, dialog.keys_radio)
-        type_into(qtbot, dialog.key_id_edit, "AKIAWORKWORKWORK0001")
-        type_into(qtbot, dialog.secret_edit, secret)
-        type_into(qtbot, dialog.endpoint_edit, moto_url)
-        type_into(qtbot, dialog.region_edit, "us-east-1")
-        tick(qtbot, dialog.path_style_check)
-        tick(qtbot, dialog.equal_parts_check)
-        assert dialog.secret_edit.echoMode() == QLineEdit.EchoMode.Password
+        type_into(qtbot, dialog.form.name_edit, "Work store")
+        tick(qtbot, dialog.form.keys_radio)
+        type_into(qtbot, dialog.form.key_id_edit, "AKIAWORKWORKWORK0001")
+        type_into(qtbot, dialog.form.secret_edit, secret)
+        type_into(qtbot, dialog.form.endpoint_edit, moto_url)
+        type_into(qtbot, dialog.form.region_edit, "us-east-1")
+        tick(qtbot, dialog.form.path_style_check)
+        tick(qtbot, dialog.form.equal_parts_check)
+        assert dialog.form.secret_edit.echoMode() == QLineEdit.EchoMode.Password
         qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
 
     assert isolated_env.store[("mpugui", "Work store")] == secret
     account = store.get("Work store")
     assert (account.kind, account.access_key_id, account.path_style, account.equal_parts) == (
         KEYS, "AKIAWORKWORKWORK0001", True, True)
-    assert dialog.secret_edit.text() == ""
-    assert "Stored" in dialog.secret_edit.placeholderText()
+    assert dialog.form.secret_edit.text() == ""
+    assert "Stored" in dialog.form.secret_edit.placeholderText()
 
     # The saved account tests fine with the secret read back from keyring.
-    type_into(qtbot, dialog.test_bucket_edit, bucket)
-    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: len(dialog.checks.rows) == 4, timeout=15000)
-    assert all(check.ok for check, _ in dialog.checks.rows), dialog.checks.rows
+    type_into(qtbot, dialog.tester.bucket_edit, bucket)
+    qtbot.mouseClick(dialog.tester.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(dialog.tester.checks.rows) == 4, timeout=15000)
+    assert all(check.ok for check, _ in dialog.tester.checks.rows), dialog.tester.checks.rows
     assert dialog.status_label.text() == "All 4 checks passed."
 
     # Choose it as a destination and upload a real file through the engine.
@@ -212,18 +213,18 @@ def test_no_keyring_offers_session_only(qtbot, store, runner, backend) -> None:
     keyring.set_keyring(backend())  # the isolated_env fixture restores it
     assert not secrets.keyring_available()
     dialog = open_dialog(qtbot, store, runner)
-    tick(qtbot, dialog.keys_radio)
-    assert "No system keyring is available" in dialog.keyring_note.text()
-    assert dialog.session_only_check.isVisible()
-    type_into(qtbot, dialog.name_edit, "Headless")
-    type_into(qtbot, dialog.key_id_edit, "AKIAHEADLESSHEAD0001")
+    tick(qtbot, dialog.form.keys_radio)
+    assert "No system keyring is available" in dialog.form.keyring_note.text()
+    assert dialog.form.session_only_check.isVisible()
+    type_into(qtbot, dialog.form.name_edit, "Headless")
+    type_into(qtbot, dialog.form.key_id_edit, "AKIAHEADLESSHEAD0001")
     secret = f"session-{uuid.uuid4().hex}"
-    type_into(qtbot, dialog.secret_edit, secret)
+    type_into(qtbot, dialog.form.secret_edit, secret)
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert "Keep the secret for this session only" in dialog.error_label.text()
     assert [a.name for a in store.load()] == []
 
-    tick(qtbot, dialog.session_only_check)
+    tick(qtbot, dialog.form.session_only_check)
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     try:
         assert store.get("Headless").access_key_id == "AKIAHEADLESSHEAD0001"
@@ -246,8 +247,8 @@ def test_no_keyring_offers_session_only(qtbot, store, runner, backend) -> None:
 ])
 def test_invalid_input_is_explained(qtbot, store, runner, field, value, sentence) -> None:
     dialog = open_dialog(qtbot, store, runner)
-    type_into(qtbot, dialog.name_edit, "Valid name")
-    type_into(qtbot, getattr(dialog, field), value)
+    type_into(qtbot, dialog.form.name_edit, "Valid name")
+    type_into(qtbot, getattr(dialog.form, field), value)
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert sentence in dialog.error_label.text()
     assert dialog.error_label.isVisible()
@@ -259,14 +260,14 @@ def test_access_key_needs_id_and_secret_and_unique_name(qtbot, store, runner) ->
     store.save(Account("Taken"))
     dialog = open_dialog(qtbot, store, runner)
     qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
-    type_into(qtbot, dialog.name_edit, "Taken")
+    type_into(qtbot, dialog.form.name_edit, "Taken")
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert "There is already an account named 'Taken'" in dialog.error_label.text()
-    type_into(qtbot, dialog.name_edit, "Fresh")
-    tick(qtbot, dialog.keys_radio)
+    type_into(qtbot, dialog.form.name_edit, "Fresh")
+    tick(qtbot, dialog.form.keys_radio)
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert dialog.error_label.text() == "Enter the access key ID."
-    type_into(qtbot, dialog.key_id_edit, "AKIAFRESHFRESH000001")
+    type_into(qtbot, dialog.form.key_id_edit, "AKIAFRESHFRESH000001")
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert "Enter the secret key" in dialog.error_label.text()
     assert [a.name for a in store.load()] == ["Taken"]
@@ -275,12 +276,12 @@ def test_access_key_needs_id_and_secret_and_unique_name(qtbot, store, runner) ->
 
 def test_turning_tls_verification_off_is_warned(qtbot, store, runner) -> None:
     dialog = open_dialog(qtbot, store, runner)
-    assert dialog.verify_check.isChecked() and not dialog.tls_warning.isVisible()
-    tick(qtbot, dialog.verify_check)
-    assert dialog.tls_warning.isVisible()
-    assert "will not be checked" in dialog.tls_warning.text()
-    assert not dialog.ca_edit.isEnabled()
-    type_into(qtbot, dialog.name_edit, "Lab")
+    assert dialog.form.verify_check.isChecked() and not dialog.form.tls_warning.isVisible()
+    tick(qtbot, dialog.form.verify_check)
+    assert dialog.form.tls_warning.isVisible()
+    assert "will not be checked" in dialog.form.tls_warning.text()
+    assert not dialog.form.ca_edit.isEnabled()
+    type_into(qtbot, dialog.form.name_edit, "Lab")
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert store.get("Lab").verify_tls is False
     assert "TLS not verified" in dialog.model.index(0, 0).data(AccountListModel.DetailRole)
@@ -294,9 +295,9 @@ def test_rename_moves_the_secret_and_rebuilds_clients(qtbot, isolated_env, store
     clients = ClientFactory()
     before = clients.client(store.get("Old name").endpoint())
     dialog = open_dialog(qtbot, store, runner, clients)
-    assert dialog.name_edit.text() == "Old name"
-    type_into(qtbot, dialog.name_edit, "New name")
-    type_into(qtbot, dialog.region_edit, "eu-central-1")
+    assert dialog.form.name_edit.text() == "Old name"
+    type_into(qtbot, dialog.form.name_edit, "New name")
+    type_into(qtbot, dialog.form.region_edit, "eu-central-1")
     assert dialog.revert_button.isEnabled()
     with qtbot.waitSignal(dialog.accounts_changed, timeout=5000):
         qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
@@ -313,15 +314,15 @@ def test_unsaved_changes_are_asked_about(qtbot, store, runner) -> None:
     store.save(Account("Alpha"))
     store.save(Account("Beta"))
     dialog = open_dialog(qtbot, store, runner)
-    assert dialog.name_edit.text() == "Alpha"
-    type_into(qtbot, dialog.region_edit, "eu-west-3")
+    assert dialog.form.name_edit.text() == "Alpha"
+    type_into(qtbot, dialog.form.region_edit, "eu-west-3")
     dialog.list_view.setCurrentIndex(dialog.model.index(1, 0))
     box = dialog._box
     assert box is not None and "Save the changes to Alpha?" in box.text()
-    assert dialog.name_edit.text() == "Alpha"  # nothing switched yet
+    assert dialog.form.name_edit.text() == "Alpha"  # nothing switched yet
     box.button(QMessageBox.StandardButton.Save).click()
     assert store.get("Alpha").region == "eu-west-3"
-    assert dialog.name_edit.text() == "Beta"
+    assert dialog.form.name_edit.text() == "Beta"
 
 
 def test_remove_asks_then_deletes_account_and_secret(qtbot, isolated_env, store,

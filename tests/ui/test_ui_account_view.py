@@ -17,8 +17,8 @@ from mpugui.core.orphans.protection import PROTECTED
 from mpugui.core.s3.endpoint import ClientFactory
 from mpugui.core.states import PAUSED
 from mpugui.core.units import MiB
-from mpugui.ui.uploads.account_models import BUCKET, REPORT_ROLE
 from mpugui.ui.uploads.account_view import AccountView
+from mpugui.ui.uploads.all_buckets.buckets_model import BUCKET, REPORT_ROLE
 from tests.conftest import MOTO_ACCOUNT
 from tests.functional import test_orphans_scan as scan_fixtures
 
@@ -151,7 +151,7 @@ def test_the_uploads_table_prices_by_class_and_region(qtmodeltester):
     from mpugui.core.inventory.listing import Upload, Usage
     from mpugui.core.orphans.prices import PriceTable
     from mpugui.core.units import GiB
-    from mpugui.ui.uploads.uploads_models import UploadRow, UploadsModel
+    from mpugui.ui.uploads.models import UploadRow, UploadsModel
 
     model = UploadsModel(lambda: NOW)
     up = Upload("b", "k", "u1", NOW, storage_class="STANDARD_IA")

@@ -20,14 +20,11 @@ from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.sources import collect
 from mpugui.core.units import MiB
 from mpugui.ui.accounts.account_dialog import AccountsDialog
-from mpugui.ui.destination.destination_dialog import (
-    DEFAULT_ACCOUNT,
-    SKIP_EXISTING_TIP,
-    Destination,
-    DestinationDialog,
-    normalize_prefix,
-)
+from mpugui.ui.destination.account_field import DEFAULT_ACCOUNT
+from mpugui.ui.destination.destination import Destination, normalize_prefix
+from mpugui.ui.destination.destination_dialog import DestinationDialog
 from mpugui.ui.destination.key_preview import KeyPreviewModel, walk_sources
+from mpugui.ui.destination.send_options import SKIP_EXISTING_TIP
 from tests.conftest import make_file
 from tests.functional.test_preflight import denying_s3  # noqa: F401  (a fixture)
 
@@ -251,11 +248,11 @@ def test_accounts_button_opens_the_account_dialog(qtbot, store, runner, sources)
     dialog = open_destination(qtbot, store, runner, sources)
     type_into(qtbot, dialog.prefix_edit, "typed/before")
     qtbot.mouseClick(dialog.accounts_button, Qt.MouseButton.LeftButton)
-    accounts = dialog._accounts_dialog
+    accounts = dialog.account.accounts_dialog
     assert isinstance(accounts, AccountsDialog) and accounts.isVisible()
     assert not accounts.isModal()
     qtbot.mouseClick(accounts.add_button, Qt.MouseButton.LeftButton)
-    type_into(qtbot, accounts.name_edit, "Added later")
+    type_into(qtbot, accounts.form.name_edit, "Added later")
     qtbot.mouseClick(accounts.save_button, Qt.MouseButton.LeftButton)
     assert dialog.account_combo.findData("Added later") >= 0
     assert dialog.current_account() == "Local moto"  # the choice did not jump
@@ -293,20 +290,20 @@ def test_test_connection_runs_off_the_gui_thread(qtbot, store, runner, bucket) -
     dialog = AccountsDialog(store, runner, ClientFactory())
     qtbot.addWidget(dialog)
     dialog.show()
-    assert dialog.name_edit.text() == "Local moto"
-    type_into(qtbot, dialog.test_bucket_edit, bucket)
-    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
-    assert not dialog.test_button.isEnabled()  # the answer has not come yet
+    assert dialog.form.name_edit.text() == "Local moto"
+    type_into(qtbot, dialog.tester.bucket_edit, bucket)
+    qtbot.mouseClick(dialog.tester.button, Qt.MouseButton.LeftButton)
+    assert not dialog.tester.button.isEnabled()  # the answer has not come yet
     assert dialog.status_label.text() == "Testing the connection…"
-    qtbot.waitUntil(lambda: dialog.test_button.isEnabled(), timeout=15000)
-    assert [c.ok for c, _ in dialog.checks.rows] == [True, True, True, True]
-    assert f"'{bucket}' is reachable" in dialog.checks.rows[1][1].text()
+    qtbot.waitUntil(lambda: dialog.tester.button.isEnabled(), timeout=15000)
+    assert [c.ok for c, _ in dialog.tester.checks.rows] == [True, True, True, True]
+    assert f"'{bucket}' is reachable" in dialog.tester.checks.rows[1][1].text()
 
     missing = f"missing-{uuid.uuid4().hex[:8]}"
-    type_into(qtbot, dialog.test_bucket_edit, missing)
-    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dialog.test_button.isEnabled(), timeout=15000)
-    checks = [c for c, _ in dialog.checks.rows]
+    type_into(qtbot, dialog.tester.bucket_edit, missing)
+    qtbot.mouseClick(dialog.tester.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.tester.button.isEnabled(), timeout=15000)
+    checks = [c for c, _ in dialog.tester.checks.rows]
     assert checks[1].ok is False
     assert checks[1].sentence == f"The bucket '{missing}' does not exist."
     assert dialog.status_label.text() == "Bucket failed; see the results above."
@@ -322,11 +319,11 @@ def test_test_connection_to_a_closed_port_says_so_in_the_dialog(qtbot, store, ru
     dialog = AccountsDialog(store, runner, ClientFactory())
     qtbot.addWidget(dialog)
     dialog.show()
-    type_into(qtbot, dialog.endpoint_edit, f"http://127.0.0.1:{port}")
-    type_into(qtbot, dialog.test_bucket_edit, "any-bucket")
-    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dialog.test_button.isEnabled(), timeout=15000)
-    (creds, label), *others = dialog.checks.rows
+    type_into(qtbot, dialog.form.endpoint_edit, f"http://127.0.0.1:{port}")
+    type_into(qtbot, dialog.tester.bucket_edit, "any-bucket")
+    qtbot.mouseClick(dialog.tester.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.tester.button.isEnabled(), timeout=15000)
+    (creds, label), *others = dialog.tester.checks.rows
     assert creds.ok is False
     assert f"nothing is listening on port {port} of 127.0.0.1" in label.text()
     assert [c.ok for c, _ in others] == [None, None, None]
@@ -338,10 +335,10 @@ def test_closing_during_a_test_drops_the_answer(qtbot, store, runner, bucket) ->
     dialog = AccountsDialog(store, runner, ClientFactory())
     qtbot.addWidget(dialog)
     dialog.show()
-    type_into(qtbot, dialog.test_bucket_edit, bucket)
-    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    type_into(qtbot, dialog.tester.bucket_edit, bucket)
+    qtbot.mouseClick(dialog.tester.button, Qt.MouseButton.LeftButton)
     dialog.close()
     assert not dialog.isVisible()
     runner.pool.waitForDone(15000)
     qtbot.wait(50)  # let a queued answer (if any) arrive: it must be dropped
-    assert dialog.checks.rows == []
+    assert dialog.tester.checks.rows == []

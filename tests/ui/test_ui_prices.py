@@ -14,7 +14,8 @@ from mpugui.core import paths
 from mpugui.core.errors import MpuguiError
 from mpugui.core.orphans.prices import load_table, read_prices, store_key
 from mpugui.core.units import GiB
-from mpugui.ui.uploads.account_models import BUCKET, REPORT_ROLE
+from mpugui.ui.uploads.all_buckets.buckets_model import BUCKET, REPORT_ROLE
+from mpugui.ui.uploads.models import COST
 from mpugui.ui.uploads.prices_dialog import (
     EVERY_CLASS,
     EVERY_STORE,
@@ -23,7 +24,6 @@ from mpugui.ui.uploads.prices_dialog import (
     PricesDialog,
     parse_rows,
 )
-from mpugui.ui.uploads.uploads_models import COST
 from tests.conftest import MOTO_ACCOUNT
 from tests.functional import test_orphans_scan as scan_fixtures
 from tests.ui.test_ui_main_window import make_window  # noqa: F401  (a fixture)

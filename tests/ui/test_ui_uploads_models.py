@@ -1,4 +1,4 @@
-"""The In-progress tab's and the All buckets tab's models (ui/uploads/uploads_models.py)
+"""The In-progress tab's and the All buckets tab's models (ui/uploads/models.py)
 and their sorting proxies, as the browser and the account view set them up,
 under qtmodeltester (Qt's QAbstractItemModelTester) through every change they
 make: pages appended, part counts and journal links arriving, removals
@@ -12,7 +12,7 @@ from PySide6.QtCore import QSortFilterProxyModel, Qt
 
 from mpugui.core.inventory.listing import PartInfo, Upload, Usage
 from mpugui.core.orphans.prices import PriceTable
-from mpugui.ui.uploads.uploads_models import (
+from mpugui.ui.uploads.models import (
     BYTES,
     SORT_ROLE,
     UploadPartsModel,

@@ -1,5 +1,6 @@
 """The destination dialog's key preview: the object key each dropped file
-will get (walked off the GUI thread), and the entries that cannot be uploaded."""
+will get (walked off the GUI thread), the entries that cannot be uploaded,
+and the table that shows them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from PySide6.QtCore import (
     Qt,
 )
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from mpugui.core.errors import describe
 from mpugui.core.sources import Walk, collect, join_key, key_problem
@@ -145,3 +147,25 @@ def walk_sources(paths: list[str]) -> tuple[list[Row], list[str]]:
         except OSError as exc:
             problems.append(describe(exc))
     return rows, problems
+
+
+def preview_table(model: KeyPreviewModel) -> QTableView:
+    """The keys, a row each: the key takes the width, the size fits, the
+    local file keeps a width of its own."""
+    view = QTableView()
+    view.setModel(model)
+    view.setAccessibleName("Key names")
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setWordWrap(False)
+    view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    view.verticalHeader().hide()
+    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
+    view.setAlternatingRowColors(True)
+    view.setShowGrid(False)
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(KeyPreviewModel.KEY, QHeaderView.ResizeMode.Stretch)
+    header.setSectionResizeMode(KeyPreviewModel.SIZE, QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(KeyPreviewModel.SOURCE, QHeaderView.ResizeMode.Interactive)
+    header.resizeSection(KeyPreviewModel.SOURCE, 220)
+    return view

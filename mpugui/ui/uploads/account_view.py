@@ -7,28 +7,26 @@ The scan runs as one TaskRunner task (its own bounded pool inside, see
 mpugui.core.orphans.scan); its events land in an inbox that a 10 Hz timer
 drains into the model in one insert per tick, so the window never waits and
 a 500-bucket account costs per tick what arrived in it.
+
+This module puts the pieces together and follows the scan; the pieces are
+in all_buckets/: the top row (scan_toolbar), the sentences (scan_summary),
+the two tables (bucket_tables, over buckets_model and bucket_bar), the inbox
+(scan_inbox), the scan's rows by bucket (scan_rows) and the bulk dialogs
+(bulk_dialogs).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QFont
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
     QDialog,
-    QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QProgressBar,
-    QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -36,63 +34,26 @@ from PySide6.QtWidgets import (
 from mpugui.core.accounts import AccountStore
 from mpugui.core.errors import MpuguiError
 from mpugui.core.inventory.aborts import AbortResult
-from mpugui.core.inventory.listing import Usage, journal_index, utc_now
+from mpugui.core.inventory.listing import journal_index, utc_now
 from mpugui.core.journal.store import Journal
 from mpugui.core.orphans import memory
 from mpugui.core.orphans.prices import PriceTable, load_table
 from mpugui.core.orphans.protection import protection_of
 from mpugui.core.orphans.results import AccountScan, BucketReport, ScannedUpload
-from mpugui.core.orphans.scan import AccountScanner, ScanListener, ScanOutcome
-from mpugui.core.orphans.totals import totals
+from mpugui.core.orphans.scan import AccountScanner, ScanOutcome
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.units import plural
 from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.common.account_combo import refill_accounts
 from mpugui.ui.common.messages import user_error
-from mpugui.ui.uploads.account_dialogs import BulkAbortDialog, ProtectAllDialog
-from mpugui.ui.uploads.account_models import BYTES, COST, REPORT_ROLE, SORT_ROLE, BucketsModel
-from mpugui.ui.uploads.bucket_bar import BucketBarDelegate
-from mpugui.ui.uploads.uploads_models import BYTES as UPLOAD_BYTES
-from mpugui.ui.uploads.uploads_models import SORT_ROLE as UPLOAD_SORT_ROLE
-from mpugui.ui.uploads.uploads_models import UploadRow, UploadsModel
-
-
-class _Inbox(ScanListener):
-    """Where the scan's threads leave events for the GUI thread's timer."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.total: int | None = None
-        self.skipped = 0
-        self._buckets: list[BucketReport] = []
-        self._uploads: list[ScannedUpload] = []
-        self.notes: list[str] = []
-
-    def note(self, text: str) -> None:
-        with self._lock:
-            self.notes = [*self.notes, text]  # replaced, never changed: read unlocked
-
-    def buckets_listed(self, names: list[str]) -> None:
-        with self._lock:
-            self.total = len(names)
-
-    def upload_found(self, row: ScannedUpload) -> None:
-        with self._lock:
-            self._uploads.append(row)
-
-    def bucket_done(self, report: BucketReport) -> None:
-        with self._lock:
-            self._buckets.append(report)
-
-    def bucket_skipped(self, name: str, region: str) -> None:
-        with self._lock:
-            self.skipped += 1
-
-    def take(self) -> tuple[list[BucketReport], list[ScannedUpload]]:
-        with self._lock:
-            buckets, uploads = self._buckets, self._uploads
-            self._buckets, self._uploads = [], []
-        return buckets, uploads
+from mpugui.ui.uploads.all_buckets import scan_rows
+from mpugui.ui.uploads.all_buckets.bucket_tables import bucket_uploads_table, buckets_table
+from mpugui.ui.uploads.all_buckets.buckets_model import REPORT_ROLE, BucketsModel
+from mpugui.ui.uploads.all_buckets.bulk_dialogs import BulkAbortDialog, ProtectAllDialog
+from mpugui.ui.uploads.all_buckets.scan_inbox import ScanInbox
+from mpugui.ui.uploads.all_buckets.scan_summary import ScanSummary
+from mpugui.ui.uploads.all_buckets.scan_toolbar import ScanToolbar
+from mpugui.ui.uploads.models import UploadsModel
 
 
 class AccountView(QWidget):
@@ -113,89 +74,32 @@ class AccountView(QWidget):
         self._threads = threads
         self.scan: AccountScan | None = None
         self._scanner: AccountScanner | None = None
-        self._inbox: _Inbox | None = None
+        self._inbox: ScanInbox | None = None
         self._by_bucket: dict[str, list[ScannedUpload]] = {}
         self._notes: list[str] = []  # what the scan told that is no failure
         self.dialogs: list[QWidget] = []
         self._timer = QTimer(self, interval=100)
         self._timer.timeout.connect(self._drain)
         self.model = BucketsModel(self.now, self)
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(SORT_ROLE)
         self.uploads_model = UploadsModel(self.now, parent=self)
-        self.uploads_proxy = QSortFilterProxyModel(self)
-        self.uploads_proxy.setSourceModel(self.uploads_model)
-        self.uploads_proxy.setSortRole(UPLOAD_SORT_ROLE)
         self._build()
         self.reload_accounts()
 
     # -- layout -------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.account = QComboBox()
-        self.account.setMinimumContentsLength(16)
-        self.account.currentIndexChanged.connect(self._account_changed)
-        self.scan_button = QPushButton("Scan account")
-        self.scan_button.setToolTip("List every bucket's unfinished uploads, each bucket in "
-                                    "its own region")
-        self.scan_button.clicked.connect(self.toggle_scan)
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.setFormat("%v of %m buckets")
-        self.progress.setVisible(False)
-        self.protect_button = QPushButton("Protect all…")
-        self.protect_button.setToolTip("Add a lifecycle rule that aborts incomplete uploads "
-                                       "to the selected buckets (all when none is selected)")
-        self.protect_button.clicked.connect(self.open_protect_all)
-        self.abort_button = QPushButton("Abort old uploads…")
-        self.abort_button.setToolTip("Abort every upload older than N days, across the "
-                                     "account, after a preview")
-        self.abort_button.clicked.connect(self.open_bulk_abort)
-        top = QHBoxLayout()
-        top.addWidget(QLabel("Account"))
-        top.addWidget(self.account)
-        top.addWidget(self.scan_button)
-        top.addWidget(self.progress)
-        top.addStretch(1)
-        top.addWidget(self.protect_button)
-        top.addWidget(self.abort_button)
-
-        self.summary = QLabel("Scan the account to find unfinished uploads in every bucket.")
-        font = QFont(self.summary.font())
-        font.setPointSizeF(font.pointSizeF() * 1.25)
-        font.setBold(True)
-        self.summary.setFont(font)
-        self.summary.setWordWrap(True)
-        self.detail = QLabel()
-        self.detail.setWordWrap(True)
-
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(COST, Qt.SortOrder.DescendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setItemDelegateForColumn(BYTES, BucketBarDelegate(self.table))
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for col, width in enumerate((240, 110, 80, 330, 120, 90)):
-            self.table.setColumnWidth(col, width)
+        """The tab, top to bottom: the account and what to do, the sentences,
+        the buckets over the selected one's uploads."""
+        self.toolbar = ScanToolbar()
+        self.toolbar.account.currentIndexChanged.connect(self._account_changed)
+        self.toolbar.scan_clicked.connect(self.toggle_scan)
+        self.toolbar.protect_clicked.connect(self.open_protect_all)
+        self.toolbar.abort_clicked.connect(self.open_bulk_abort)
+        self.sentences = ScanSummary()
+        self.table, self.proxy = buckets_table(self.model, self)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(self._double_clicked)
-
-        self.uploads = QTableView()
-        self.uploads.setModel(self.uploads_proxy)
-        self.uploads.setSortingEnabled(True)
-        self.uploads.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.uploads.verticalHeader().setVisible(False)
-        self.uploads.setWordWrap(False)
-        self.uploads.horizontalHeader().setStretchLastSection(True)
-        self.uploads.sortByColumn(UPLOAD_BYTES, Qt.SortOrder.DescendingOrder)
-        for col, width in enumerate((240, 130, 130, 80, 150, 110, 60, 100, 120)):
-            self.uploads.setColumnWidth(col, width)
+        self.uploads, self.uploads_proxy = bucket_uploads_table(self.uploads_model, self)
         self.uploads_label = QLabel("Select a bucket to see its uploads; double-click it to "
                                     "open it in In-progress uploads.")
         lower = QWidget()
@@ -210,10 +114,12 @@ class AccountView(QWidget):
         split.setStretchFactor(1, 2)
 
         lay = QVBoxLayout(self)
-        lay.addLayout(top)
-        lay.addWidget(self.summary)
-        lay.addWidget(self.detail)
+        lay.addWidget(self.toolbar)
+        lay.addWidget(self.sentences)
         lay.addWidget(split, 1)
+        # The pieces the tests reach by name.
+        self.account, self.scan_button = self.toolbar.account, self.toolbar.scan_button
+        self.summary, self.detail = self.sentences.summary, self.sentences.detail
         self._update_actions()
 
     def reload_accounts(self) -> None:
@@ -273,9 +179,7 @@ class AccountView(QWidget):
             return  # a running scan priced with the old table is redone by the next one
         self.scan.reprice(table)
         self.model.add_reports(self.scan.buckets.values())
-        self._by_bucket = {}
-        for row in self.scan.uploads:
-            self._by_bucket.setdefault(row.upload.bucket, []).append(row)
+        self._by_bucket = scan_rows.group(self.scan.uploads)
         self._selection_changed()
         self._update_summary()
 
@@ -285,10 +189,7 @@ class AccountView(QWidget):
             return  # another account, or a scan began meanwhile
         self._table = table
         self._show_scan(last)
-        when = (last.finished or last.started).astimezone()
-        self.detail.setText(f"Last scan {when:%Y-%m-%d %H:%M}"
-                            + (" (stopped before the end)." if last.stopped else ".")
-                            + self._detail_suffix())
+        self.sentences.show_last(last, self._notes)
         self._update_actions()
 
     # -- scanning -----------------------------------------------------------------------
@@ -315,14 +216,12 @@ class AccountView(QWidget):
             return
         now = self.now()
         self._show_scan(AccountScan(endpoint.label(), now))
-        inbox = self._inbox = _Inbox()
+        inbox = self._inbox = ScanInbox()
         scanner = self._scanner = AccountScanner(
             self.clients, endpoint, inbox, prices=prices, now=now, journal_ids=journal_ids,
             threads=self._threads)
-        self.progress.setRange(0, 0)  # busy until the buckets are listed
-        self.progress.setVisible(True)
-        self.summary.setText("Scanning…")
-        self.detail.setText("")
+        self.toolbar.scan_started()
+        self.sentences.scanning()
         self._update_actions()
         self._timer.start()
         self.runner.run(scanner.run, lambda out: self._scan_ended(scanner, out),
@@ -332,8 +231,7 @@ class AccountView(QWidget):
         """Ask the scan to stop; it ends (and says so) once its threads have."""
         if self._scanner is not None:
             self._scanner.stop()
-            self.scan_button.setEnabled(False)
-            self.scan_button.setText("Stopping…")
+            self.toolbar.stopping()
 
     def _scan_ended(self, scanner: AccountScanner, outcome: ScanOutcome | BaseException
                     ) -> None:
@@ -343,7 +241,7 @@ class AccountView(QWidget):
         self._timer.stop()
         self._scanner, self._inbox = None, None
         scan = self.scan
-        self.progress.setVisible(False)
+        self.toolbar.progress.setVisible(False)
         if isinstance(outcome, BaseException):
             self.summary.setText(user_error(outcome))
         elif scan is not None:
@@ -360,17 +258,15 @@ class AccountView(QWidget):
             return
         buckets, uploads = inbox.take()
         self._notes = inbox.notes
-        if inbox.total is not None and self.progress.maximum() != inbox.total:
-            self.progress.setRange(0, inbox.total)
         for row in uploads:
             scan.upload_found(row)
-            self._by_bucket.setdefault(row.upload.bucket, []).append(row)
+        scan_rows.group(uploads, into=self._by_bucket)
         for report in buckets:
             scan.bucket_done(report)
         if buckets:
             self.model.add_reports(buckets)
             self._update_summary()
-        self.progress.setValue(len(scan.buckets) + inbox.skipped)
+        self.toolbar.show_progress(inbox.total, len(scan.buckets) + inbox.skipped)
 
     def _show_scan(self, scan: AccountScan | None) -> None:
         self.scan = scan
@@ -379,36 +275,19 @@ class AccountView(QWidget):
         self.uploads_model.clear()
         self._by_bucket = {}
         if scan is None:
-            self.summary.setText("Scan the account to find unfinished uploads in every bucket.")
-            self.detail.setText("")
+            self.sentences.idle()
             return
-        for row in scan.uploads:
-            self._by_bucket.setdefault(row.upload.bucket, []).append(row)
+        self._by_bucket = scan_rows.group(scan.uploads)
         self.model.add_reports(scan.buckets.values())
         self._update_summary()
-
-    def _detail_suffix(self) -> str:
-        scan = self.scan
-        text = "".join(f" {note}" for note in self._notes)
-        if scan is None or not scan.buckets:
-            return text
-        t = totals(scan.buckets.values())
-        if t.unprotected:
-            have = "has" if t.unprotected == 1 else "have"
-            text += (f" {t.unprotected} of {plural(t.buckets, 'bucket')} {have} no rule that "
-                     "aborts incomplete uploads.")
-        return text
 
     def _update_summary(self) -> None:
         scan = self.scan
         if scan is None:
             return
-        self.summary.setText(totals(scan.buckets.values()).sentence())
+        self.sentences.show_totals(scan)
         if not self.scanning:
-            when = (scan.finished or scan.started).astimezone()
-            self.detail.setText(f"Scanned {when:%Y-%m-%d %H:%M}"
-                                + (", stopped before the end." if scan.stopped else ".")
-                                + self._detail_suffix())
+            self.sentences.show_scanned(scan, self._notes)
 
     # -- selection ----------------------------------------------------------------------
 
@@ -425,10 +304,7 @@ class AccountView(QWidget):
             return
         report = reports[0]
         rows = self._by_bucket.get(report.name, [])
-        self.uploads_model.add_page([
-            UploadRow(r.upload, Usage(r.parts, r.bytes)
-                      if r.parts is not None and r.bytes is not None else None,
-                      r.error, r.journal_id) for r in rows])
+        self.uploads_model.add_page(scan_rows.upload_rows(rows))
         # Priced as the scan priced them: by storage class in the bucket's region.
         self.uploads_model.set_prices(self._table, report.region)
         self.uploads_label.setText(
@@ -442,12 +318,8 @@ class AccountView(QWidget):
             self.open_bucket.emit(self.account.currentText(), report.name)
 
     def _update_actions(self) -> None:
-        scanning = self.scanning
-        self.scan_button.setEnabled(True)
-        self.scan_button.setText("Stop" if scanning else "Scan account")
-        has = self.scan is not None and bool(self.scan.buckets)
-        self.protect_button.setEnabled(has and not scanning)
-        self.abort_button.setEnabled(has and not scanning)
+        self.toolbar.enable(scanning=self.scanning,
+                            has_buckets=self.scan is not None and bool(self.scan.buckets))
 
     # -- bulk actions -------------------------------------------------------------------
 
@@ -489,27 +361,9 @@ class AccountView(QWidget):
         return dialog
 
     def _aborted(self, results: list[tuple[ScannedUpload, AbortResult]]) -> None:
-        scan = self.scan
-        gone = {row.upload.upload_id for row, r in results if r.ok}
-        if scan is None or not gone:
+        if self.scan is None or not any(r.ok for _, r in results):
             return
-        scan.uploads = [u for u in scan.uploads if u.upload.upload_id not in gone]
-        touched = {row.upload.bucket for row, r in results if r.ok}
-        fresh = []
-        for name in touched:  # recount only the buckets that changed
-            old = scan.buckets.get(name)
-            if old is None:
-                continue
-            report = BucketReport(old.name, old.region, old.protection, error=old.error,
-                                  directory=old.directory)
-            rows = [u for u in self._by_bucket.get(name, [])
-                    if u.upload.upload_id not in gone]
-            self._by_bucket[name] = rows
-            for row in rows:
-                report.add(row)
-            scan.bucket_done(report)
-            fresh.append(report)
-        self.model.add_reports(fresh)
+        self.model.add_reports(scan_rows.drop_aborted(self.scan, self._by_bucket, results))
         self._selection_changed()
         self._update_summary()
 

@@ -1,6 +1,7 @@
-"""Table models of the uploads browser: the in-progress uploads of a bucket
-(rows arrive page by page; parts and bytes fill in per row as ListParts
-answers) and the parts of the selected upload."""
+"""The uploads tables' models: a bucket's in-progress uploads (the In-progress
+tab's rows arrive page by page, parts and bytes filling in per row as
+ListParts answers; the All buckets tab shows the selected bucket's with the
+same model) and the parts of the selected upload."""
 
 from __future__ import annotations
 

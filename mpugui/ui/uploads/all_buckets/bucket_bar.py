@@ -8,7 +8,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from mpugui.ui.uploads.account_models import AGE_ROLE, SHARE_ROLE
+from mpugui.ui.uploads.all_buckets.buckets_model import AGE_ROLE, SHARE_ROLE
 
 WEEK, MONTH = 7 * 86400, 30 * 86400
 _FRESH, _AGING, _OLD = QColor("#2da44e"), QColor("#d29922"), QColor("#cf222e")
