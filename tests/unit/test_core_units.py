@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mpugui.core.errors import SourceChanged
 from mpugui.core.journal.store import Journal, JournalError, PartRecord, TransferRecord
 from mpugui.core.s3 import checksums
 from mpugui.core.s3.endpoint import Endpoint
@@ -24,7 +25,6 @@ from mpugui.core.s3.plan import (
     PlanError,
     make_plan,
 )
-from mpugui.core.errors import SourceChanged
 from mpugui.core.sources import Identity, check_unchanged, collect, identity
 from mpugui.core.units import GiB, MiB, TiB, parse_age, parse_rate, parse_size
 
