@@ -503,8 +503,8 @@ def test_window_acts_on_a_select_all_of_twenty_thousand_rows(qtbot, journal) -> 
     qtbot.addWidget(window)
     assert window.model.rowCount() == 20_000  # built from current_snapshot() at start
     window.queue.selectAll()
-    assert window.selected_states() == {"queued", "uploading", "paused", "done", "failed"}
-    assert window.selected_ids() == list(feed.table)
+    assert window.selection.selected_states() == {"queued", "uploading", "paused", "done", "failed"}
+    assert window.selection.selected_ids() == list(feed.table)
     window.acts["pause"].trigger()
     assert engine.calls[-1] == ("in_slices", "pause", list(feed.table))
     # two separate blocks, chosen as ranges
@@ -515,9 +515,10 @@ def test_window_acts_on_a_select_all_of_twenty_thousand_rows(qtbot, journal) -> 
         sel.select(QItemSelection(window.proxy.index(first, 0), window.proxy.index(last, 0)),
                    flags)
     ids = list(feed.table)
-    assert window.selected_ids() == ids[10:20] + ids[5000:5005]
-    assert window.selected_states() == {mixed(i).state for i in ids[10:20] + ids[5000:5005]}
-    window.remove_finished()
+    assert window.selection.selected_ids() == ids[10:20] + ids[5000:5005]
+    chosen = ids[10:20] + ids[5000:5005]
+    assert window.selection.selected_states() == {mixed(i).state for i in chosen}
+    window.selection.remove_finished()
     assert engine.calls[-1] == ("remove_finished", None)
     # a tick: the status bar and the actions come from the counts
     done = [feed.table[i]._replace(state="done") for i in ids[:100]]
