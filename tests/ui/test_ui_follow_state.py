@@ -13,7 +13,7 @@ from mpugui.core.accounts import KEYS, Account
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from mpugui.ui.common import settings as cfg
-from mpugui.ui.queue.queue_model import STATE
+from mpugui.ui.queue.queue_columns import STATE
 from tests.conftest import make_file
 from tests.ui import test_ui_main_window as main_window_tests
 from tests.ui.test_ui_main_window import select

@@ -22,7 +22,7 @@ from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.app.main_window import MainWindow
 from mpugui.ui.common import settings as cfg
 from mpugui.ui.common.messages import MessageBridge
-from mpugui.ui.queue.queue_model import ID_ROLE, SIZE
+from mpugui.ui.queue.queue_columns import ID_ROLE, SIZE
 from tests.conftest import make_file
 
 

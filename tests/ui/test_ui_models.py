@@ -20,15 +20,8 @@ from mpugui.engine.engine import UploadRequest
 from mpugui.ui.app.log_dock import LogModel
 from mpugui.ui.common.messages import MessageBridge
 from mpugui.ui.parts.parts_model import PartsModel
-from mpugui.ui.queue.queue_model import (
-    ID_ROLE,
-    NAME,
-    PROGRESS,
-    SPEED,
-    STATE,
-    QueueModel,
-    QueueProxy,
-)
+from mpugui.ui.queue.queue_columns import ID_ROLE, NAME, PROGRESS, SPEED, STATE, sort_key
+from mpugui.ui.queue.queue_model import QueueModel, QueueProxy
 from mpugui.ui.queue.queue_view import QueueView
 from tests.conftest import make_file
 from tests.functional.test_engine_upload import wait_state
@@ -288,7 +281,7 @@ def expected_ids(feed: Feed, sort: tuple[int, Qt.SortOrder] | None, needle: str)
             if not needle or needle in t.name.lower() or needle in t.uri.lower()]
     if sort is not None:
         col, order = sort
-        rows.sort(key=lambda t: (QueueModel._sort_key(t, col), t.id),
+        rows.sort(key=lambda t: (sort_key(t, col), t.id),
                   reverse=order == Qt.SortOrder.DescendingOrder)
     return [t.id for t in rows]
 

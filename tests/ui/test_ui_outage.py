@@ -14,7 +14,7 @@ from mpugui.core.s3.endpoint import Endpoint
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from mpugui.ui.common import settings as cfg
-from mpugui.ui.queue.queue_model import STATE
+from mpugui.ui.queue.queue_columns import STATE
 from tests.conftest import make_file
 from tests.faultproxy import FaultProxy
 from tests.ui.test_ui_main_window import make_window, select  # noqa: F401 (fixture)

@@ -39,7 +39,8 @@ from mpugui.ui.common.messages import AlertPresenter, MessageBridge
 from mpugui.ui.common.palette import forget_palette
 from mpugui.ui.parts.part_panel import PartPanel
 from mpugui.ui.queue.adder import DestinationLike, PathAdder
-from mpugui.ui.queue.queue_model import ID_ROLE, QueueModel, QueueProxy
+from mpugui.ui.queue.queue_columns import ID_ROLE
+from mpugui.ui.queue.queue_model import QueueModel, QueueProxy
 from mpugui.ui.queue.queue_view import QueueView, local_paths
 
 if TYPE_CHECKING:
