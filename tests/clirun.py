@@ -1,9 +1,12 @@
 """Running the real CLI (`python -m mpugui ...`) as a child process, with the
-test's environment (MPUGUI_HOME, AWS_* from the isolated_env fixture)."""
+test's environment (MPUGUI_HOME, AWS_* from the isolated_env fixture); or in
+the test's own process through cli.main (run_in_process), where its servers
+and fixtures are at hand."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -12,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from mpugui.cli import main as cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,3 +69,20 @@ def transfers(**popen: Any) -> list[dict[str, Any]]:
     done = run_cli("transfers", "--json", **popen)
     assert done.returncode == 0, done.stderr
     return json_lines(done.stdout)
+
+
+def run_in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`mpugui ARGS` through cli.main; returns (exit code, stdout, stderr)."""
+    root = logging.getLogger()
+    level = root.level
+    try:
+        code = cli.main(list(args))
+    finally:
+        # cli.main installs its log file handler on every call; in one
+        # process the previous one must be closed, not just dropped.
+        for handler in [h for h in root.handlers if getattr(h, "_mpugui", False)]:
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(level)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

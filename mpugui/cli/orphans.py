@@ -12,10 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
+from mpugui.cli.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from mpugui.cli.uploads.aborts import confirm_abort, report_abort
 from mpugui.cli.uploads.common import (
-    EXIT_FAILED,
-    EXIT_OK,
     Out,
     ages_from,
     forget_in_journal,
@@ -42,7 +41,6 @@ from mpugui.core.orphans.totals import totals
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.units import format_bytes, plural
 
-EXIT_INTERRUPTED = 3
 _BUCKET_HEADER = (f"{'BUCKET':<32}  {'REGION':<14}  {'UPLOADS':>7}  {'BYTES':>10}  "
                   f"{'COST/MO*':>9}  {'OLDEST':>9}  ABORT RULE")
 

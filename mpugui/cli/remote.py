@@ -53,7 +53,7 @@ def request_from_args(args: argparse.Namespace,
             raise MpuguiError("Give at least one file or folder and an s3:// destination.")
         bucket, key = parse_s3_uri(dest)
         skip = args.skip_existing
-        if skip is None:  # as cli._start_upload: on for folders
+        if skip is None:  # as cli.transfers.start_upload: on for folders
             skip = any(os.path.isdir(s) for s in sources)
         feed = FeedRequest([os.path.abspath(s) for s in sources], bucket, key,
                            endpoint_from_args(args), part_size=args.part_size,

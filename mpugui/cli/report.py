@@ -12,9 +12,9 @@ from typing import Any, TextIO
 
 from mpugui.core.problem_tally import ProblemTally
 from mpugui.core.states import ACTIVE_STATES, CANCELLED, DONE, FAILED, WAITING
-from mpugui.core.transfer.existing import skipped_sentence
 from mpugui.core.transfer.feeder import Feeder
 from mpugui.core.transfer.snapshot import REMOVED
+from mpugui.core.transfer.unchanged import skipped_sentence
 from mpugui.core.units import format_bytes, format_duration, format_rate
 
 

@@ -44,7 +44,7 @@ from mpugui.core.transfer.snapshot import (
     TransferSnapshot,
 )
 from mpugui.core.units import MiB
-from mpugui.ui.queue import queue_model
+from mpugui.ui.queue import queue_columns, queue_model
 from mpugui.ui.queue.queue_view import QueueView
 
 STATES = ("queued", "uploading", "paused", "done", "failed")
@@ -169,7 +169,7 @@ class Bench:
             states = model.shown_states()
             report("select all: ids and states from ranges", [ms(started)])
             started = time.perf_counter()
-            legacy_ids = [i.data(queue_model.ID_ROLE) for i in sel.selectedRows()]
+            legacy_ids = [i.data(queue_columns.ID_ROLE) for i in sel.selectedRows()]
             report("select all: ids from selectedRows() (before)", [ms(started)])
             assert legacy_ids == ids and states
             sel.clearSelection()
@@ -197,10 +197,10 @@ class Bench:
         report("filter: clear it",
                [self.timed(view, lambda: proxy.set_filter_text(needle))])
         report("sort: click the Name header",
-               [self.timed(view, lambda: view.sortByColumn(queue_model.NAME,
+               [self.timed(view, lambda: view.sortByColumn(queue_columns.NAME,
                                                            Qt.SortOrder.AscendingOrder))])
         report("sort: click it again (descending)",
-               [self.timed(view, lambda: view.sortByColumn(queue_model.NAME,
+               [self.timed(view, lambda: view.sortByColumn(queue_columns.NAME,
                                                            Qt.SortOrder.DescendingOrder))])
         view.close()
 
@@ -240,12 +240,12 @@ def main() -> None:
     module = load_legacy(args.legacy) if args.legacy else queue_model
     bench = Bench(module, bool(args.legacy), args.limit)
     runs = [("unsorted", None, ""),
-            ("sorted by speed, descending", (queue_model.SPEED, Qt.SortOrder.DescendingOrder),
+            ("sorted by speed, descending", (queue_columns.SPEED, Qt.SortOrder.DescendingOrder),
              ""),
-            ("sorted by progress", (queue_model.PROGRESS, Qt.SortOrder.AscendingOrder), ""),
+            ("sorted by progress", (queue_columns.PROGRESS, Qt.SortOrder.AscendingOrder), ""),
             ("unsorted, filtered ('3')", None, "3"),
             ("sorted by speed, filtered ('3')",
-             (queue_model.SPEED, Qt.SortOrder.DescendingOrder), "3")]
+             (queue_columns.SPEED, Qt.SortOrder.DescendingOrder), "3")]
     for label, sort, needle in runs:
         if args.only and args.only not in label:
             continue

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import sys
 
 import pytest
 
-from mpugui.cli import main as cli
 from mpugui.core import paths
 from mpugui.core.journal import owner
 from mpugui.core.journal.store import Journal, TransferRecord
@@ -20,6 +18,7 @@ from mpugui.core.orphans.directory import UNSUPPORTED
 from mpugui.core.orphans.prices import AWS_PRICES, save_prices
 from mpugui.core.states import CANCELLED, PAUSED
 from mpugui.core.units import GiB, MiB
+from tests.clirun import run_in_process
 from tests.functional import test_orphans_scan as scan_fixtures
 from tests.functional.test_inventory import remaining_ids
 
@@ -35,22 +34,12 @@ NOW = "2010-11-20T00:00:00Z"  # moto dates every upload 2010-11-10
 @pytest.fixture
 def run(moto_url, capsys, monkeypatch):
     """`mpugui ARGS --endpoint-url URL`; returns (exit code, stdout, stderr)."""
-    root = logging.getLogger()
-    level = root.level
     monkeypatch.setenv("MPUGUI_NOW", NOW)
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # not a terminal: nobody to ask
 
     def call(*args: str, url: str = moto_url) -> tuple[int, str, str]:
-        try:
-            code = cli.main([*args, "--endpoint-url", url, "--region", "us-east-1",
-                             "--path-style"])
-        finally:
-            for handler in [h for h in root.handlers if getattr(h, "_mpugui", False)]:
-                root.removeHandler(handler)
-                handler.close()
-            root.setLevel(level)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
+        return run_in_process(capsys, *args, "--endpoint-url", url, "--region", "us-east-1",
+                              "--path-style")
 
     return call
 

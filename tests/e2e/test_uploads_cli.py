@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -14,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from mpugui.cli import main as cli
 from mpugui.core import paths
 from mpugui.core.journal.store import Journal, TransferRecord
 from mpugui.core.states import CANCELLED, DONE, PAUSED
 from mpugui.core.units import MiB
+from tests.clirun import run_in_process
 from tests.conftest import make_file
 from tests.functional.test_inventory import remaining_ids, start_upload
 
@@ -27,21 +26,8 @@ from tests.functional.test_inventory import remaining_ids, start_upload
 def run(moto_url, capsys):
     """Run `mpugui ARGS --endpoint-url moto`; returns (exit code, stdout, stderr)."""
 
-    root = logging.getLogger()
-    level = root.level
-
     def call(*args: str) -> tuple[int, str, str]:
-        try:
-            code = cli.main([*args, "--endpoint-url", moto_url, "--region", "us-east-1"])
-        finally:
-            # cli.main installs its log file handler on every call; in one
-            # process the previous one must be closed, not just dropped.
-            for handler in [h for h in root.handlers if getattr(h, "_mpugui", False)]:
-                root.removeHandler(handler)
-                handler.close()
-            root.setLevel(level)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
+        return run_in_process(capsys, *args, "--endpoint-url", moto_url, "--region", "us-east-1")
 
     return call
 

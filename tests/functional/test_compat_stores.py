@@ -345,7 +345,8 @@ def test_the_window_says_what_verified_the_object(qtbot, s3rver_env, engine_fact
 
     from mpugui.core.s3.endpoint import Endpoint
     from mpugui.engine.engine import UploadRequest
-    from mpugui.ui.queue.queue_model import STATE, QueueModel
+    from mpugui.ui.queue.queue_columns import STATE
+    from mpugui.ui.queue.queue_model import QueueModel
     from tests.functional.test_faults import wait_final
 
     bucket = f"ui-{uuid.uuid4().hex[:8]}"

@@ -24,16 +24,18 @@ from mpugui.core.errors import MpuguiError
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.s3.plan import TAPER_V1, make_plan
 from mpugui.core.sources import Identity, identity
-from mpugui.core.transfer import existing
+from mpugui.core.transfer import unchanged
 from mpugui.core.transfer.existing import (
     HEAD_LIMIT,
     LIST_PAGE,
-    Recorded,
     RemoteListing,
     RemoteObject,
-    candidate_cuts,
     common_prefix,
     existing_objects,
+)
+from mpugui.core.transfer.unchanged import (
+    Recorded,
+    candidate_cuts,
     is_unchanged,
     skipped_sentence,
 )
@@ -197,7 +199,7 @@ def test_candidate_cuts() -> None:
 
 # ------------------------------------------------------------ recorded ETags
 class _NoHashing:
-    """Stands in for hashlib inside existing.py: any hashing fails the test."""
+    """Stands in for hashlib inside unchanged.py: any hashing fails the test."""
 
     def md5(self, *args: Any) -> Any:
         raise AssertionError("is_unchanged hashed the file")
@@ -211,7 +213,7 @@ def test_recorded_etag_skips_without_hashing(s3, client, bucket, tmp_path: Path,
     remote = existing_objects(client, bucket, ["r/r.bin"])["r/r.bin"]
     recorded = Recorded(etag=etag, size=ident.size, mtime_ns=ident.mtime_ns,
                         sample=ident.sample)
-    monkeypatch.setattr(existing, "hashlib", _NoHashing())
+    monkeypatch.setattr(unchanged, "hashlib", _NoHashing())
     assert is_unchanged(str(path), ident, remote, recorded)
     # The same without the journal's record does hash (so the stub above counts).
     with pytest.raises(AssertionError, match="hashed the file"):

@@ -13,7 +13,7 @@ from mpugui.core.accounts import KEYS, Account
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from mpugui.ui.common import settings as cfg
-from mpugui.ui.queue.queue_model import STATE
+from mpugui.ui.queue.queue_columns import STATE
 from tests.conftest import make_file
 from tests.ui import test_ui_main_window as main_window_tests
 from tests.ui.test_ui_main_window import select
@@ -91,7 +91,7 @@ def test_parts_pane_belongs_to_the_queue_and_can_be_hidden(qtbot, make_window) -
 def test_in_progress_tab_follows_the_accounts_dialog(qtbot, make_window, moto_url) -> None:
     window = make_window()
     browser = window.ensure_uploads_browser()
-    dialog = window.open_accounts()
+    dialog = window.dialogs.open_accounts()
     assert browser is not None and dialog is not None
     names = [browser.account.itemText(i) for i in range(browser.account.count())]
     assert "fresh" not in names
@@ -122,10 +122,10 @@ def test_a_failed_cancel_is_said_where_the_user_acted(qtbot, make_window, moto_u
                         and window.model.row_of(tid) is not None, timeout=10000)
         proxy.add(Fault("AbortMultipartUpload", "error", status=403, code="AccessDenied"))
         select(window, tid)
-        window.confirm_cancel()
-        box = window.confirm_box
+        window.selection.confirm_cancel()
+        box = window.selection.confirm_box
         assert box is not None
-        qtbot.mouseClick(window._cancel_yes, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(window.selection._cancel_yes, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: window.model.transfer(tid).state == "failed", timeout=20000)
         t = window.model.transfer(tid)
         assert t.detail.startswith("Cancel failed")
@@ -165,7 +165,7 @@ def test_a_retry_that_fails_again_is_said_where_the_user_acted(qtbot, make_windo
                     timeout=20000)
     window.statusBar().clearMessage()
     select(window, tid)
-    window.retry_selected()
+    window.selection.retry_selected()
     qtbot.waitUntil(lambda: "r.bin" in window.statusBar().toolTip(), timeout=20000)
     assert "does not exist" in window.statusBar().toolTip()
     assert window.acts["retry"].isEnabled()  # what can be done next
@@ -184,7 +184,7 @@ def test_remove_says_which_running_transfers_it_kept(qtbot, make_window, bucket,
     qtbot.waitUntil(lambda: getattr(window.model.transfer(busy), "state", "") == "uploading",
                     timeout=20000)
     window.queue.selectAll()
-    window.remove_selected()
+    window.selection.remove_selected()
     assert "1 transfer still running was not removed" in window.statusBar().toolTip()
     assert window.model.transfer(busy) is not None
     window.close()

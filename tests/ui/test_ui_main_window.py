@@ -22,7 +22,7 @@ from mpugui.engine.tasks import TaskRunner
 from mpugui.ui.app.main_window import MainWindow
 from mpugui.ui.common import settings as cfg
 from mpugui.ui.common.messages import MessageBridge
-from mpugui.ui.queue.queue_model import ID_ROLE, SIZE
+from mpugui.ui.queue.queue_columns import ID_ROLE, SIZE
 from tests.conftest import make_file
 
 
@@ -114,7 +114,7 @@ def test_drop_goes_through_the_destination_dialog(qtbot, make_window, s3, bucket
     a = make_file(tmp_path / "in" / "a.bin", 7 * MiB + 3, seed=1)
     b = make_file(tmp_path / "in" / "b.txt", 999, seed=2)
     drop(qtbot, window.queue.viewport(), [a, b])
-    dialog = window._dialogs[-1]
+    dialog = window.dialogs.kept[-1]
     assert isinstance(dialog, dd.DestinationDialog) and dialog.isVisible()
     assert dialog.paths == [str(a), str(b)]
     dialog.bucket_combo.setEditText(bucket)
@@ -233,7 +233,7 @@ def test_toolbar_pause_resume_cancel(qtbot, make_window, s3, bucket, endpoint,
     qtbot.waitUntil(lambda: window.model.transfer(tid).state == "uploading", timeout=10000)
 
     qtbot.mouseClick(button(window, "cancel"), Qt.MouseButton.LeftButton)
-    box = window.confirm_box
+    box = window.selection.confirm_box
     assert isinstance(box, QMessageBox) and "deleted from the bucket" in box.informativeText()
     yes = next(b for b in box.buttons() if "delete parts" in b.text())
     qtbot.mouseClick(yes, Qt.MouseButton.LeftButton)
@@ -289,11 +289,11 @@ def test_layout_and_settings_survive_a_restart(qtbot, make_window) -> None:
     window.status.bandwidth.spin.setValue(2.5)
     window.acts["auto_resume"].setChecked(True)
     window.acts["notify"].setChecked(False)
-    window._max_wait_acts[3600].trigger()
+    window.prefs.max_wait_acts[3600].trigger()
     assert window.engine.limiter.rate == int(2.5 * MiB)
     window.close()
     again = make_window()
-    assert again._max_wait_acts[3600].isChecked()
+    assert again.prefs.max_wait_acts[3600].isChecked()
     assert again.engine.settings.max_wait == 3600
     assert not again.acts["notify"].isChecked()
     assert again.queue.horizontalHeader().sectionSize(0) == 333
@@ -315,7 +315,7 @@ def test_hand_edited_settings_fall_back_to_their_defaults(qtbot, make_window) ->
     settings.sync()
     window = make_window()
     assert window.status.bandwidth.limit() == 0 and window.engine.limiter.rate == 0
-    assert window._max_wait_acts[0].isChecked() and window.engine.settings.max_wait is None
+    assert window.prefs.max_wait_acts[0].isChecked() and window.engine.settings.max_wait is None
 
 
 def test_actions_follow_the_selection_and_the_context_menu_has_them(
@@ -342,7 +342,7 @@ def test_actions_follow_the_selection_and_the_context_menu_has_them(
     if importlib.util.find_spec("mpugui.ui.accounts.account_dialog") is not None:
         window.acts["accounts"].trigger()
         window.acts["accounts"].trigger()
-        dialogs = [d for d in window._dialogs if type(d).__name__ == "AccountsDialog"]
+        dialogs = [d for d in window.dialogs.kept if type(d).__name__ == "AccountsDialog"]
         assert len(dialogs) == 1 and dialogs[0].isVisible() and not dialogs[0].isModal()
         dialogs[0].close()
 

@@ -20,15 +20,8 @@ from mpugui.engine.engine import UploadRequest
 from mpugui.ui.app.log_dock import LogModel
 from mpugui.ui.common.messages import MessageBridge
 from mpugui.ui.parts.parts_model import PartsModel
-from mpugui.ui.queue.queue_model import (
-    ID_ROLE,
-    NAME,
-    PROGRESS,
-    SPEED,
-    STATE,
-    QueueModel,
-    QueueProxy,
-)
+from mpugui.ui.queue.queue_columns import ID_ROLE, NAME, PROGRESS, SPEED, STATE, sort_key
+from mpugui.ui.queue.queue_model import QueueModel, QueueProxy
 from mpugui.ui.queue.queue_view import QueueView
 from tests.conftest import make_file
 from tests.functional.test_engine_upload import wait_state
@@ -288,7 +281,7 @@ def expected_ids(feed: Feed, sort: tuple[int, Qt.SortOrder] | None, needle: str)
             if not needle or needle in t.name.lower() or needle in t.uri.lower()]
     if sort is not None:
         col, order = sort
-        rows.sort(key=lambda t: (QueueModel._sort_key(t, col), t.id),
+        rows.sort(key=lambda t: (sort_key(t, col), t.id),
                   reverse=order == Qt.SortOrder.DescendingOrder)
     return [t.id for t in rows]
 
@@ -503,8 +496,8 @@ def test_window_acts_on_a_select_all_of_twenty_thousand_rows(qtbot, journal) -> 
     qtbot.addWidget(window)
     assert window.model.rowCount() == 20_000  # built from current_snapshot() at start
     window.queue.selectAll()
-    assert window.selected_states() == {"queued", "uploading", "paused", "done", "failed"}
-    assert window.selected_ids() == list(feed.table)
+    assert window.selection.selected_states() == {"queued", "uploading", "paused", "done", "failed"}
+    assert window.selection.selected_ids() == list(feed.table)
     window.acts["pause"].trigger()
     assert engine.calls[-1] == ("in_slices", "pause", list(feed.table))
     # two separate blocks, chosen as ranges
@@ -515,9 +508,10 @@ def test_window_acts_on_a_select_all_of_twenty_thousand_rows(qtbot, journal) -> 
         sel.select(QItemSelection(window.proxy.index(first, 0), window.proxy.index(last, 0)),
                    flags)
     ids = list(feed.table)
-    assert window.selected_ids() == ids[10:20] + ids[5000:5005]
-    assert window.selected_states() == {mixed(i).state for i in ids[10:20] + ids[5000:5005]}
-    window.remove_finished()
+    assert window.selection.selected_ids() == ids[10:20] + ids[5000:5005]
+    chosen = ids[10:20] + ids[5000:5005]
+    assert window.selection.selected_states() == {mixed(i).state for i in chosen}
+    window.selection.remove_finished()
     assert engine.calls[-1] == ("remove_finished", None)
     # a tick: the status bar and the actions come from the counts
     done = [feed.table[i]._replace(state="done") for i in ids[:100]]

@@ -14,7 +14,7 @@ from mpugui.core.s3.endpoint import Endpoint
 from mpugui.core.units import MiB
 from mpugui.engine.engine import UploadRequest
 from mpugui.ui.common import settings as cfg
-from mpugui.ui.queue.queue_model import STATE
+from mpugui.ui.queue.queue_columns import STATE
 from tests.conftest import make_file
 from tests.faultproxy import FaultProxy
 from tests.ui.test_ui_main_window import make_window, select  # noqa: F401 (fixture)
@@ -59,9 +59,9 @@ def test_waiting_row_countdown_status_retry_now_and_pause(
     qtbot.waitUntil(lambda: window.model.transfer(tid).state == "paused", timeout=5000)
 
     # The give-up setting reaches the engine and is kept.
-    window._max_wait_acts[600].trigger()
+    window.prefs.max_wait_acts[600].trigger()
     assert engine.settings.max_wait == 600 and cfg.get(window.settings, cfg.MAX_WAIT) == 600
-    window._max_wait_acts[0].trigger()
+    window.prefs.max_wait_acts[0].trigger()
     assert engine.settings.max_wait is None
 
     proxy.accept()

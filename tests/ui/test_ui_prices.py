@@ -94,7 +94,7 @@ def test_a_saved_price_reprices_both_tabs_and_the_cli_alike(qtbot, make_window, 
 
     # Settings > Storage prices: a bad price is refused where it was typed.
     window.prices_action.trigger()
-    dialog = next(d for d in window._dialogs if isinstance(d, PricesDialog))
+    dialog = next(d for d in window.dialogs.kept if isinstance(d, PricesDialog))
     qtbot.waitExposed(dialog)
     save = dialog.buttons.button(QDialogButtonBox.StandardButton.Save)
     dialog.add_button.click()
@@ -127,6 +127,6 @@ def test_a_saved_price_reprices_both_tabs_and_the_cli_alike(qtbot, make_window, 
 
     # Opened again, the dialog shows what was saved.
     window.prices_action.trigger()
-    again = next(d for d in window._dialogs if isinstance(d, PricesDialog))
+    again = next(d for d in window.dialogs.kept if isinstance(d, PricesDialog))
     assert again.rows() == [(store_key(moto_url), EVERY_CLASS, "", "20")]
     again.close()

@@ -103,7 +103,8 @@ def test_queue_columns_fit_a_small_screen(qtbot, monkeypatch) -> None:
     # real window showed them behind a horizontal scroll bar), and a state's
     # word is not cut ("U…g").
     from mpugui.ui.queue import queue_view
-    from mpugui.ui.queue.queue_model import COLUMNS, DESTINATION, STATE, QueueModel, QueueProxy
+    from mpugui.ui.queue.queue_columns import COLUMNS, DESTINATION, STATE
+    from mpugui.ui.queue.queue_model import QueueModel, QueueProxy
 
     def shown(area: QRect) -> list[int]:
         monkeypatch.setattr(queue_view, "available_geometry", lambda widget: area)

@@ -45,8 +45,8 @@ def test_cancelling_a_failed_transfer_does_not_offer_to_keep_uploading(
     qtbot.waitUntil(lambda: getattr(window.model.transfer(tid), "state", "") == "failed",
                     timeout=20000)
     select(window, tid)
-    window.confirm_cancel()
-    box = window.confirm_box
+    window.selection.confirm_cancel()
+    box = window.selection.confirm_box
     assert box is not None
     texts = [b.text() for b in box.buttons()]
     assert "Keep the upload" in texts and "Keep uploading" not in texts

@@ -89,9 +89,10 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mpugui.cli.arg_types import typed
+from mpugui.cli.exit_codes import EXIT_FAILED, EXIT_USAGE
 from mpugui.cli.uploads.aborts import abort, cleanup
 from mpugui.cli.uploads.adopt import adopt, lifecycle
-from mpugui.cli.uploads.common import EXIT_FAILED, EXIT_USAGE, Out, age_type, price_option
+from mpugui.cli.uploads.common import Out, age_type, price_option
 from mpugui.cli.uploads.listing import list_parts, list_uploads
 from mpugui.core.errors import MpuguiError, describe
 from mpugui.core.inventory.errors import InventoryError, explain

@@ -8,10 +8,8 @@ import sys
 from datetime import timedelta
 from typing import Any
 
+from mpugui.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from mpugui.cli.uploads.common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
     Out,
     ages_from,
     forget_in_journal,

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from mpugui.core.journal.store import Journal
 
 
-from mpugui.cli.uploads.common import EXIT_FAILED, EXIT_OK, Out, key_target, s3_client
+from mpugui.cli.exit_codes import EXIT_FAILED, EXIT_OK
+from mpugui.cli.uploads.common import Out, key_target, s3_client
 
 
 def adopt(args: argparse.Namespace, endpoint: Endpoint, out: Out, *,

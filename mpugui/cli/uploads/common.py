@@ -1,6 +1,6 @@
-"""What the `mpugui uploads` commands share: exit codes, output (plain
-lines or --json objects), the time ages are measured from, prices, the
-journal's view of uploads."""
+"""What the `mpugui uploads` commands share: output (plain lines or --json
+objects), the time ages are measured from, prices, the journal's view of
+uploads. (Their exit codes are every command's: mpugui.cli.exit_codes.)"""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from mpugui.core.s3.uri import parse_s3_uri
 from mpugui.core.states import CANCELLED, FINAL_STATES
 from mpugui.core.units import parse_age
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 NOW_ENV = "MPUGUI_NOW"
 
 

@@ -10,9 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
+from mpugui.cli.exit_codes import EXIT_FAILED, EXIT_OK
 from mpugui.cli.uploads.common import (
-    EXIT_FAILED,
-    EXIT_OK,
     Out,
     ages_from,
     journal_upload_ids,

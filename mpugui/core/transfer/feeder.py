@@ -30,8 +30,9 @@ from mpugui.core.problem_tally import OTHER
 from mpugui.core.s3.endpoint import Endpoint
 from mpugui.core.sources import Problem, SourceFile, identity, walk_sources
 from mpugui.core.states import DONE
-from mpugui.core.transfer.existing import Recorded, RemoteListing, is_unchanged
+from mpugui.core.transfer.existing import RemoteListing
 from mpugui.core.transfer.request import UploadRequest
+from mpugui.core.transfer.unchanged import Recorded, is_unchanged
 
 log = logging.getLogger("mpugui.feeder")
 

@@ -1,17 +1,19 @@
-"""Status bar widgets: total speed with a small painted graph, counts of
-active/queued/failed transfers, and the global bandwidth limit."""
+"""The status bar: its permanent widgets (total speed with a small painted
+graph, counts of active/queued/failed transfers, the global bandwidth limit)
+and its messages, shortened to fit beside them."""
 
 from __future__ import annotations
 
 import collections
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
-from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QStatusBar, QWidget
 
 from mpugui.core.states import FAILED, UPLOADING, WAITING
 from mpugui.core.transfer.snapshot import EngineSnapshot
 from mpugui.core.units import MiB, format_rate
+from mpugui.ui.common.messages import MessageBridge
 from mpugui.ui.common.palette import state_color
 
 
@@ -146,6 +148,48 @@ class StatusPanel(QWidget):
         _set(self.speed, f"↑ {format_rate(snap.speed)}" if snap.speed > 0 else "↑ idle")
         self.graph.add(snap.speed)
 
+
+
+class MessageFitter(QObject):
+    """A sentence longer than the room beside the counts would be cut
+    mid-word (1366 px wide, a failure's reason): it is shown shortened,
+    whole in the tooltip and in the log view."""
+
+    def __init__(self, bar: QStatusBar, panel: StatusPanel, bridge: MessageBridge) -> None:
+        super().__init__(bar)
+        self.bar, self.panel, self.bridge = bar, panel, bridge
+        self._eliding = False
+        bar.messageChanged.connect(self._fit)
+
+    def show(self, text: str, timeout_ms: int) -> None:
+        """Show `text` for `timeout_ms` ("" clears the message)."""
+        if text:
+            self.bar.showMessage(text, timeout_ms)
+        else:
+            self.bar.clearMessage()
+
+    def _fit(self, text: str) -> None:
+        if self._eliding:
+            return
+        bar = self.bar
+        bar.setToolTip(text)
+        if not text:
+            return
+        metrics = bar.fontMetrics()
+        room = bar.width() - self.panel.width() - 40
+        if metrics.horizontalAdvance(text) <= room:
+            return
+        self.bridge.post("info", text, source="status")
+        hint = " — whole in the log (Ctrl+L)"
+        if room - metrics.horizontalAdvance(hint) < 120:
+            hint = ""  # too narrow for both: the tooltip and the log have it
+        short = metrics.elidedText(text, Qt.TextElideMode.ElideRight,
+                                   max(40, room - metrics.horizontalAdvance(hint)))
+        self._eliding = True
+        try:
+            bar.showMessage(short + hint, 20000)
+        finally:
+            self._eliding = False
 
 def _set(label: QLabel, text: str) -> None:
     """Skip unchanged text: every call into Qt costs on a busy GIL."""

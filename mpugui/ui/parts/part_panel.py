@@ -20,7 +20,7 @@ from mpugui.core.states import PartState
 from mpugui.core.transfer.snapshot import TransferSnapshot
 from mpugui.ui.parts.part_grid import PartGrid, PartLegend
 from mpugui.ui.parts.parts_model import COLUMNS, STATE, PartsModel
-from mpugui.ui.queue.queue_model import state_label
+from mpugui.ui.queue.queue_columns import state_label
 
 
 class PartPanel(QWidget):

@@ -17,8 +17,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from mpugui.core.problem_tally import ProblemTally
 from mpugui.core.s3.endpoint import Endpoint
-from mpugui.core.transfer.existing import skipped_sentence
 from mpugui.core.transfer.feeder import Feeder, FeedRequest
+from mpugui.core.transfer.unchanged import skipped_sentence
 from mpugui.core.units import plural
 from mpugui.engine.engine import TransferEngine
 from mpugui.ui.common.messages import Message, MessageBridge

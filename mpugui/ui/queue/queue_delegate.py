@@ -24,7 +24,13 @@ from mpugui.core.states import FAILED, QUEUED, WAITING
 from mpugui.ui.common import icons
 from mpugui.ui.common.palette import state_color, state_hex
 from mpugui.ui.common.table_model import LEFT, RIGHT
-from mpugui.ui.queue.queue_model import STATE, STATE_LABELS, TRANSFER_ROLE, QueueModel
+from mpugui.ui.queue.queue_columns import (
+    RIGHT_COLUMNS,
+    STATE,
+    STATE_LABELS,
+    TRANSFER_ROLE,
+    display,
+)
 
 _PANEL = QStyle.PrimitiveElement.PE_PanelItemViewItem
 _SELECTED = QStyle.StateFlag.State_Selected
@@ -45,7 +51,7 @@ class QueueCellDelegate(QStyledItemDelegate):
         col = index.column()
         # (a waiting row's state carries the model's countdown: asked for)
         text = index.data() if col == STATE and t.state == WAITING else \
-            QueueModel._display(t, col)
+            display(t, col)
         if not text and col != STATE:
             return  # (speed and ETA of the rows not moving)
         margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, widget) + 1
@@ -71,5 +77,5 @@ class QueueCellDelegate(QStyledItemDelegate):
         text = option.fontMetrics.elidedText(text, mode, rect.width())
         painter.save()
         painter.setPen(color)
-        painter.drawText(rect, RIGHT if col in QueueModel.right_columns else LEFT, text)
+        painter.drawText(rect, RIGHT if col in RIGHT_COLUMNS else LEFT, text)
         painter.restore()

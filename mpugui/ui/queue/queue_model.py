@@ -17,11 +17,13 @@ QSortFilterProxyModel: the proxy calls data() twice per comparison from C++
 to sort, and re-filters every row through data() on each layout change
 (about a second per tick for 100,000 rows with a filter set). QueueProxy is
 an identity proxy kept for the view; its rows are the model's rows.
+
+What each column shows is in queue_columns; the list operations on the rows
+and their keys (bisect, cut, merge) in row_order.
 """
 
 from __future__ import annotations
 
-import bisect
 import collections
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -34,62 +36,21 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from mpugui.core.states import (
-    ASSEMBLING,
-    CANCELLED,
-    DONE,
-    FAILED,
-    PAUSED,
-    QUEUED,
-    UPLOADING,
-    VERIFYING,
-    WAITING,
-)
+from mpugui.core.states import WAITING
 from mpugui.core.transfer.snapshot import EngineSnapshot, TransferSnapshot
-from mpugui.core.units import format_bytes, format_duration, format_rate, plural
-from mpugui.ui.common import icons
-from mpugui.ui.common.palette import state_color, state_hex
 from mpugui.ui.common.table_model import TableModel
-from mpugui.ui.queue.progress_delegate import BAR_ROLE, FRACTION_ROLE, STATE_ROLE
-
-NAME, DESTINATION, SIZE, PROGRESS, SPEED, ETA, STATE, PARTS = range(8)
-COLUMNS = ("Name", "Destination", "Size", "Progress", "Speed", "ETA", "State", "Parts")
-_HEADER_TIPS = (
-    "The local file",
-    "Where it goes: s3://bucket/key",
-    "File size",
-    "Bytes confirmed by the server",
-    "Current upload speed",
-    "Estimated time left at the current speed",
-    "What the transfer is doing",
-    "Parts uploaded / parts in total",
+from mpugui.ui.queue import row_order
+from mpugui.ui.queue.queue_columns import (
+    COLUMNS,
+    HEADER_TIPS,
+    RIGHT_COLUMNS,
+    ROLES,
+    STATE,
+    sort_key,
 )
+from mpugui.ui.queue.row_order import find, first
 
-SORT_ROLE = Qt.ItemDataRole.UserRole + 10
-TRANSFER_ROLE = Qt.ItemDataRole.UserRole + 11
-ID_ROLE = Qt.ItemDataRole.UserRole + 12
-
-STATE_LABELS: dict[str, str] = {
-    QUEUED: "Queued", UPLOADING: "Uploading", PAUSED: "Paused",
-    ASSEMBLING: "Completing", VERIFYING: "Verifying", DONE: "Done",
-    FAILED: "Failed", CANCELLED: "Cancelled", WAITING: "Waiting",
-}
-_STATE_ORDER: dict[str, int] = {s: i for i, s in enumerate(
-    (UPLOADING, ASSEMBLING, VERIFYING, WAITING, QUEUED, PAUSED, FAILED, CANCELLED, DONE))}
 _MERGE_GAP = 4  # changed rows this close share one dataChanged
-FILTER_ROLE = Qt.ItemDataRole.UserRole + 13
-
-
-def state_label(t: TransferSnapshot) -> str:
-    if t.detail.startswith("cancelling"):
-        return "Cancelling…"
-    return STATE_LABELS.get(t.state, t.state.capitalize())
-
-
-def shows_speed(t: TransferSnapshot) -> bool:
-    return t.state == UPLOADING and t.speed > 0
-
-
 # More separate runs of removed rows than this in one tick (removing the
 # finished ones among 100,000) and they go in one layout change: each
 # beginRemoveRows costs the view and its selection a pass over every row.
@@ -98,8 +59,8 @@ _REMOVE_RUNS = 8
 
 class QueueModel(TableModel):
     columns = COLUMNS
-    header_tips = _HEADER_TIPS
-    right_columns = frozenset({SIZE, SPEED, ETA, PARTS})
+    header_tips = HEADER_TIPS
+    right_columns = RIGHT_COLUMNS
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -114,7 +75,7 @@ class QueueModel(TableModel):
         self._sort_order = Qt.SortOrder.AscendingOrder
         self._desc = False
         self._needle = ""
-        self._waiting_label = "Waiting for the network"  # with the countdown, per tick
+        self.waiting_label = "Waiting for the network"  # with the countdown, per tick
 
     # -- feeding ----------------------------------------------------------------
 
@@ -143,9 +104,9 @@ class QueueModel(TableModel):
         outages = snapshot.outages
         label = ("Waiting — " + outages[0].sentence().split(". ")[0].removeprefix(
             "Waiting for the network — ")) if len(outages) == 1 else "Waiting for the network"
-        if label == self._waiting_label:
+        if label == self.waiting_label:
             return
-        self._waiting_label = label
+        self.waiting_label = label
         if self._states[WAITING] > 0 and self._rows:
             self.dataChanged.emit(self.index(0, STATE), self.index(len(self._rows) - 1, STATE),
                                   [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole])
@@ -176,16 +137,17 @@ class QueueModel(TableModel):
         states = self._states
         for r in rows:
             states[self._rows[r].state] -= 1
-        runs = _runs(rows)
-        if len(runs) <= _REMOVE_RUNS:
-            for first, last in reversed(runs):  # bottom up, so the rows above stay put
-                self.beginRemoveRows(QModelIndex(), first, last)
-                del self._rows[first:last + 1], self._keys[first:last + 1]
+        spans = row_order.runs(rows)
+        if len(spans) <= _REMOVE_RUNS:
+            for top, bottom in reversed(spans):  # bottom up, so the rows above stay put
+                self.beginRemoveRows(QModelIndex(), top, bottom)
+                del self._rows[top:bottom + 1], self._keys[top:bottom + 1]
                 self.endRemoveRows()
             return
 
         def cut() -> None:
-            self._rows, self._keys = _cut(self._rows, runs), _cut(self._keys, runs)
+            self._rows = row_order.cut(self._rows, spans)
+            self._keys = row_order.cut(self._keys, spans)
         self._relayout(cut)
 
     def _change(self, changed: Iterable[TransferSnapshot]) -> None:
@@ -231,11 +193,12 @@ class QueueModel(TableModel):
         # ones out of order with their neighbours are put in their place.
         for r, t, k in moved:
             rows[r], keys[r] = t, k
-        out = self._out_of_order(sorted(r for r, _, _ in moved))
+        out = row_order.out_of_order(keys, sorted(r for r, _, _ in moved), self._desc)
         movers = [(r, t, k) for r, t, k in moved if r in out]
         in_place = sorted(r for r, _, _ in moved if r not in out)
-        new = sorted(((key(t), t) for t in added), key=_first, reverse=self._desc)
-        if not movers and (not new or not keys or self._before(keys[-1], new[0][0])):
+        new = sorted(((key(t), t) for t in added), key=first, reverse=self._desc)
+        at_end = not new or not keys or row_order.before(keys[-1], new[0][0], self._desc)
+        if not movers and at_end:
             self._announce_rows(in_place, _MERGE_GAP)
             if new:
                 self._append([t for _, t in new], [k for k, _ in new])
@@ -245,33 +208,9 @@ class QueueModel(TableModel):
         self._announce_rows(sorted(r for r in map(self._row_for, stay) if r is not None),
                             _MERGE_GAP)
 
-    def _out_of_order(self, rows: list[int]) -> set[int]:
-        """Which of the ascending `rows` (keys just changed) must move so that
-        the rest are in order: those out of order with their nearest
-        neighbours that stay, found again until none is."""
-        keys, before, n = self._keys, self._before, len(self._keys)
-        out: set[int] = set()
-        pending = rows
-        while pending:
-            bad = []
-            for r in pending:
-                left, right = r - 1, r + 1
-                while left in out:
-                    left -= 1
-                while right in out:
-                    right += 1
-                if (left >= 0 and not before(keys[left], keys[r])) or \
-                        (right < n and not before(keys[r], keys[right])):
-                    bad.append(r)
-            if not bad:
-                break
-            out.update(bad)
-            pending = [r for r in pending if r not in out]
-        return out
-
     def _append(self, rows: list[TransferSnapshot], keys: list[Any]) -> None:
-        first = len(self._rows)
-        self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
+        top = len(self._rows)
+        self.beginInsertRows(QModelIndex(), top, top + len(rows) - 1)
         self._rows += rows
         self._keys += keys
         self.endInsertRows()
@@ -280,24 +219,13 @@ class QueueModel(TableModel):
                new: list[tuple[Any, TransferSnapshot]]) -> None:
         """Put rows whose sort key moved, and new rows, where they belong:
         one layout change, the rest of the rows copied by slices."""
-        items = sorted([(k, t) for _, t, k in movers] + new, key=_first, reverse=self._desc)
+        items = sorted([(k, t) for _, t, k in movers] + new, key=first, reverse=self._desc)
 
         def place() -> None:
-            runs = _runs(sorted(r for r, _, _ in movers))
-            rows, keys = _cut(self._rows, runs), _cut(self._keys, runs)
-            out_rows: list[TransferSnapshot] = []
-            out_keys: list[Any] = []
-            start = 0
-            for k, t in items:
-                at = self._find(keys, k)
-                out_rows += rows[start:at]
-                out_keys += keys[start:at]
-                out_rows.append(t)
-                out_keys.append(k)
-                start = at
-            out_rows += rows[start:]
-            out_keys += keys[start:]
-            self._rows, self._keys = out_rows, out_keys
+            spans = row_order.runs(sorted(r for r, _, _ in movers))
+            self._rows, self._keys = row_order.merge(
+                row_order.cut(self._rows, spans), row_order.cut(self._keys, spans), items,
+                self._desc)
         self._relayout(place)
         if movers:
             moved = [self._row_for(t) for _, t, _ in movers]
@@ -312,7 +240,7 @@ class QueueModel(TableModel):
             shown = [t for t in shown if self._matches(t)]
         if self._sort_column >= 0:
             key = self._key
-            pairs = sorted(((key(t), t) for t in shown), key=_first, reverse=self._desc)
+            pairs = sorted(((key(t), t) for t in shown), key=first, reverse=self._desc)
             rows, keys = [t for _, t in pairs], [k for k, _ in pairs]
         else:
             ords = self._ord
@@ -358,29 +286,13 @@ class QueueModel(TableModel):
     def _key(self, t: TransferSnapshot) -> Any:
         if self._sort_column < 0:
             return self._ord[t.id]
-        return (self._sort_key(t, self._sort_column), t.id)
-
-    def _before(self, a: Any, b: Any) -> bool:
-        return a > b if self._desc else a < b
-
-    def _find(self, keys: list[Any], k: Any) -> int:
-        """Where `k` is or would go in `keys` (bisect, either direction)."""
-        if not self._desc:
-            return bisect.bisect_left(keys, k)
-        lo, hi = 0, len(keys)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if keys[mid] > k:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+        return (sort_key(t, self._sort_column), t.id)
 
     def _row_for(self, t: TransferSnapshot) -> int | None:
         """The row of `t`, the snapshot the model holds for its id."""
         k = self._key(t)
         keys = self._keys
-        r = self._find(keys, k)
+        r = find(keys, k, self._desc)
         return r if r < len(keys) and keys[r] == k else None
 
     def _matches(self, t: TransferSnapshot) -> bool:
@@ -460,77 +372,8 @@ class QueueModel(TableModel):
     def cell(self, t: TransferSnapshot, col: int, role: int) -> Any:
         # One dict look-up per call: a repaint asks ~8 roles of each visible
         # cell, most of which (font, check state, background...) are None.
-        answer = _ROLES.get(role)
+        answer = ROLES.get(role)
         return None if answer is None else answer(self, t, col)
-
-    def _alignment_of(self, _t: TransferSnapshot, col: int) -> int:
-        return self.alignment(col)
-
-    def _tooltip_of(self, t: TransferSnapshot, col: int) -> str:
-        return self._tooltip(t, col)
-
-    @staticmethod
-    def _display(t: TransferSnapshot, col: int) -> str:
-        if col == NAME:
-            return t.name
-        if col == DESTINATION:
-            return t.uri
-        if col == SIZE:
-            return format_bytes(t.size)
-        if col == PROGRESS:
-            return f"{t.fraction * 100:.0f}%"
-        if col == SPEED:
-            return format_rate(t.speed) if shows_speed(t) else ""
-        if col == ETA:
-            return format_duration(t.eta) if shows_speed(t) and t.eta is not None else ""
-        if col == STATE:
-            return state_label(t)
-        return f"{t.parts_done} / {t.parts_total}"
-
-    @staticmethod
-    def _sort_key(t: TransferSnapshot, col: int) -> Any:
-        if col == NAME:
-            return t.name.lower()
-        if col == DESTINATION:
-            return t.uri
-        if col == SIZE:
-            return t.size
-        if col == PROGRESS:
-            return t.fraction
-        if col == SPEED:
-            return t.speed if shows_speed(t) else 0.0
-        if col == ETA:
-            return t.eta if shows_speed(t) and t.eta is not None else float("inf")
-        if col == STATE:
-            return _STATE_ORDER.get(t.state, 99)
-        return t.parts_done / t.parts_total if t.parts_total else 0.0
-
-    @staticmethod
-    def _tooltip(t: TransferSnapshot, col: int) -> str:
-        if col == NAME:
-            return t.source
-        if col == DESTINATION:
-            return t.uri
-        if col == STATE:
-            lines = [state_label(t)]
-            if t.detail and not t.detail.startswith("cancelling"):
-                lines.append(t.detail)
-            if t.verification:
-                lines.append(f"Verified: {t.verification}")
-            if t.retries:
-                lines.append(f"{plural(t.retries, 'part attempt')} repeated")
-            return "\n".join(lines)
-        if col == SIZE:
-            return f"{t.size:,} bytes"
-        if col == PROGRESS:
-            acked = t.done_bytes if t.acked_bytes < 0 else t.acked_bytes
-            text = f"{acked:,} of {t.size:,} bytes stored"
-            if t.done_bytes > acked:
-                text += f"; {t.done_bytes - acked:,} more sent, awaiting the server"
-            return text
-        if col == PARTS:
-            return f"{t.parts_done} of {t.parts_total} parts of {t.part_sizes}"
-        return ""
 
 
 class QueueProxy(QIdentityProxyModel):
@@ -553,63 +396,10 @@ class QueueProxy(QIdentityProxyModel):
 _SORT_HINT = QAbstractItemModel.LayoutChangeHint.VerticalSortHint
 
 
-def _decoration(_m: QueueModel, t: TransferSnapshot, col: int) -> Any:
-    if col != STATE:
-        return None
-    return icons.icon(t.state if t.state in STATE_LABELS else QUEUED, state_hex(t.state))
-
-
-def _foreground(_m: QueueModel, t: TransferSnapshot, col: int) -> Any:
-    return state_color(FAILED) if col == STATE and t.state == FAILED else None
-
-
-_ROLES: dict[int, Callable[[QueueModel, TransferSnapshot, int], Any]] = {
-    int(Qt.ItemDataRole.DisplayRole): lambda m, t, col: m._waiting_label
-    if col == STATE and t.state == WAITING else QueueModel._display(t, col),
-    int(SORT_ROLE): lambda _m, t, col: QueueModel._sort_key(t, col),
-    int(BAR_ROLE): lambda _m, t, col: (t.fraction, t.state) if col == PROGRESS else None,
-    int(FRACTION_ROLE): lambda _m, t, col: t.fraction if col == PROGRESS else None,
-    int(STATE_ROLE): lambda _m, t, _col: t.state,
-    int(ID_ROLE): lambda _m, t, _col: t.id,
-    int(FILTER_ROLE): lambda _m, t, _col: f"{t.name}\n{t.uri}",
-    int(TRANSFER_ROLE): lambda _m, t, _col: t,
-    int(Qt.ItemDataRole.TextAlignmentRole): QueueModel._alignment_of,
-    int(Qt.ItemDataRole.ToolTipRole): QueueModel._tooltip_of,
-    int(Qt.ItemDataRole.DecorationRole): _decoration,
-    int(Qt.ItemDataRole.ForegroundRole): _foreground,
-}
-
-
 def _layout_signal(signal: Any) -> Any:
     """layoutAboutToBeChanged/layoutChanged with their (parents, hint)
     arguments: PySide's plain emit() only takes none."""
     return signal["QList<QPersistentModelIndex>", QAbstractItemModel.LayoutChangeHint]
-
-
-def _first(pair: tuple[Any, Any]) -> Any:
-    return pair[0]
-
-
-def _runs(rows: list[int]) -> list[tuple[int, int]]:
-    """Ascending rows as (first, last) runs of consecutive ones."""
-    runs: list[tuple[int, int]] = []
-    for r in rows:
-        if runs and r == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], r)
-        else:
-            runs.append((r, r))
-    return runs
-
-
-def _cut(items: list[Any], runs: list[tuple[int, int]]) -> list[Any]:
-    """`items` without the ascending (first, last) runs, copied by slices."""
-    out: list[Any] = []
-    start = 0
-    for first, last in runs:
-        out += items[start:first]
-        start = last + 1
-    out += items[start:]
-    return out
 
 
 def _values(table: Mapping[int, TransferSnapshot]) -> list[TransferSnapshot]:

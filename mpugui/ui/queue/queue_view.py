@@ -18,8 +18,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QWidget
 from mpugui.ui.common import icons
 from mpugui.ui.common.screen_fit import SHARE, available_geometry
 from mpugui.ui.queue.progress_delegate import ProgressDelegate
-from mpugui.ui.queue.queue_delegate import QueueCellDelegate
-from mpugui.ui.queue.queue_model import (
+from mpugui.ui.queue.queue_columns import (
     COLUMNS,
     DESTINATION,
     ETA,
@@ -30,6 +29,7 @@ from mpugui.ui.queue.queue_model import (
     SPEED,
     STATE,
 )
+from mpugui.ui.queue.queue_delegate import QueueCellDelegate
 from mpugui.ui.queue.visible_rows import VisibleRowsView
 
 
