@@ -20,7 +20,7 @@ class Destination:
     part_size: int | None  # None: planned automatically
     concurrency: int | None  # None: the engine's setting
     # Skip files whose object already exists with the same size and content
-    # (mpugui.core.transfer.existing decides).
+    # (mpugui.core.transfer.unchanged decides).
     skip_existing: bool = False
 
     def uri(self) -> str:
