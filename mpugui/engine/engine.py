@@ -14,18 +14,18 @@ tick's events, in the order they happened.
 TransferEngine is built in layers, a module each, every layer using only
 what the ones below define: base.py (signals, shared state, the one
 transition) < failures.py (retry policy, outages) < jobs.py (worker threads,
-a big file's job steps) < ticks.py (snapshots) < this module (the API: the
-queue, user actions, restart, shutdown).
+a big file's job steps) < ticks.py (snapshots) < actions.py (pause, resume,
+cancel, remove of a selection) < this module (the API: the queue, restore,
+retry and restart, settings, shutdown).
 """
 
 from __future__ import annotations
 
 import collections
-import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
@@ -49,19 +49,14 @@ from mpugui.core.sources import (
 )
 from mpugui.core.states import (
     CANCELLED,
-    FAILED,
-    FINAL_STATES,
     PAUSED,
     QUEUED,
-    UPLOADING,
-    WAITING,
 )
 from mpugui.core.transfer import outage
 from mpugui.core.transfer.adaptive import AdaptiveConcurrency
 from mpugui.core.transfer.bandwidth import RateLimiter
 from mpugui.core.transfer.body import (
     BufferPool,
-    Flag,
     limit_malloc_arenas,
 )
 from mpugui.core.transfer.progress import Transfer
@@ -70,21 +65,20 @@ from mpugui.core.transfer.scheduler import (
     Scheduler,
 )
 from mpugui.core.transfer.snapshot import (
-    REMOVED,
     StateEvent,
 )
+from mpugui.engine.actions import Actions
 from mpugui.engine.base import _NEXT, _RUNNING
 from mpugui.engine.settings import EngineSettings
 from mpugui.engine.small_files import SmallFiles
-from mpugui.engine.ticks import Ticks, Totals
+from mpugui.engine.ticks import Totals
 
 log = logging.getLogger("mpugui.engine")
 
-BULK_SLICE = 500  # transfers per event-loop turn of a bulk action (in_slices)
 PROBER_JOIN = 1.0  # seconds shutdown waits for the probe thread
 
 
-class TransferEngine(Ticks):
+class TransferEngine(Actions):
 
     def __init__(self, journal: Journal, clients: ClientFactory | None = None,
                  settings: EngineSettings | None = None, parent: QObject | None = None) -> None:
@@ -262,64 +256,7 @@ class TransferEngine(Ticks):
         t = self._by_id.get(transfer_id)
         return None if t is None else t.state
 
-    # -- user actions (engine thread) ---------------------------------------------
-
-    def in_slices(self, action: str, ids: Iterable[int], then: Callable[[], None] | None = None,
-                  **options: Any) -> None:
-        """Run pause/resume/cancel/remove on `ids` a slice at a time over the
-        next event-loop turns (the window's Pause all on 100,000 rows, a
-        forwarded `resume --all`: each turn costs ~BULK_SLICE transfers, the
-        journal takes it in grouped commits off this thread). `options` go to
-        each call (cancel's restart); `then` runs after the last slice."""
-        fn = getattr(self, action)
-        if options:
-            fn = functools.partial(fn, **options)
-        self._bulk.append((fn, list(ids), then))
-        self._bulk_timer.start()
-
-    def _bulk_step(self) -> None:
-        fn, ids, then = self._bulk[0]
-        fn(ids[:BULK_SLICE])
-        del ids[:BULK_SLICE]
-        if not ids:
-            self._bulk.popleft()
-            if then is not None:
-                then()
-        if not self._bulk:
-            self._bulk_timer.stop()
-
-    def pause(self, ids: Iterable[int]) -> None:
-        with self._lock:
-            for t in self._pick(ids):
-                if t.state not in (QUEUED, UPLOADING, WAITING) or t.cancelling:
-                    continue
-                t.cancel.set()
-                t.prepared = False
-                self._move(t, PAUSED)
-                if not t.inflight:
-                    t.close_file()
-
-    def resume(self, ids: Iterable[int]) -> None:
-        """Resume paused or failed transfers from their finished parts."""
-        with self._lock:
-            for t in self._pick(ids):
-                if t.state == WAITING:  # "Retry now": probe its endpoint at once
-                    if self._outages.probe_now(t.rec.endpoint):
-                        self._probe_wake.set()
-                    continue
-                if t.state not in (PAUSED, FAILED) or t.cancelling or t.aborting:
-                    continue
-                t.cancel = Flag()
-                t.prepared = False
-                t.complete_failures = 0
-                for part in t.parts:
-                    part.failures, part.error = 0, None
-                t.reset_pending()
-                t.rec.error = None
-                self._move(t, QUEUED)
-                self._sched.offer(t)
-            self._was_busy = True
-        self._threads_wanted.emit()
+    # -- user actions (engine thread; the rest in actions.py) -------------------
 
     def retry(self, ids: Iterable[int], refused: list[str] | None = None) -> list[int]:
         """The queue's Retry, one meaning for every state: a failed transfer
@@ -332,60 +269,6 @@ class TransferEngine(Ticks):
         self.resume(ids)  # passes over the cancelled ones
         started = (self.restart(tid, refused) for tid in cancelled)
         return [new_id for new_id in started if new_id is not None]
-
-    def cancel(self, ids: Iterable[int], restart: bool = False) -> None:
-        """Stop and abort the upload on the server, leaving no part behind.
-        With restart, the file is queued again from scratch afterwards."""
-        finished = []
-        with self._lock:
-            for t in self._pick(ids):
-                if t.state in FINAL_STATES or t.cancelling or t.aborting:
-                    continue
-                t.cancel.set()
-                t.restart_after_abort = restart
-                if t.rec.upload_id is None and t.inflight == 0:
-                    finished.append(t)
-                else:
-                    t.cancelling = True
-                    t.changed()
-                    if t.inflight == 0:
-                        self._sched.abort(t)
-            self._was_busy = True
-        self._cancelled_many(finished)
-        self._threads_wanted.emit()
-
-    def remove(self, ids: Iterable[int]) -> list[int]:
-        """Forget finished, cancelled, paused or failed transfers. A paused or
-        failed upload stays on the server (the uploads browser finds it)."""
-        removed = []
-        with self._lock:
-            for t in self._pick(ids):
-                # A cancelled transfer's only job in flight can be the abort job
-                # that is finishing it (cancel with restart removes it from there).
-                busy = t.inflight and t.state != CANCELLED
-                if t.state in _RUNNING or busy or t.cancelling or t.aborting:
-                    continue
-                del self._by_id[t.id]
-                self._live[t.state] -= 1
-                self._dirty.pop(t, None)
-                self._sending.discard(t)
-                self._removed.append(t.id)
-                self._events.append(StateEvent(t.id, REMOVED, ""))
-                t.close_file()
-                removed.append(t.id)
-        self.journal.remove_many(removed)
-        return removed
-
-    def remove_finished(self) -> list[int]:
-        with self._lock:
-            ids = [i for i, t in self._by_id.items() if t.state in FINAL_STATES]
-        return self.remove(ids)
-
-    def pause_all(self) -> None:
-        self.pause(self.transfer_ids())
-
-    def resume_all(self) -> None:
-        self.resume(self.transfer_ids())
 
     def set_max_wait(self, seconds: float | None) -> None:
         """Give up on transfers waiting for an endpoint after `seconds` of
@@ -463,10 +346,6 @@ class TransferEngine(Ticks):
             for t in self._by_id.values():
                 t.close_file()
         return True
-
-    def _pick(self, ids: Iterable[int]) -> list[Transfer]:
-        by_id = self._by_id
-        return [by_id[i] for i in ids if i in by_id]
 
     def restart(self, transfer_id: int, refused: list[str] | None = None) -> int | None:
         """Queue a cancelled transfer's file again from scratch (a new upload).

@@ -23,7 +23,7 @@ from mpugui.core.paths import journal_path
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.states import PAUSED
 from mpugui.core.transfer.request import UploadRequest
-from mpugui.engine import engine as engine_module
+from mpugui.engine import actions as actions_module
 from mpugui.engine.command_run import CommandRun
 from mpugui.engine.engine import EngineSettings, TransferEngine
 from tests.clirun import json_lines, run_cli, start_cli
@@ -147,7 +147,7 @@ def test_forwarded_resume_all_takes_over_the_walk_the_window_resumed_paused(
 
 # -- thousands of ids: sliced over event-loop turns ------------------------------------
 
-N_BULK = 2 * engine_module.BULK_SLICE + 500  # three slices
+N_BULK = 2 * actions_module.BULK_SLICE + 500  # three slices
 
 
 @pytest.fixture
@@ -201,7 +201,7 @@ def test_forwarded_cancel_of_thousands_runs_over_many_event_loop_turns(
     assert told == set(ids)
     assert {r.state for r in journal.transfers()} == {"cancelled"}
     # one sentence per slice, not one per transfer (the log view of the window)
-    assert len(said) == len(range(0, N_BULK, engine_module.BULK_SLICE))
+    assert len(said) == len(range(0, N_BULK, actions_module.BULK_SLICE))
     assert all(t.startswith("Cancelled") and "had not reached the server" in t for t in said)
 
 
