@@ -194,7 +194,7 @@ def shoot(session, out: Path, work: Path, dark: bool, main_only: bool = False) -
     # Settings > Storage prices, as a Wasabi and an R2 user would fill it in.
     from mpugui.ui.uploads.prices_dialog import EVERY_CLASS, EVERY_STORE
 
-    prices = win.open_prices()
+    prices = win.dialogs.open_prices()
     for store, cls, region, price in (
             ("s3.wasabisys.com", EVERY_CLASS, "", 0.0069),
             ("acct.r2.cloudflarestorage.com", "STANDARD", "", 0.015),
