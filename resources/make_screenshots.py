@@ -6,7 +6,6 @@ The main window is captured mid-upload: a 2 GiB sparse file (410 parts) goes
 up under a bandwidth limit, so part cells are done, filling and pending; a
 few small files are done, one is paused and one failed (set not to
 overwrite a key that exists).
-The dialogs are captured when their modules exist.
 """
 
 from __future__ import annotations
@@ -163,29 +162,22 @@ def shoot(session, out: Path, work: Path, dark: bool, main_only: bool = False) -
     save(win, out, "main_window_dark.png" if dark else "main_window.png")
     if dark or main_only:
         return
-    try:
-        from mpugui.ui.destination.destination_dialog import DestinationDialog
-    except ImportError:
-        DestinationDialog = None
-    if DestinationDialog is not None:
-        dlg = DestinationDialog(win.accounts, session.runner, win.clients,
-                                [str(work / "footage"), str(work / "docs")], win)
-        dlg.resize(1120, 700)  # its size on a desktop (the offscreen screen is 800x800)
-        dlg.show()
-        settle(2.0)
-        save(dlg, out, "destination_dialog.png")
-        dlg.close()
-    try:
-        from mpugui.ui.accounts.account_dialog import AccountsDialog
-    except ImportError:
-        AccountsDialog = None
-    if AccountsDialog is not None:
-        dlg = AccountsDialog(win.accounts, session.runner, win.clients, win)
-        dlg.resize(1000, 720)  # as above
-        dlg.show()
-        settle(1.0)
-        save(dlg, out, "account_dialog.png")
-        dlg.close()
+    from mpugui.ui.accounts.account_dialog import AccountsDialog
+    from mpugui.ui.destination.destination_dialog import DestinationDialog
+
+    dlg = DestinationDialog(win.accounts, session.runner, win.clients,
+                            [str(work / "footage"), str(work / "docs")], win)
+    dlg.resize(1120, 700)  # its size on a desktop (the offscreen screen is 800x800)
+    dlg.show()
+    settle(2.0)
+    save(dlg, out, "destination_dialog.png")
+    dlg.close()
+    dlg = AccountsDialog(win.accounts, session.runner, win.clients, win)
+    dlg.resize(1000, 720)  # as above
+    dlg.show()
+    settle(1.0)
+    save(dlg, out, "account_dialog.png")
+    dlg.close()
     browser = win.ensure_uploads_browser()
     if browser is not None:
         win.tabs.setCurrentIndex(1)
