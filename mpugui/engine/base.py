@@ -102,6 +102,7 @@ class EngineBase(QObject):
     # What has been published:
     _table: dict[int, TransferSnapshot]
     _seq: int
+    _put_sent: int  # bytes the put loop sent itself (part bodies count in the limiter)
     _was_busy: bool
     # Endpoints that do not answer, the transfers waiting on them, the probe.
     _outages: outage.Outages[Transfer]

@@ -71,7 +71,7 @@ from mpugui.engine.actions import Actions
 from mpugui.engine.base import _NEXT, _RUNNING
 from mpugui.engine.settings import EngineSettings
 from mpugui.engine.small_files import SmallFiles
-from mpugui.engine.ticks import Totals
+from mpugui.engine.ticks import Throughput, Totals
 
 log = logging.getLogger("mpugui.engine")
 
@@ -116,6 +116,8 @@ class TransferEngine(Actions):
         # What has been published:
         self._table = {}
         self._totals = Totals()
+        self._throughput = Throughput()
+        self._put_sent = 0
         self._seq = 0
         self._was_busy = False
         # Endpoints that do not answer and the transfers waiting on them; one

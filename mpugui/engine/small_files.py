@@ -44,6 +44,7 @@ class Engine(Protocol):
     journal: Journal
     clients: ClientFactory
     limiter: RateLimiter
+    _put_sent: int
 
     @property
     def _lock(self) -> threading.Condition: ...
@@ -219,6 +220,7 @@ class SmallFiles:
                 etag, retries = result
                 if sent_here:
                     t.wire_bytes += t.rec.size
+                    eng._put_sent += t.rec.size
                 part.etag, part.checksum = etag, checksum
                 part.attempts += retries
                 t.retries += retries

@@ -4,6 +4,7 @@ and totals; the adaptive concurrency's update."""
 
 from __future__ import annotations
 
+import collections
 import itertools
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -23,6 +24,7 @@ from mpugui.engine.jobs import Jobs
 # reach the window over many short ticks instead of one long stall.
 REFRESH_LIMIT = 500
 OUTAGE_PUBLISH = 1.0  # seconds between snapshots that only move a waiting countdown
+RATE_WINDOW = 3.0  # seconds the queue's upload rate is averaged over
 
 
 
@@ -63,8 +65,34 @@ class Totals:
             self.speed -= old.speed
 
 
+class Throughput:
+    """The queue's upload rate: bytes sent over the last RATE_WINDOW seconds
+    (monotonic counts: the part bodies' and the put loop's). A folder of
+    small files has no transfer with a speed of its own (each goes up in one
+    request, 0 to 100%), yet it moves megabytes a second; the status bar,
+    the CLI's bar and its ETA show this."""
+
+    def __init__(self) -> None:
+        self._samples: collections.deque[tuple[float, int]] = collections.deque()
+        self.rate = 0.0
+
+    def update(self, t: float, moved: int, busy: bool) -> float:
+        samples = self._samples
+        if not busy:  # nothing in flight: idle now, not in RATE_WINDOW seconds
+            samples.clear()
+            self.rate = 0.0
+            return 0.0
+        samples.append((t, moved))
+        while len(samples) > 2 and t - samples[0][0] > RATE_WINDOW:
+            samples.popleft()
+        t0, m0 = samples[0]
+        self.rate = (moved - m0) / (t - t0) if t > t0 else 0.0
+        return self.rate
+
+
 class Ticks(Jobs):
     _totals: Totals  # sums over the published table
+    _throughput: Throughput  # the rate of the whole queue
 
     # -- ticks (engine thread) ----------------------------------------------------------
 
@@ -111,7 +139,8 @@ class Ticks(Jobs):
             table=MappingProxyType(self._table), counts=MappingProxyType(totals.counts),
             total_bytes=totals.total_bytes, done_bytes=totals.done_bytes,
             retries=totals.retries, wire_bytes=totals.wire_bytes,
-            speed=max(0.0, totals.speed), concurrency=self._sched.limit,
+            speed=max(0.0, totals.speed, self._throughput.rate),
+            concurrency=self._sched.limit,
             bandwidth_limit=self.limiter.rate, time=now(),
             outages=tuple(self._outage_snapshots()) if self._outages else ())
 
@@ -120,12 +149,14 @@ class Ticks(Jobs):
         calls it with `everything` at the end, so no event is left unsaid)."""
         with self._lock:
             self._refresh(None if everything else REFRESH_LIMIT)
+            self._throughput.update(now(), self.limiter.moved + self._put_sent, self._busy())
             changed = tuple(sorted(self._changed.values(), key=lambda s: s.id))
             removed, events = tuple(self._removed), tuple(self._events)
             self._changed, self._removed, self._events = {}, [], []
             countdown = self._outages.any_down() and \
                 now() - self._outage_published >= OUTAGE_PUBLISH
-            if not (changed or removed or events or self._totals.speed or countdown):
+            if not (changed or removed or events or self._totals.speed or countdown
+                    or self._throughput.rate):
                 return None
             if self._outages:
                 self._outage_published = now()

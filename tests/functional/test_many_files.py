@@ -130,6 +130,30 @@ def test_engine_and_feeder_keep_the_journal_consistent(qtbot, journal: Journal,
     assert journal.walks() == []  # the walk was finished and forgotten
 
 
+def test_a_folder_of_small_files_shows_its_rate_and_idle_after(qtbot, journal: Journal,
+                                                              sink: SinkServer,
+                                                              tmp_path: Path) -> None:
+    # Each small file goes up in one request (0 to 100%), so no transfer has
+    # a speed of its own: the queue's rate comes from the bytes sent.
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(5000):
+        (src / f"f{i:05d}").write_bytes(os.urandom(16 * 1024))
+    engine = TransferEngine(journal)
+    try:
+        published: list = []
+        engine.snapshot.connect(published.append)
+        feeder = Feeder(engine, journal, FeedRequest(
+            [str(src)], "bench", "rate/", Endpoint(endpoint_url=sink.url))).start()
+        qtbot.waitUntil(lambda: feeder.finished and not engine.busy(), timeout=300_000)
+        moving = [s for s in published if s.speed > 0]
+        assert moving, "no snapshot carried a rate"
+        assert all(t.speed == 0 for s in moving for t in s.changed)  # the queue's, not a file's
+        qtbot.waitUntil(lambda: engine.current_snapshot().speed == 0, timeout=5000)  # idle
+    finally:
+        engine.shutdown()
+
+
 def test_pause_and_resume_all_on_thousands(qtbot, journal: Journal, sink: SinkServer,
                                            tmp_path: Path) -> None:
     n = 4000
