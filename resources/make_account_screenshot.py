@@ -73,7 +73,7 @@ def main() -> int:
     from mpugui.core.journal.store import Journal
     from mpugui.core.s3.endpoint import ClientFactory
     from mpugui.engine.tasks import TaskRunner
-    from mpugui.ui.uploads.account_view import AccountView
+    from mpugui.ui.uploads.all_buckets_tab import AccountView
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -162,8 +162,8 @@ def shoot(session, out: Path, work: Path, dark: bool, main_only: bool = False) -
     save(win, out, "main_window_dark.png" if dark else "main_window.png")
     if dark or main_only:
         return
-    from mpugui.ui.accounts.account_dialog import AccountsDialog
-    from mpugui.ui.destination.destination_dialog import DestinationDialog
+    from mpugui.ui.accounts.dialog import AccountsDialog
+    from mpugui.ui.destination.dialog import DestinationDialog
 
     dlg = DestinationDialog(win.accounts, session.runner, win.clients,
                             [str(work / "footage"), str(work / "docs")], win)

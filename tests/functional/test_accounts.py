@@ -21,9 +21,9 @@ from mpugui.core.aws_profiles import ROLE, SSO, list_profiles
 from mpugui.core.paths import state_dir
 from mpugui.core.s3.endpoint import ClientFactory
 from mpugui.engine.engine import UploadRequest
-from mpugui.ui.accounts.account_dialog import AccountsDialog
 from mpugui.ui.accounts.account_list import AccountListModel
-from mpugui.ui.destination.destination_dialog import DestinationDialog
+from mpugui.ui.accounts.dialog import AccountsDialog
+from mpugui.ui.destination.dialog import DestinationDialog
 from tests.conftest import make_file
 
 CONFIG = """\

@@ -17,8 +17,8 @@ from mpugui.core.orphans.protection import PROTECTED
 from mpugui.core.s3.endpoint import ClientFactory
 from mpugui.core.states import PAUSED
 from mpugui.core.units import MiB
-from mpugui.ui.uploads.account_view import AccountView
 from mpugui.ui.uploads.all_buckets.buckets_model import BUCKET, REPORT_ROLE
+from mpugui.ui.uploads.all_buckets_tab import AccountView
 from tests.conftest import MOTO_ACCOUNT
 from tests.functional import test_orphans_scan as scan_fixtures
 

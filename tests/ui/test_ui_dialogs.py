@@ -19,10 +19,10 @@ from mpugui.core.s3.checksums import DEFAULT_ALGORITHM
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.sources import collect
 from mpugui.core.units import MiB
-from mpugui.ui.accounts.account_dialog import AccountsDialog
+from mpugui.ui.accounts.dialog import AccountsDialog
 from mpugui.ui.destination.account_field import DEFAULT_ACCOUNT
 from mpugui.ui.destination.destination import Destination, normalize_prefix
-from mpugui.ui.destination.destination_dialog import DestinationDialog
+from mpugui.ui.destination.dialog import DestinationDialog
 from mpugui.ui.destination.key_preview import KeyPreviewModel, walk_sources
 from mpugui.ui.destination.send_options import SKIP_EXISTING_TIP
 from tests.conftest import make_file

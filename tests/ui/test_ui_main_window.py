@@ -104,7 +104,7 @@ def button(window: MainWindow, name: str) -> QToolButton:
 
 def test_drop_goes_through_the_destination_dialog(qtbot, make_window, s3, bucket, moto_url,
                                                    tmp_path: Path) -> None:
-    dd = pytest.importorskip("mpugui.ui.destination.destination_dialog")
+    dd = pytest.importorskip("mpugui.ui.destination.dialog")
     AccountStore().save(Account("moto", KEYS, access_key_id="testing", endpoint_url=moto_url,
                                 region="us-east-1", path_style=True), "testing")
     settings = cfg.open_settings()
@@ -339,7 +339,7 @@ def test_actions_follow_the_selection_and_the_context_menu_has_them(
     assert menus and window.acts["cancel"] in menus[0].actions()
     menus[0].close()
     # Accounts… opens the accounts dialog without blocking, once
-    if importlib.util.find_spec("mpugui.ui.accounts.account_dialog") is not None:
+    if importlib.util.find_spec("mpugui.ui.accounts.dialog") is not None:
         window.acts["accounts"].trigger()
         window.acts["accounts"].trigger()
         dialogs = [d for d in window.dialogs.kept if type(d).__name__ == "AccountsDialog"]

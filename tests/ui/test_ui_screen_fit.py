@@ -65,7 +65,7 @@ def test_main_window_restores_a_saved_geometry_only_where_it_fits(qtbot, engine_
 
 def test_window_and_dialogs_open_within_the_screen(qtbot, engine_factory, journal,
                                                    tmp_path) -> None:
-    from mpugui.ui.destination.destination_dialog import DestinationDialog
+    from mpugui.ui.destination.dialog import DestinationDialog
 
     settings = cfg.open_settings()
     settings.setValue(cfg.GEOMETRY, QByteArray())  # nothing saved

@@ -20,8 +20,8 @@ from mpugui.core.orphans.prices import save_prices
 from mpugui.core.s3.endpoint import ClientFactory
 from mpugui.core.states import PAUSED
 from mpugui.core.units import MiB
+from mpugui.ui.uploads.in_progress_tab import UploadsBrowser
 from mpugui.ui.uploads.models import BYTES, COST, JOURNAL, PARTS, UPLOAD_ID
-from mpugui.ui.uploads.uploads_browser import UploadsBrowser
 from tests.conftest import MOTO_ACCOUNT, make_file
 from tests.functional.test_inventory import MOTO_INITIATED, remaining_ids, start_upload
 from tests.functional.test_preflight import denying_s3  # noqa: F401  (a fixture)

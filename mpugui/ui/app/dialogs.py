@@ -37,7 +37,7 @@ class Dialogs(QObject):
         if not paths:
             return None
         try:
-            from mpugui.ui.destination.destination_dialog import DestinationDialog
+            from mpugui.ui.destination.dialog import DestinationDialog
         except ImportError:
             self.bridge.post("error", "The destination dialog is not available in this build.")
             return None
@@ -52,7 +52,7 @@ class Dialogs(QObject):
 
     def open_accounts(self) -> QWidget | None:
         try:
-            from mpugui.ui.accounts.account_dialog import AccountsDialog
+            from mpugui.ui.accounts.dialog import AccountsDialog
         except ImportError:
             self.bridge.post("error", "The accounts dialog is not available in this build.")
             return None

@@ -44,7 +44,7 @@ from mpugui.ui.queue.queue_model import QueueModel, QueueProxy
 from mpugui.ui.queue.queue_view import QueueView, local_paths
 
 if TYPE_CHECKING:
-    from mpugui.ui.uploads.uploads_browser import UploadsBrowser
+    from mpugui.ui.uploads.in_progress_tab import UploadsBrowser
 
 NARROW_STATUS = 900  # logical px: below, the status bar drops its speed graph
 # Quitting waits at most this long for the workers and the task pool (in all,

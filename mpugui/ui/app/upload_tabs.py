@@ -22,7 +22,7 @@ from mpugui.ui.app.sandbox_banner import SandboxBanner
 from mpugui.ui.common import icons
 
 if TYPE_CHECKING:  # imported when first shown (ensure_uploads_browser)
-    from mpugui.ui.uploads.uploads_browser import UploadsBrowser
+    from mpugui.ui.uploads.in_progress_tab import UploadsBrowser
 
 UPLOADS_TAB, BUCKETS_TAB = 1, 2
 
@@ -40,7 +40,7 @@ class UploadTabs(QObject):
         self._uploads_placeholder = QLabel("Loading…")
         self.uploads_browser: UploadsBrowser | None = None
         tabs.addTab(self._uploads_placeholder, icons.icon("uploads"), "In-progress uploads")
-        # Every bucket of an account at once (mpugui.ui.uploads.account_view), made on first use.
+        # Every bucket of an account at once (mpugui.ui.uploads.all_buckets_tab), made on first use.
         self._account_placeholder = QLabel("Loading…")
         self.account_view: QWidget | None = None
         tabs.addTab(self._account_placeholder, icons.icon("uploads"), "All buckets")
@@ -50,7 +50,7 @@ class UploadTabs(QObject):
         if self.uploads_browser is not None:
             return self.uploads_browser
         try:
-            from mpugui.ui.uploads.uploads_browser import UploadsBrowser
+            from mpugui.ui.uploads.in_progress_tab import UploadsBrowser
         except ImportError:
             self._uploads_placeholder.setText("The in-progress uploads browser is not "
                                               "available in this build.")
@@ -71,7 +71,7 @@ class UploadTabs(QObject):
     def ensure_account_view(self) -> QWidget:
         if self.account_view is not None:
             return self.account_view
-        from mpugui.ui.uploads.account_view import AccountView
+        from mpugui.ui.uploads.all_buckets_tab import AccountView
 
         view = AccountView(self.accounts, self.runner, self.clients, self.journal, self.window,
                            cancel_transfers=self._cancel_aborted_transfers)

@@ -92,7 +92,7 @@ class AccountField(QWidget):
             self.accounts_dialog.raise_()
             self.accounts_dialog.activateWindow()
             return
-        from mpugui.ui.accounts.account_dialog import AccountsDialog
+        from mpugui.ui.accounts.dialog import AccountsDialog
 
         dialog = AccountsDialog(self.accounts, self.runner, self.clients, self.window())
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)

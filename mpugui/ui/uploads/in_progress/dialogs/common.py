@@ -29,7 +29,7 @@ OK_STYLE = "color: #1b6e20;"
 
 
 class Browser(Protocol):
-    """What the dialogs use of the In-progress tab (ui/uploads/uploads_browser.py).
+    """What the dialogs use of the In-progress tab (ui/uploads/in_progress_tab.py).
     The tab imports the dialogs to open them; typing it by this, not by its
     class, keeps the two from importing each other."""
 
