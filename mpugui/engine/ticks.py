@@ -76,18 +76,17 @@ class Throughput:
         self._samples: collections.deque[tuple[float, int]] = collections.deque()
         self.rate = 0.0
 
-    def update(self, t: float, moved: int, busy: bool) -> float:
+    def update(self, t: float, moved: int, busy: bool) -> None:
         samples = self._samples
         if not busy:  # nothing in flight: idle now, not in RATE_WINDOW seconds
             samples.clear()
             self.rate = 0.0
-            return 0.0
+            return
         samples.append((t, moved))
         while len(samples) > 2 and t - samples[0][0] > RATE_WINDOW:
             samples.popleft()
         t0, m0 = samples[0]
         self.rate = (moved - m0) / (t - t0) if t > t0 else 0.0
-        return self.rate
 
 
 class Ticks(Jobs):
