@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import sys
 
-from mpugui.cli import main as cli
+from mpugui.core import gc_policy
 
 _COMMANDS = {"upload", "transfers", "resume", "cancel", "uploads", "-h", "--help", "--version"}
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the process itself (not a test calling in): see gc_policy
+        gc_policy.hold()
     args = sys.argv[1:] if argv is None else argv
+    from mpugui.cli import main as cli
+
     if args and args[0] in _COMMANDS:
         return cli.main(args)
     if args and args[0] in ("-v", "--verbose") and len(args) > 1 and args[1] in _COMMANDS:

@@ -27,6 +27,8 @@ from mpugui.core.journal.store import Journal, JournalError
 from mpugui.core.logsetup import setup_logging
 from mpugui.core.s3.plan import PlanError
 
+_ENGINE_COMMANDS = ("upload", "resume", "cancel")  # run the transfer engine
+
 
 def main(argv: list[str]) -> int:
     try:
@@ -38,6 +40,8 @@ def main(argv: list[str]) -> int:
     try:
         setup_logging(args.verbose)
         gc_policy.install()  # a 100,000-file folder: full collections stay short
+        if args.command not in _ENGINE_COMMANDS:
+            gc_policy.release()  # (run_engine releases once the engine is built)
         kind = owner_kind(args)
         if kind:  # refused at once while the window or another command owns the journal
             try:
@@ -76,6 +80,7 @@ def main(argv: list[str]) -> int:
         stdout_closed()
         return EXIT_PIPE
     finally:
+        gc_policy.release()
         if owner is not None:
             owner.release()
 
@@ -84,7 +89,7 @@ def _through_window(args: argparse.Namespace, busy: owner_lock.JournalBusy) -> i
     """upload, resume and cancel run through the window that owns the journal
     (mpugui.cli.remote); None when they cannot (another command owns it, or
     no window answers)."""
-    if args.command not in ("upload", "resume", "cancel"):
+    if args.command not in _ENGINE_COMMANDS:
         return None
     if busy.holder is None or not busy.holder.is_window:
         return None
@@ -96,7 +101,7 @@ def _through_window(args: argparse.Namespace, busy: owner_lock.JournalBusy) -> i
 def owner_kind(args: argparse.Namespace) -> str | None:
     """The command as the owner lock records it, for commands that change
     transfers; None for read-only ones (and a cleanup --dry-run)."""
-    if args.command in ("upload", "resume", "cancel"):
+    if args.command in _ENGINE_COMMANDS:
         return str(args.command)
     sub = getattr(args, "uploads_command", None)
     if args.command == "uploads" and sub in ("abort", "adopt", "cleanup"):

@@ -21,6 +21,7 @@ from mpugui.cli.exit_codes import (
     EXIT_USAGE,
 )
 from mpugui.cli.report import Reporter
+from mpugui.core import gc_policy
 from mpugui.core.errors import MpuguiError
 from mpugui.core.hard_exit import exit_now
 from mpugui.core.journal.store import Journal
@@ -75,6 +76,7 @@ def run_engine(journal: Journal, args: argparse.Namespace) -> int:
     if getattr(args, "concurrency", None):
         settings.concurrency = args.concurrency
     engine = TransferEngine(journal, ClientFactory(settings.concurrency + 4), settings)
+    gc_policy.release()  # start-up's imports and set-up are done: frozen, never scanned
     out = Reporter(sys.stdout, args.json, engine)
     # Connected before any transfer starts: the first tick's events reach it.
     engine.snapshot.connect(out.on_snapshot)
@@ -185,9 +187,11 @@ def _wait(app: Any, engine: Any, feeders: list[Feeder], out: Reporter) -> bool:
     timer.setInterval(50)
     timer.timeout.connect(check)
     timer.start()
+    engine.idle.connect(check)  # the last file's end, at once rather than at the next poll
     try:
         app.exec()
     finally:
+        engine.idle.disconnect(check)
         timer.stop()
         for p in [p for f in feeders for p in f.take_problems()]:
             out.problem(p.text, p.cause, p.path)

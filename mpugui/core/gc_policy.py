@@ -8,6 +8,10 @@ anywhere, so freezing the survivors at that moment (gc.freeze: the
 collector stops scanning them; reference counting still frees them) leaks
 nothing, and the next full collection scans only what was allocated since.
 
+At start-up no collection runs at all (`hold`, then `release`): what the
+imports and set-up make lives to the end of the process, yet collections
+scanned it ~150 times in a CLI upload, 40 ms of a 0.4 s run.
+
 The one cost: a reference cycle that forms later among frozen objects is
 never collected. Transfers, their parts and snapshots form none
 (tests/unit/test_gc_policy.py checks a removed transfer is freed by reference
@@ -30,9 +34,24 @@ def install() -> None:
         gc.callbacks.append(_after_collection)
 
 
+def hold() -> None:
+    """Start-up: no collections until `release` or `settle`."""
+    gc.disable()
+
+
+def release() -> None:
+    """Start-up is over: freeze what it made, without a collection (a CLI
+    run's start-up leaves kilobytes of cyclic garbage, and a full collection
+    costs 20 ms), and collect from here on. Nothing when not held."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def settle() -> None:
     """Collect and freeze now (start-up, before the window shows): what the
     imports and set-up left is never scanned again."""
     install()
     gc.collect()
+    gc.enable()  # (held since the process started)
 

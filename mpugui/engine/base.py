@@ -73,6 +73,9 @@ class EngineBase(QObject):
     message = Signal(str, str)  # level name, sentence
     idle = Signal()  # nothing queued or running any more
     _threads_wanted = Signal()  # from any thread: start workers on the engine's thread
+    # From any thread: the last running transfer has ended; tick now (queued)
+    # rather than at the next tick, so `idle` follows within a millisecond.
+    _drained = Signal()
     # From the worker that finished a cancel's abort: the queue is changed
     # (remove, then add anew) on the engine's thread only.
     _restart_wanted = Signal(object)
@@ -133,8 +136,11 @@ class EngineBase(QObject):
         # A failed transfer failing anew (its cancel's abort, say) is news too.
         news = state != old or (state == FAILED and detail != t.detail)
         t.set_state(state, detail)
-        self._live[old] -= 1
-        self._live[state] += 1
+        live = self._live
+        live[old] -= 1
+        live[state] += 1
+        if old in _RUNNING and state not in _RUNNING and not any(live[s] for s in _RUNNING):
+            self._drained.emit()
         if state in (FAILED, PAUSED) or state != old:
             journal.setdefault("error", detail or None)
         self.journal.update(t.id, False, state=state, **journal)  # wait=False: grouped

@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer
 
 from mpugui.core.errors import (
     MpuguiError,
@@ -147,6 +147,8 @@ class TransferEngine(Actions):
         self._timer.setInterval(self.settings.tick_ms)
         self._timer.timeout.connect(self._tick)
         self._timer.start()
+        # Queued even from the engine's thread: _move holds the lock and is mid-change.
+        self._drained.connect(self._tick, Qt.ConnectionType.QueuedConnection)
 
     # -- queue (any thread) -------------------------------------------------------
 

@@ -72,3 +72,23 @@ def test_a_removed_transfer_is_freed_without_the_cyclic_collector(
         gc.garbage.clear()
         gc.enable()
     assert cyclic == []
+
+
+_HELD = """
+import gc
+from mpugui.core import gc_policy
+
+gc_policy.hold()
+assert not gc.isenabled()
+made = [[] for _ in range(1000)]  # start-up's objects
+gc_policy.release()
+assert gc.isenabled() and gc.get_freeze_count() >= len(made)  # frozen, collected no more
+gc_policy.release()  # a second release changes nothing
+print("ok")
+"""
+
+
+def test_start_up_is_not_collected_and_its_objects_are_frozen_after() -> None:
+    done = subprocess.run([sys.executable, "-c", _HELD], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -21,6 +21,7 @@ from botocore.config import Config
 
 from mpugui.core import secrets
 from mpugui.core.errors import MpuguiError, is_stalled
+from mpugui.core.s3.model_loader import loader_for
 from mpugui.core.s3.stores import quirks_for
 
 
@@ -128,10 +129,9 @@ def new_session(aws_access_key_id: str | None = None, aws_secret_access_key: str
     global _shared_loader
     core = botocore.session.Session(profile=profile_name)
     with _loader_lock:
-        if _shared_loader is None:
-            _shared_loader = core.get_component("data_loader")
-        else:
-            core.register_component("data_loader", _shared_loader)
+        if _shared_loader is None:  # (a quicker one: core/s3/model_loader.py)
+            _shared_loader = loader_for(core.get_config_variable("data_path"))
+        core.register_component("data_loader", _shared_loader)
     if aws_access_key_id or aws_secret_access_key:
         core.set_credentials(aws_access_key_id or "", aws_secret_access_key or "")
     if region_name:
