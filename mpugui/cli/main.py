@@ -52,7 +52,8 @@ def main(argv: list[str]) -> int:
                     raise
                 return code
         if args.command == "uploads":
-            from mpugui.cli import orphans, uploads
+            from mpugui.cli import orphans
+            from mpugui.cli.uploads import commands as uploads
 
             # What the uploads commands need of the transfer commands and of
             # the whole-account commands is handed in: neither imports back.

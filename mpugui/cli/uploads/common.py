@@ -11,35 +11,18 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from mpugui.cli.arg_types import typed
 from mpugui.core.errors import MpuguiError
 from mpugui.core.inventory.listing import (
     journal_index,
     parse_time,
     utc_now,
 )
-from mpugui.core.orphans.prices import PriceTable, check_prices, load_table
+from mpugui.core.orphans.prices import PriceTable, load_table
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.s3.uri import parse_s3_uri
 from mpugui.core.states import CANCELLED, FINAL_STATES
-from mpugui.core.units import parse_age
 
 NOW_ENV = "MPUGUI_NOW"
-
-
-def price_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--price-per-gb-month", type=_price, default=None, metavar="USD",
-                        help="one price for every storage class and region, this run only "
-                        "(default: AWS's table per class and region, with the prices set "
-                        "in Settings > Storage prices)")
-
-
-def _price(text: str) -> float:
-    try:
-        return check_prices({"*": float(text)})["*"]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a price: give US dollars per GB-month, e.g. 0.0059") from None
 
 
 def prices_for(args: argparse.Namespace, endpoint: Endpoint) -> PriceTable:
@@ -50,8 +33,6 @@ def prices_for(args: argparse.Namespace, endpoint: Endpoint) -> PriceTable:
         return PriceTable().only(flat)
     return load_table(endpoint_url=endpoint.endpoint_url)
 
-
-age_type = typed(parse_age)
 
 
 class Out:

@@ -30,7 +30,7 @@ _OPENERS: tuple[tuple[str, Callable[..., Any]], ...] = (
     (".json", open), (".json.gz", gzip.open))  # botocore's order: plain first
 
 
-class PlainJSONFileLoader(JSONFileLoader):  # type: ignore[misc]
+class PlainJSONFileLoader(JSONFileLoader):
     def load_file(self, file_path: str) -> Any:
         for ext, opener in _OPENERS:
             path = file_path + ext
@@ -71,10 +71,11 @@ class _ServiceNames(Sequence[str]):
         return iter(self._names())
 
 
-class ModelLoader(Loader):  # type: ignore[misc]
+class ModelLoader(Loader):
     FILE_LOADER_CLASS = PlainJSONFileLoader
 
-    def list_available_services(self, type_name: str) -> Sequence[str]:
+    def list_available_services(  # type: ignore[override]  # (a Sequence, not a list)
+            self, type_name: str) -> Sequence[str]:
         return _ServiceNames(self, type_name)
 
     def has_service(self, name: str, type_name: str) -> bool:
