@@ -13,6 +13,11 @@ signing its files) runs on a reader thread of its own: reads and hashes
 release the GIL, so on a second core they overlap the loop's sending
 instead of holding it up.
 
+Each connection is an asyncio Protocol that parses its answer as the bytes
+arrive (core/s3/answer.py) and hands it to the loop: no task, stream or
+future per request (those were the loop's largest costs once it sent
+thousands of files a second). Only opening a connection is a coroutine.
+
 A request this module cannot send itself (a route botocore must handle, a
 bandwidth limit, a store that redirects) carries a blocking `fallback`, run
 on a small thread pool without holding up the loop.
@@ -33,6 +38,7 @@ from typing import Any, Protocol
 
 import botocore.exceptions as bx
 
+from mpugui.core.s3.answer import Answer, AnswerParser
 from mpugui.core.s3.smallput import NotForThisRoute, Route, client_error
 
 log = logging.getLogger("mpugui.s3")
@@ -70,21 +76,83 @@ class PutSource(Protocol):
         """Finished jobs, in one batch."""
 
 
-class _Conn:
-    __slots__ = ("deadline", "expired", "reader", "writer")
+class _Conn(asyncio.Protocol):
+    """One kept-alive connection, with at most one request on it."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+    def __init__(self, loop: PutLoop, key: tuple[str, str]) -> None:
+        self._owner, self.key = loop, key
+        self.transport: asyncio.Transport | None = None
         self.deadline = 0.0  # loop time by which the answer must be in
         self.expired = False  # closed by the sweep: its request timed out
+        self.lost = False  # closed, or the server ended it: never reused
+        self.job: Any = None  # the request on it, waiting for its answer
+        self.req: PutRequest | None = None
+        self._parser: AnswerParser | None = None
+
+    def send(self, job: Any, req: PutRequest) -> None:
+        self.job, self.req = job, req
+        self._parser = AnswerParser(_MAX_HEAD)
+        assert self.transport is not None
+        body = req.body
+        if len(body) <= _JOIN_BODY:  # one send and one segment (copying 64 KiB costs less)
+            self.transport.write(req.head + body)
+        else:  # the transport keeps what the socket does not take at once
+            self.transport.write(req.head)
+            self.transport.write(body)
 
     def usable(self) -> bool:
         # An idle connection the server closed has seen EOF: never reuse it
         # (a request is never sent twice here).
-        return not (self.reader.at_eof() or self.writer.is_closing())
+        return not self.lost and self.transport is not None and \
+            not self.transport.is_closing()
 
     def close(self) -> None:
-        self.writer.close()
+        """At once, unsent bytes dropped: a stalled server may never take
+        them, and a transport's close() waits for them before it ends."""
+        self.lost = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    # -- asyncio's calls ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        parser = self._parser
+        if parser is None:  # nothing was asked: the connection is not in step
+            self.close()
+            return
+        try:
+            answer = parser.feed(data)
+        except ValueError as exc:
+            self._end(exc)
+            return
+        if answer is not None:
+            assert self.transport is not None
+            if self.transport.get_write_buffer_size():
+                # Answered before the whole body went out: what is left
+                # would be read as another request.
+                answer = answer._replace(close=True)
+            self._end(answer)
+
+    def eof_received(self) -> bool:
+        self.lost = True
+        if self._parser is not None:
+            answer = self._parser.end()
+            self._end(answer if answer is not None else
+                      ConnectionResetError("the server closed the connection"))
+        return False  # and the transport closes
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if self._parser is not None:
+            self._end(exc or ConnectionResetError("the connection was closed"))
+
+    def _end(self, outcome: Answer | BaseException) -> None:
+        self._parser = None
+        self._owner._answered(self, outcome)
 
 
 class PutLoop:
@@ -160,8 +228,10 @@ class PutLoop:
             self._loop.close()
 
     def _shutdown(self) -> None:
-        for task in list(self._tasks):
+        for task in list(self._tasks):  # connecting
             task.cancel()
+        for conn in list(self._busy):  # their answers are not waited for
+            conn.close()
         for conns in self._idle.values():
             for conn in conns:
                 conn.close()
@@ -205,9 +275,7 @@ class PutLoop:
         for job, item in items:
             if isinstance(item, PutRequest):
                 self._inflight += 1
-                task = self._loop.create_task(self._one(job, item))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._start(job, item)
             else:
                 self._finished(job, item)
         if items or self._missed:
@@ -229,28 +297,80 @@ class PutLoop:
             log.exception("Finishing %d small files failed", len(results))
         self._fill()
 
-    async def _one(self, job: Any, req: PutRequest) -> None:
-        try:
-            result: Result = await self._send(req)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # every outcome goes back to the engine
-            result = exc
-        # Free its slot now: the done-callback that discards the task runs
-        # after _deliver, whose _fill would see the slot still taken — a burst
-        # of results arriving together (an outage refusing every request at
-        # once) then left the rest of the queue untaken, with nothing to
-        # wake the loop again.
+    def _end(self, job: Any, result: Result) -> None:
+        # Its slot is free at once: a burst of results arriving together (an
+        # outage refusing every request) must leave room for _deliver's _fill.
         self._inflight -= 1
         self._finished(job, result)
 
-    async def _send(self, req: PutRequest) -> tuple[str, int]:
-        if req.route is None:
-            return await self._loop.run_in_executor(self._pool, self._blocking, req, None)
+    def _start(self, job: Any, req: PutRequest) -> None:
+        route = req.route
+        if route is None:
+            self._fall_back(job, req, None)
+            return
+        conn = self._kept((route.scheme, route.netloc))
+        if conn is not None:
+            self._send_on(conn, job, req)
+            return
+        task = self._loop.create_task(self._connect_and_send(job, req, route))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _send_on(self, conn: _Conn, job: Any, req: PutRequest) -> None:
+        conn.deadline = self._loop.time() + self._timeouts[1]
+        self._busy.add(conn)
+        conn.send(job, req)
+
+    def _answered(self, conn: _Conn, outcome: Answer | BaseException) -> None:
+        """A connection's answer (or what ended it) to the request on it."""
+        self._busy.discard(conn)
+        job, req = conn.job, conn.req
+        conn.job = conn.req = None
+        assert req is not None
+        if isinstance(outcome, BaseException):
+            conn.close()
+            self._end(job, self._error(conn, req, outcome))
+            return
+        if outcome.close:
+            conn.close()
+        else:
+            self._idle[conn.key].append(conn)
+        if outcome.status == 200:
+            self._end(job, (outcome.headers.get("etag", ""), 0))
+            return
+        error = client_error(outcome.status, outcome.reason, outcome.headers, outcome.body,
+                             "PutObject")
+        if isinstance(error, NotForThisRoute):
+            self._fall_back(job, req, error)
+        else:
+            self._end(job, error)
+
+    @staticmethod
+    def _error(conn: _Conn, req: PutRequest, exc: BaseException) -> BaseException:
+        """What a connection's failure is, as botocore says it."""
+        if conn.expired:  # closed by the sweep, whatever the close then raised
+            error: BaseException = bx.ReadTimeoutError(endpoint_url=req.url)
+        elif isinstance(exc, ssl.SSLError):
+            error = bx.SSLError(endpoint_url=req.url, error=exc)
+        elif isinstance(exc, OSError) and not isinstance(exc, ConnectionError):
+            error = bx.EndpointConnectionError(endpoint_url=req.url)
+        else:  # reset, closed early, or an answer that is not HTTP
+            error = bx.ConnectionClosedError(endpoint_url=req.url)
+        error.__cause__ = exc
+        return error
+
+    def _fall_back(self, job: Any, req: PutRequest, refused: BaseException | None) -> None:
         try:
-            return await self._exchange(req, req.route), 0
-        except NotForThisRoute as exc:
-            return await self._loop.run_in_executor(self._pool, self._blocking, req, exc)
+            done = self._loop.run_in_executor(self._pool, self._blocking, req, refused)
+        except RuntimeError as exc:  # the pool is shut down: stopping
+            self._end(job, exc)
+            return
+
+        def fell_back(f: asyncio.Future[tuple[str, int]]) -> None:
+            if not f.cancelled():
+                self._end(job, f.exception() or f.result())
+
+        done.add_done_callback(fell_back)
 
     def _blocking(self, req: PutRequest, refused: BaseException | None) -> tuple[str, int]:
         with self._fallback_lock:  # counted, so stop() can say one is still on the wire
@@ -261,46 +381,8 @@ class PutLoop:
             with self._fallback_lock:
                 self._fallbacks -= 1
 
-    async def _exchange(self, req: PutRequest, route: Route) -> str:
-        key = (route.scheme, route.netloc)
-        conn = self._kept(key) or await self._connect(route, req)
-        conn.deadline = self._loop.time() + self._timeouts[1]
-        self._busy.add(conn)
-        try:
-            body = req.body
-            if len(body) <= _JOIN_BODY:  # one send and one segment (copying 64 KiB costs less)
-                conn.writer.write(req.head + body)
-            else:
-                conn.writer.write(req.head)
-                conn.writer.write(body)
-                await conn.writer.drain()  # the transport copies what the socket did not take
-            status, reason, headers, data, close = await _response(conn.reader)
-        except asyncio.CancelledError:
-            conn.close()
-            raise
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
-                OSError) as exc:  # (ConnectionError and ssl.SSLError are OSErrors)
-            conn.close()
-            if conn.expired:  # closed by the sweep, whatever the close then raised
-                raise bx.ReadTimeoutError(endpoint_url=req.url) from exc
-            if isinstance(exc, ssl.SSLError):
-                raise bx.SSLError(endpoint_url=req.url, error=exc) from exc
-            if isinstance(exc, OSError) and not isinstance(exc, ConnectionError):
-                raise bx.EndpointConnectionError(endpoint_url=req.url) from exc
-            raise bx.ConnectionClosedError(endpoint_url=req.url) from exc
-        finally:
-            self._busy.discard(conn)
-        if close:
-            conn.close()
-        else:
-            self._idle[key].append(conn)
-        if status == 200:
-            return headers.get("etag", "")
-        raise client_error(status, reason, headers, data, "PutObject")
-
     def _kept(self, key: tuple[str, str]) -> _Conn | None:
-        """An idle kept-alive connection (not a coroutine: most requests
-        find one, and each await costs the loop)."""
+        """An idle kept-alive connection."""
         idle = self._idle[key]
         while idle:
             conn = idle.pop()
@@ -309,15 +391,29 @@ class PutLoop:
             conn.close()
         return None
 
+    async def _connect_and_send(self, job: Any, req: PutRequest, route: Route) -> None:
+        try:
+            conn = await self._connect(route, req)
+        except asyncio.CancelledError:
+            raise  # stopping: taken, never sent (the journal keeps it)
+        except BaseException as exc:  # every outcome goes back to the engine
+            self._end(job, exc)
+            return
+        if self._stopping:  # connected as the loop stops: never sent
+            conn.close()
+            return
+        self._send_on(conn, job, req)
+
     async def _connect(self, route: Route, req: PutRequest) -> _Conn:
         host, _, port = route.netloc.rpartition(":")
         if not host or not port.isdigit():  # no port given
             host, port = route.netloc, "443" if route.scheme == "https" else "80"
         host = host.strip("[]")
+        key = (route.scheme, route.netloc)
         try:
             async with asyncio.timeout(self._timeouts[0]):
-                reader, writer = await asyncio.open_connection(
-                    host, int(port), limit=_MAX_HEAD,
+                _transport, conn = await self._loop.create_connection(
+                    lambda: _Conn(self, key), host, int(port),
                     ssl=req.ssl_context if route.scheme == "https" else None)
         except TimeoutError as exc:
             raise bx.ConnectTimeoutError(endpoint_url=req.url) from exc
@@ -325,46 +421,4 @@ class PutLoop:
             raise bx.SSLError(endpoint_url=req.url, error=exc) from exc
         except OSError as exc:
             raise bx.EndpointConnectionError(endpoint_url=req.url) from exc
-        return _Conn(reader, writer)
-
-
-async def _response(reader: asyncio.StreamReader
-                    ) -> tuple[int, str, dict[str, str], bytes, bool]:
-    """One HTTP/1.1 response: status, reason, headers (lower-case names),
-    body, and whether the connection ends with it."""
-    while True:
-        head = await reader.readuntil(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        version, _, rest = lines[0].partition(" ")
-        code, _, reason = rest.partition(" ")
-        status = int(code)
-        if status >= 200:
-            break  # 1xx (100 Continue unasked) precede the answer
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    close = version == "HTTP/1.0" or headers.get("connection", "").lower() == "close"
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        data = await _chunked(reader)
-    elif "content-length" in headers:
-        data = await reader.readexactly(int(headers["content-length"]))
-    elif status in (204, 304):
-        data = b""
-    else:  # until the server closes
-        data, close = await reader.read(), True
-    return status, reason, headers, data, close
-
-
-async def _chunked(reader: asyncio.StreamReader) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
-        if size == 0:
-            while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                pass  # trailers
-            return b"".join(chunks)
-        chunks.append(await reader.readexactly(size))
-        await reader.readexactly(2)
-
+        return conn
