@@ -149,9 +149,10 @@ class Journal:
             with self._pending_lock:
                 while not (self._updates or self._parts) and not self._closing:
                     self._pending_lock.wait()
-                if self._closing:
+                # Let more writes join this transaction; a close does not wait
+                # for that (it commits what is pending itself).
+                if self._pending_lock.wait_for(lambda: self._closing, COMMIT_INTERVAL):
                     return
-            time.sleep(COMMIT_INTERVAL)  # let more writes join this transaction
             with self._lock:
                 try:
                     self._commit_pending()
