@@ -125,17 +125,17 @@ def test_loop_gives_errors_as_botocores(s3, bucket: str, moto_url: str) -> None:
     assert isinstance(source.results["dead"], EndpointConnectionError)
 
 
-class _RawServer:
-    """A TCP server on 127.0.0.1 that answers as `handle(conn)` says: for
-    what no real store does on purpose (an answer before the body, a body
-    never read)."""
+class _HeadOnlyServer:
+    """A TCP server on 127.0.0.1 that reads each request's head, sends
+    `answer` (if any) and then reads nothing more: what no real store does
+    on purpose (an answer before the body, a body never read)."""
 
-    def __init__(self, handle) -> None:
+    def __init__(self, answer: bytes = b"") -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.accepted = 0
-        self.stop = threading.Event()  # the handlers wait for it, reading nothing
-        self._handle = handle
+        self._answer = answer
+        self._stop = threading.Event()
         self._conns: list[socket.socket] = []
         self._threads = [threading.Thread(target=self._serve, daemon=True)]
         self._threads[0].start()
@@ -152,8 +152,20 @@ class _RawServer:
             self._threads.append(th)
             th.start()
 
+    def _handle(self, conn: socket.socket) -> None:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        got = b""
+        while b"\r\n\r\n" not in got:
+            more = conn.recv(4096)
+            if not more:
+                return
+            got += more
+        if self._answer:
+            conn.sendall(self._answer)
+        self._stop.wait(30)  # the connection stays open, read no more
+
     def close(self) -> None:
-        self.stop.set()
+        self._stop.set()
         self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         for th in self._threads:
@@ -162,51 +174,38 @@ class _RawServer:
             conn.close()
 
 
-def _read_head(conn: socket.socket) -> bytes:
-    got = b""
-    while b"\r\n\r\n" not in got:
-        more = conn.recv(4096)
-        if not more:
-            return got
-        got += more
-    return got
-
-
-def _raw_requests(port: int, n: int, size: int) -> list[tuple[str, PutRequest]]:
-    route = Route("http", f"127.0.0.1:{port}", "/b/", "us-east-1", sign_payload=False)
+def _put_through(server: _HeadOnlyServer, n: int, size: int, read_timeout: float = 60
+                 ) -> dict[str, object]:
+    """`n` PutObjects of `size` bytes through a PutLoop sending one at a time: their results."""
+    route = Route("http", f"127.0.0.1:{server.port}", "/b/", "us-east-1", sign_payload=False)
     creds = Credentials("AKID", "SECRET").get_frozen_credentials()
 
     def refused(_exc: BaseException | None) -> tuple[str, int]:
         raise AssertionError("no fallback expected")
 
-    out = []
+    requests = []
     for i in range(n):
         url, head = SmallPut().request(route, creds, f"k{i}", size, {}, None)
-        out.append((f"k{i}", PutRequest(route, head, b"x" * size, url, refused)))
-    return out
-
-
-def test_an_answer_before_the_whole_body_closes_its_connection() -> None:
-    # The server refuses on the head alone and never reads the 32 MiB body,
-    # more than the kernel's buffers take: what is still unsent must not
-    # reach the next request's connection.
-    def handle(conn: socket.socket) -> None:
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        _read_head(conn)
-        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-        server.stop.wait(30)  # keeps the connection open, reading nothing
-
-    server = _RawServer(handle)
-    source = _Source(_raw_requests(server.port, 2, 32 * 1024 * 1024))
-    loop = PutLoop(source, limit=1)
+        requests.append((f"k{i}", PutRequest(route, head, b"x" * size, url, refused)))
+    source = _Source(requests)
+    loop = PutLoop(source, limit=1, read_timeout=read_timeout)
     loop.wake()
     try:
         assert source.finished.wait(20)
     finally:
         loop.stop()
         server.close()
+    return source.results
+
+
+def test_an_answer_before_the_whole_body_closes_its_connection() -> None:
+    # The server refuses on the head alone and never reads the 32 MiB body,
+    # more than the kernel's buffers take: what is still unsent must not
+    # reach the next request's connection.
+    server = _HeadOnlyServer(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+    results = _put_through(server, 2, 32 * 1024 * 1024)
     for key in ("k0", "k1"):
-        err = source.results[key]
+        err = results[key]
         assert isinstance(err, ClientError) and \
             err.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert server.accepted == 2  # the second request on a new connection
@@ -216,18 +215,5 @@ def test_a_body_the_server_stops_reading_times_out() -> None:
     # The server takes the head and then nothing more: the body fills the
     # socket's buffers and the answer never comes. The read timeout ends it
     # (a transport's close() would wait for the unsent bytes for ever).
-    def handle(conn: socket.socket) -> None:
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        _read_head(conn)
-        server.stop.wait(30)
-
-    server = _RawServer(handle)
-    source = _Source(_raw_requests(server.port, 1, 4 * 1024 * 1024))
-    loop = PutLoop(source, limit=1, read_timeout=1)
-    loop.wake()
-    try:
-        assert source.finished.wait(20)
-    finally:
-        loop.stop()
-        server.close()
-    assert isinstance(source.results["k0"], ReadTimeoutError)
+    results = _put_through(_HeadOnlyServer(), 1, 4 * 1024 * 1024, read_timeout=1)
+    assert isinstance(results["k0"], ReadTimeoutError)
