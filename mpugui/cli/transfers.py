@@ -78,11 +78,21 @@ def run_engine(journal: Journal, args: argparse.Namespace) -> int:
     engine = TransferEngine(journal, ClientFactory(settings.concurrency + 4), settings)
     gc_policy.release()  # start-up's imports and set-up are done: frozen, never scanned
     out = Reporter(sys.stdout, args.json, engine)
+    # Plain functions, not the Reporter's bound methods: PySide holds a bound
+    # method of a non-QObject by a weak reference to its object, and a queued
+    # call still pending when the Reporter is gone crashed the process (seen
+    # in the test process, where the event loop runs on after this returns).
+    def on_snapshot(snap: Any) -> None:
+        out.on_snapshot(snap)
+
+    def on_message(level: str, text: str) -> None:
+        out.on_message(level, text)
+
     # Connected before any transfer starts: the first tick's events reach it.
-    engine.snapshot.connect(out.on_snapshot)
+    engine.snapshot.connect(on_snapshot)
     # Warnings (a store without ListParts or Abort, a cancel that came too
     # late) are problems on stderr; errors already come with their state.
-    engine.message.connect(out.on_message)
+    engine.message.connect(on_message)
     feeders: list[Feeder] = []
     interrupted = False
     try:
@@ -115,9 +125,11 @@ def run_engine(journal: Journal, args: argparse.Namespace) -> int:
         # Idle at a normal end, so this returns at once; after Ctrl-C a request
         # the network holds (a Complete, say) does not hold the exit.
         stopped = engine.shutdown(timeout=SHUTDOWN_SECONDS)
+        # What the workers said last (queued from their threads) is said too.
+        QCoreApplication.sendPostedEvents()
         final = engine.publish(everything=True) or engine.current_snapshot()
-        engine.snapshot.disconnect(out.on_snapshot)
-        engine.message.disconnect(out.on_message)
+        engine.snapshot.disconnect(on_snapshot)
+        engine.message.disconnect(on_message)
         journal.close()
     out.summary(final, feeders)
     code = EXIT_OK
