@@ -119,6 +119,31 @@ def check_unchanged(path: str, expected: Identity) -> None:
     describe_change(path, expected, now)
 
 
+def read_whole(path: str, size: int, planned: Identity, like: str) -> tuple[bytes, str]:
+    """A small file's whole content, read from one open and checked against
+    the identity it was planned with (so what is sent is what was planned),
+    and the sample of what was read (of the kind of `like`)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        check_unchanged(path, planned)
+        raise
+    try:
+        chunks, got = [], 0
+        while got < size:
+            chunk = os.pread(fd, size - got, got)
+            if not chunk:
+                raise SourceChanged(f"'{path}' became shorter while it was being uploaded.")
+            chunks.append(chunk)
+            got += len(chunk)
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        now = identity_of(fd, path, data, like=like)
+        describe_change(path, planned, now)
+        return data, now.sample
+    finally:
+        os.close(fd)
+
+
 @dataclass(frozen=True, slots=True)
 class SourceFile:
     path: str

@@ -38,6 +38,7 @@ from mpugui.core.journal.store import (
     Journal,
     TransferRecord,
 )
+from mpugui.core.s3 import sender, smallput
 from mpugui.core.s3.checksums import algorithm, default_for
 from mpugui.core.s3.endpoint import ClientFactory
 from mpugui.core.s3.plan import TAPER_V1, make_plan
@@ -98,7 +99,7 @@ class TransferEngine(Actions):
         self._threads = []
         # Small files: one thread, many requests in flight (core/s3/putloop.py).
         self._putloop = PutLoop(SmallFiles(self), self._sched.put_limit,
-                                read_timeout=self.clients.read_timeout)
+                                read_timeout=self.clients.read_timeout, child=sender.wanted())
         self._sched.puts_ready = self._putloop.wake
         self._buffers = BufferPool()  # part buffers: memory follows the parts in flight
         self._read_lanes = threading.BoundedSemaphore(max(1, self.settings.read_lanes))
@@ -174,6 +175,8 @@ class TransferEngine(Actions):
                 problems.append((req, str(exc)))
             except OSError as exc:
                 problems.append((req, describe(exc)))
+        if not paused and any(rec.size <= smallput.MAX_SIZE for rec, _plan in records):
+            self._putloop.prepare()  # its process starts while the folder is journaled
         ids = self.journal.add_many([rec for rec, _ in records])
         self._insert([Transfer(rec, plan, {}, self._on_change) for rec, plan in records])
         return ids, problems

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from mpugui.core.errors import Interrupted, MpuguiError, SourceChanged
+from mpugui.core.errors import Interrupted, MpuguiError
 from mpugui.core.journal.store import Journal
 from mpugui.core.s3 import smallput
 from mpugui.core.s3.endpoint import ClientFactory
-from mpugui.core.s3.putloop import PutRequest, Result
-from mpugui.core.sources import Identity, check_unchanged, describe_change, identity_of
+from mpugui.core.s3.putloop import PutLoop, PutRequest, Result
+from mpugui.core.s3.sender import Spec
+from mpugui.core.sources import Identity, read_whole
 from mpugui.core.states import QUEUED, UPLOADING, PartState
 from mpugui.core.transfer import multipart as s3
 from mpugui.core.transfer import outage
@@ -34,7 +34,16 @@ from mpugui.core.transfer.verify import Verdict, put_verdict
 
 log = logging.getLogger("mpugui.engine")
 
-Token = tuple[Job, str | None]  # the job and the checksum its body was sent with
+
+
+class Taken:
+    """A job in the put loop, and the checksum its body was sent with (known
+    once the sender process answers, when that process read the file)."""
+
+    __slots__ = ("checksum", "job")
+
+    def __init__(self, job: Job, checksum: str | None = None) -> None:
+        self.job, self.checksum = job, checksum
 
 
 class Engine(Protocol):
@@ -45,6 +54,7 @@ class Engine(Protocol):
     clients: ClientFactory
     limiter: RateLimiter
     _put_sent: int
+    _putloop: PutLoop
 
     @property
     def _lock(self) -> threading.Condition: ...
@@ -72,23 +82,23 @@ class SmallFiles:
         self._engine = engine
         self._routes = smallput.SmallPut()
 
-    def take(self, n: int) -> list[tuple[Token, PutRequest | Result]]:
+    def take(self, n: int) -> list[tuple[Taken, PutRequest | Result]]:
         eng = self._engine
         jobs = eng._sched.take_puts(n)
         if not jobs:
             return []
-        out: list[tuple[Token, PutRequest | Result]] = []
+        out: list[tuple[Taken, PutRequest | Result]] = []
         try:
             self._start(jobs, out)
         except Exception as exc:  # a bug: every job taken still comes back, failed
             log.exception("Taking %d small files failed", len(jobs))
-            answered = {id(job) for (job, _c), _item in out}
-            out += [((job, None), exc) for job in jobs if id(job) not in answered]
+            answered = {id(taken.job) for taken, _item in out}
+            out += [(Taken(job), exc) for job in jobs if id(job) not in answered]
         return out
 
-    def _start(self, jobs: list[Job], out: list[tuple[Token, PutRequest | Result]]) -> None:
+    def _start(self, jobs: list[Job], out: list[tuple[Taken, PutRequest | Result]]) -> None:
         """Move the jobs' transfers to uploading (one lock for the batch), then
-        read, check and sign each file; every job's outcome goes into `out`."""
+        make each one's request; every job's outcome goes into `out`."""
         eng = self._engine
         started = []
         gave_up: list[tuple[Transfer, str]] = []
@@ -101,7 +111,7 @@ class SmallFiles:
                     held, failed = eng._hold(job)
                     gave_up += failed
                     if held:
-                        out.append(((job, None), Interrupted()))
+                        out.append((Taken(job), Interrupted()))
                         continue
                 # (already uploading when this is a retry)
                 if eng._move(t, UPLOADING, only_from=(QUEUED, UPLOADING)):
@@ -110,23 +120,22 @@ class SmallFiles:
                     t.changed()
                     started.append(job)
                 else:  # paused or cancelled before it started
-                    out.append(((job, None), Interrupted()))
+                    out.append((Taken(job), Interrupted()))
         eng._say_failed(gave_up)
         for job in started:
             try:
                 out.append(self._request(job))
             except Exception as exc:  # the file, its route: failed like a send
-                out.append(((job, None), exc))
+                out.append((Taken(job), exc))
 
-    def _request(self, job: Job) -> tuple[Token, PutRequest]:
+    def _request(self, job: Job) -> tuple[Taken, PutRequest]:
+        """The sender process's spec for the file, or (when that process is
+        not there) the file read, checked and signed here."""
         eng = self._engine
         t = job.transfer
         rec = t.rec
         planned = t.identity  # (a new object each time: taken once)
-        data = _read_checked(t, planned)
-        if not planned.sample:
-            eng.journal.update(t.id, sample=rec.sample)
-        checksum = t.algo.value(data)
+        taken = Taken(job)
         headers: dict[str, str] = {}
         if rec.storage_class:
             headers["x-amz-storage-class"] = rec.storage_class
@@ -134,31 +143,66 @@ class SmallFiles:
             headers["Content-Type"] = rec.content_type
         if rec.no_overwrite:
             headers["If-None-Match"] = "*"
-        if checksum and t.algo.name == "md5":
-            headers["Content-MD5"] = checksum
-        elif checksum and t.algo.s3_name:
-            headers[f"x-amz-checksum-{t.algo.s3_name.lower()}"] = checksum
-
-        def fallback(refused: BaseException | None) -> tuple[str, int]:
-            if refused is not None:
-                log.info("Small files to %s go through botocore from now on (%s)",
-                         rec.bucket, refused)
-                self._routes.give_up(rec.endpoint, rec.bucket)
-            return self._through_botocore(t, job, data, checksum)
-
-        token = (job, checksum)
         route = None
         # --no-overwrite asks the server first (HEAD, blocking: a fallback's
         # work), as a store that ignores If-None-Match (s3rver) would replace it.
         if rec.size <= smallput.MAX_SIZE and not eng.limiter.rate and not rec.no_overwrite:
             route = self._routes.route(eng._client(t), rec.endpoint, rec.bucket)
         creds = eng.clients.credentials(rec.endpoint) if route is not None else None
+
+        def give_up(refused: BaseException | None) -> None:
+            if refused is not None:
+                log.info("Small files to %s go through botocore from now on (%s)",
+                         rec.bucket, refused)
+                self._routes.give_up(rec.endpoint, rec.bucket)
+
+        if route is not None and creds is not None and eng._putloop.forwarding:
+            spec = Spec(route, (creds.access_key, creds.secret_key, creds.token),
+                        self._routes.tls(rec.endpoint) if route.scheme == "https" else None,
+                        rec.source, rec.size, (planned.size, planned.mtime_ns, planned.sample),
+                        rec.sample, t.algo.name, rec.key, headers)
+
+            def received(checksum: str | None, sample: str) -> None:
+                taken.checksum = checksum
+                self._sampled(t, planned, sample)
+
+            def read_and_fall_back(refused: BaseException | None) -> tuple[str, int]:
+                give_up(refused)
+                data = self._read(t, planned)
+                taken.checksum = t.algo.value(data)
+                return self._through_botocore(t, job, data, taken.checksum)
+
+            return taken, PutRequest(route, b"", b"", rec.uri, read_and_fall_back, spec=spec,
+                                     received=received)
+        data = self._read(t, planned)
+        checksum = taken.checksum = t.algo.value(data)
+        header = t.algo.header(checksum)
+        if header is not None:
+            headers[header[0]] = header[1]
+
+        def fallback(refused: BaseException | None) -> tuple[str, int]:
+            give_up(refused)
+            return self._through_botocore(t, job, data, checksum)
+
         if route is None or creds is None:
-            return token, PutRequest(None, b"", b"", rec.uri, fallback)
+            return taken, PutRequest(None, b"", b"", rec.uri, fallback)
         payload = hashlib.sha256(data).hexdigest() if route.sign_payload else None
         url, head = self._routes.request(route, creds, rec.key, rec.size, headers, payload)
         context = self._routes.ssl_context(rec.endpoint) if route.scheme == "https" else None
-        return token, PutRequest(route, head, data, url, fallback, context)
+        return taken, PutRequest(route, head, data, url, fallback, context)
+
+    def _read(self, t: Transfer, planned: Identity) -> bytes:
+        rec = t.rec
+        data, sample = read_whole(rec.source, rec.size, planned, rec.sample)
+        self._sampled(t, planned, sample)
+        return data
+
+    def _sampled(self, t: Transfer, planned: Identity, sample: str) -> None:
+        """A file planned from the walk's stat has the sample of what was sent
+        (its size and time were checked against the record's)."""
+        if not planned.sample and sample:
+            t.rec.sample = sample
+            self._engine.journal.update(t.id, sample=sample)
 
     def _through_botocore(self, t: Transfer, job: Job, data: bytes,
                           checksum: str | None) -> tuple[str, int]:
@@ -179,34 +223,36 @@ class SmallFiles:
             with eng._lock:
                 t.wire_bytes += body.total
 
-    def done(self, results: list[tuple[Token, Result]]) -> None:
+    def done(self, results: list[tuple[Taken, Result]]) -> None:
         eng = self._engine
         try:
             self._finish_all(results)
         finally:  # whatever happened, the jobs end: their slots and transfers are freed
-            jobs = [job for (job, _c), _r in results]
+            jobs = [taken.job for taken, _r in results]
             eng._sched.puts_done(jobs)
             with eng._lock:
                 for job in jobs:
                     eng._settle(job.transfer)
 
-    def _finish_all(self, results: list[tuple[Token, Result]]) -> None:
+    def _finish_all(self, results: list[tuple[Taken, Result]]) -> None:
         eng = self._engine
         failed: list[tuple[Job, BaseException]] = []
         # Verdicts first, without the engine lock: with --checksum md5 and an
         # ETag that is not the MD5 sent, one asks the bucket's encryption
         # (once per bucket, over the network).
         verdicts: dict[int, Verdict] = {}
-        for (job, checksum), result in results:
+        for taken, result in results:
             if isinstance(result, BaseException):
                 continue
-            t = job.transfer
+            t = taken.job.transfer
             try:
-                verdicts[t.id] = put_verdict(eng._client(t), t.rec, t.algo, result[0], checksum)
+                verdicts[t.id] = put_verdict(eng._client(t), t.rec, t.algo, result[0],
+                                             taken.checksum)
             except MpuguiError as exc:
-                failed.append((job, exc))
+                failed.append((taken.job, exc))
         with eng._lock:
-            for (job, checksum), result in results:
+            for taken, result in results:
+                job, checksum = taken.job, taken.checksum
                 t, part = job.transfer, job.part
                 assert part is not None
                 sent_here = part.body is None  # botocore's bodies count themselves
@@ -234,32 +280,4 @@ class SmallFiles:
                 eng._job_failed(job, error)
             except Exception:  # nor does handling its failure stop the others
                 log.exception("Handling the failure of a small file failed")
-
-
-def _read_checked(t: Transfer, planned: Identity) -> bytes:
-    """The whole file, read from one open and checked against the identity it
-    was planned with (so what is sent is what was planned)."""
-    rec = t.rec
-    try:
-        fd = os.open(rec.source, os.O_RDONLY)
-    except OSError:
-        check_unchanged(rec.source, planned)
-        raise
-    try:
-        chunks, got = [], 0
-        while got < rec.size:
-            chunk = os.pread(fd, rec.size - got, got)
-            if not chunk:
-                raise SourceChanged(f"'{rec.source}' became shorter while it was being "
-                                    "uploaded.")
-            chunks.append(chunk)
-            got += len(chunk)
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        now_ident = identity_of(fd, rec.source, data, like=rec.sample)
-        describe_change(rec.source, planned, now_ident)
-        if not planned.sample:  # planned from the walk's stat: the sample of what is sent
-            rec.sample = now_ident.sample  # (size and time are the record's: checked above)
-        return data
-    finally:
-        os.close(fd)
 

@@ -89,6 +89,14 @@ class Algorithm:
             return None
         return base64.b64encode(self.digest(data)).decode("ascii")
 
+    def header(self, value: str | None) -> tuple[str, str] | None:
+        """The PutObject header that carries `value` (sent without botocore)."""
+        if not value:
+            return None
+        if self.name == "md5":
+            return ("Content-MD5", value)
+        return (f"x-amz-checksum-{self.s3_name.lower()}", value) if self.s3_name else None
+
     def composite(self, part_values: Iterable[str]) -> str | None:
         """S3's composite checksum of a multipart object: checksum of the
         concatenated binary part checksums, then '-N'."""

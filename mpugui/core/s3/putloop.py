@@ -21,6 +21,12 @@ thousands of files a second). Only opening a connection is a coroutine.
 A request this module cannot send itself (a route botocore must handle, a
 bandwidth limit, a store that redirects) carries a blocking `fallback`, run
 on a small thread pool without holding up the loop.
+
+The engine's loop forwards most requests to a sender process instead
+(core/s3/sender.py): a spec names the file, that process reads, signs and
+sends it with a PutLoop of its own, and its answers come back here as if
+this loop had sent them. Taking then reads no file, so it runs on this
+loop's thread, not the reader's.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from typing import Any, Protocol
 import botocore.exceptions as bx
 
 from mpugui.core.s3.answer import Answer, AnswerParser
+from mpugui.core.s3.sender import ChildSender, Outcome, Spec
 from mpugui.core.s3.smallput import NotForThisRoute, Route, client_error
 
 log = logging.getLogger("mpugui.s3")
@@ -46,14 +53,17 @@ log = logging.getLogger("mpugui.s3")
 FALLBACK_THREADS = 16  # blocking PutObjects (botocore: files over 1 MiB) at once
 _MAX_HEAD = 64 * 1024  # response status line and headers
 _JOIN_BODY = 64 * 1024  # bodies up to this go out with their headers in one write
+STUCK_MARGIN = 10.0  # seconds past both timeouts the sender process may take to answer
 
 
 @dataclass(slots=True)
 class PutRequest:
     """One signed PutObject, ready to send; or, with `route` None, only a
-    fallback to run. `fallback` sends the same object the blocking way and
-    returns (ETag, retries); it is given the NotForThisRoute that sent it
-    there, or None."""
+    fallback to run; or, with a `spec`, one for the sender process to read,
+    sign and send (no head, no body here), which tells `received` the
+    checksum it sent and the sample of what it read. `fallback` sends the
+    same object the blocking way and returns (ETag, retries); it is given
+    the NotForThisRoute that sent it there, or None."""
 
     route: Route | None
     head: bytes  # request line and headers
@@ -61,6 +71,8 @@ class PutRequest:
     url: str
     fallback: Callable[[BaseException | None], tuple[str, int]]
     ssl_context: ssl.SSLContext | None = None
+    spec: Spec | None = None
+    received: Callable[[str | None, str], None] | None = None
 
 
 Result = tuple[str, int] | BaseException  # (ETag, retries) or what went wrong
@@ -70,7 +82,8 @@ class PutSource(Protocol):
     def take(self, n: int) -> list[tuple[Any, PutRequest | Result]]:
         """Up to `n` jobs with their requests (or an outcome already known).
         Runs on the loop's reader thread, possibly while `done` runs on the
-        loop's; every job it takes must come back in its answer."""
+        loop's (or, while the loop forwards to the sender process, on the
+        loop's own); every job it takes must come back in its answer."""
 
     def done(self, results: list[tuple[Any, Result]]) -> None:
         """Finished jobs, in one batch."""
@@ -160,7 +173,7 @@ class PutLoop:
     when the source may have work."""
 
     def __init__(self, source: PutSource, limit: int, connect_timeout: float = 10,
-                 read_timeout: float = 60) -> None:
+                 read_timeout: float = 60, child: bool = False) -> None:
         self._source = source
         self.limit = limit
         self._timeouts = (connect_timeout, read_timeout)
@@ -180,10 +193,38 @@ class PutLoop:
         self._fallback_lock = threading.Lock()
         self._fallbacks = 0  # fallback requests running on the pool
         self._stopping = False
+        # `child`: requests with a spec go to a sender process (core/s3/sender.py).
+        self._child = ChildSender(self._loop, self._timeouts, self._child_answered,
+                                  self._child_lost) if child else None
+        # By id, in the order sent: what the child has, and since when.
+        self._forwarded: dict[int, tuple[Any, PutRequest, float]] = {}
+        self._prepared = False
+        self._next_id = 0
         self._thread = threading.Thread(target=self._run, name="mpugui-put-loop", daemon=True)
         self._thread.start()
 
     # -- any thread -------------------------------------------------------------------
+
+    @property
+    def forwarding(self) -> bool:
+        """Whether a request with a spec goes to the sender process (else the
+        source builds it here: that process could not start or has ended)."""
+        return self._child is not None and self._child.alive
+
+    @property
+    def sender_pid(self) -> int | None:
+        """The sender process's pid, while it runs."""
+        return self._child.pid if self._child is not None else None
+
+    def prepare(self) -> None:
+        """Small files are coming: start the sender process now, so that it is
+        ready when the first of them is taken (it takes ~0.2 s to start)."""
+        if self._child is not None and not self._prepared and not self._stopping:
+            self._prepared = True
+            try:
+                self._loop.call_soon_threadsafe(self._child.start)
+            except RuntimeError:
+                pass  # closed: stopping
 
     def wake(self) -> None:
         if self._wake_pending.is_set() or self._stopping:
@@ -208,6 +249,8 @@ class PutLoop:
             self._pool.shutdown(wait=False, cancel_futures=True)
         deadline = time.monotonic() + timeout
         self._thread.join(timeout)
+        if self._child is not None:
+            self._child.reap(max(0.0, deadline - time.monotonic()))
         taking = self._taking
         if taking is not None:  # a take still reading files: its jobs are dropped
             concurrent.futures.wait([taking], max(0.0, deadline - time.monotonic()))
@@ -228,6 +271,8 @@ class PutLoop:
             self._loop.close()
 
     def _shutdown(self) -> None:
+        if self._child is not None:  # what it has in flight is dropped, as ours is
+            self._child.close()
         for task in list(self._tasks):  # connecting
             task.cancel()
         for conn in list(self._busy):  # their answers are not waited for
@@ -248,6 +293,14 @@ class PutLoop:
             conn.expired = True
             conn.close()
             self._busy.discard(conn)
+        if self._forwarded and self._child is not None:
+            # Its own sweep answers every request within the timeouts: one
+            # unanswered for longer means the process is stuck.
+            _job, _req, sent = next(iter(self._forwarded.values()))
+            if t - sent > sum(self._timeouts) + STUCK_MARGIN:
+                log.warning("The small-file sender has not answered for %.0f s", t - sent)
+                self._child.close()
+                self._child_lost()
         if not self._stopping:
             self._loop.call_later(min(1.0, self._timeouts[1] / 4), self._sweep)
 
@@ -257,6 +310,17 @@ class PutLoop:
             return
         if self._taking is not None:
             self._missed = True
+            return
+        if self.forwarding:  # taking reads no file: here, not on the reader thread
+            while not self._stopping and self.limit > self._inflight:
+                try:
+                    items = self._source.take(self.limit - self._inflight)
+                except Exception:  # a bug there must not end the loop
+                    log.exception("Taking small files failed")
+                    return
+                self._start_all(items)
+                if not items:
+                    return
             return
         free = self.limit - self._inflight
         if free <= 0:
@@ -272,15 +336,20 @@ class PutLoop:
             log.error("Taking small files failed", exc_info=taking.exception())
             return
         items = taking.result()
+        self._start_all(items)
+        if items or self._missed:
+            self._missed = False
+            self._fill()
+
+    def _start_all(self, items: list[tuple[Any, PutRequest | Result]]) -> None:
         for job, item in items:
             if isinstance(item, PutRequest):
                 self._inflight += 1
                 self._start(job, item)
             else:
                 self._finished(job, item)
-        if items or self._missed:
-            self._missed = False
-            self._fill()
+        if self._child is not None:
+            self._child.flush()
 
     def _finished(self, job: Any, result: Result) -> None:
         if not self._results:
@@ -304,6 +373,9 @@ class PutLoop:
         self._finished(job, result)
 
     def _start(self, job: Any, req: PutRequest) -> None:
+        if req.spec is not None:
+            self._forward(job, req, req.spec)
+            return
         route = req.route
         if route is None:
             self._fall_back(job, req, None)
@@ -315,6 +387,43 @@ class PutLoop:
         task = self._loop.create_task(self._connect_and_send(job, req, route))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _forward(self, job: Any, req: PutRequest, spec: Spec) -> None:
+        child = self._child
+        if child is not None and child.alive:
+            jid = self._next_id
+            self._next_id += 1
+            try:
+                child.forward(jid, spec)
+            except ConnectionError:
+                pass  # it could not start: botocore sends this one
+            else:
+                self._forwarded[jid] = (job, req, self._loop.time())
+                return
+        self._fall_back(job, req, None)
+
+    def _child_answered(self, outcomes: list[Outcome]) -> None:
+        for jid, result, checksum, sample in outcomes:
+            entry = self._forwarded.pop(jid, None)
+            if entry is None:
+                continue
+            job, req, _sent = entry
+            if req.received is not None:
+                try:
+                    req.received(checksum, sample)
+                except Exception:  # a bug there must not end the loop
+                    log.exception("Taking a small file's checksum and sample failed")
+            if isinstance(result, NotForThisRoute):
+                self._fall_back(job, req, result)
+            else:
+                self._end(job, result)
+
+    def _child_lost(self) -> None:
+        """The sender process ended: what it had goes through botocore (a PUT
+        it may have sent already is sent again: the same object)."""
+        forwarded, self._forwarded = self._forwarded, {}
+        for job, req, _sent in forwarded.values():
+            self._fall_back(job, req, None)
 
     def _send_on(self, conn: _Conn, job: Any, req: PutRequest) -> None:
         conn.deadline = self._loop.time() + self._timeouts[1]

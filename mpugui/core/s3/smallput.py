@@ -60,6 +60,9 @@ class Route:
     sign_payload: bool
 
 
+Tls = tuple[bool, str | None]  # verify the server's certificate; against which CA file
+
+
 class _Raw:
     """Enough of a urllib3 response for botocore to read an empty body."""
 
@@ -172,7 +175,8 @@ class SmallPut:
         self._routes: dict[tuple[Endpoint, str], Route | None] = {}
         self._lock = threading.Lock()
         self._signer = Signer()
-        self._ssl: dict[tuple[bool, str | None], ssl.SSLContext] = {}
+        self._ssl: dict[Tls, ssl.SSLContext] = {}
+        self._tls: dict[Endpoint, Tls] = {}
 
     def route(self, client: Any, endpoint: Endpoint, bucket: str) -> Route | None:
         """How to reach `bucket`, or None: use botocore (learnt once)."""
@@ -211,20 +215,36 @@ class SmallPut:
         lines.append("\r\n")
         return f"{route.scheme}://{route.netloc}{path}", "\r\n".join(lines).encode("latin-1")
 
-    def ssl_context(self, endpoint: Endpoint) -> ssl.SSLContext:
-        key = (endpoint.verify_tls, endpoint.ca_bundle)
-        with self._lock:
-            ctx = self._ssl.get(key)
-            if ctx is None:
-                if not endpoint.verify_tls:
-                    ctx = ssl._create_unverified_context()
-                else:
-                    from botocore.httpsession import get_cert_path
+    def tls(self, endpoint: Endpoint) -> Tls:
+        found = self._tls.get(endpoint)
+        if found is None:
+            found = self._tls[endpoint] = tls_of(endpoint)
+        return found
 
-                    ctx = ssl.create_default_context(
-                        cafile=endpoint.ca_bundle or get_cert_path(True))
-                self._ssl[key] = ctx
+    def ssl_context(self, endpoint: Endpoint) -> ssl.SSLContext:
+        return self.context_for(self.tls(endpoint))
+
+    def context_for(self, tls: Tls) -> ssl.SSLContext:
+        with self._lock:
+            ctx = self._ssl.get(tls)
+            if ctx is None:
+                verify, cafile = tls
+                ctx = ssl.create_default_context(cafile=cafile) if verify else \
+                    ssl._create_unverified_context()
+                self._ssl[tls] = ctx
         return ctx
+
+
+def tls_of(endpoint: Endpoint) -> Tls:
+    """An endpoint's TLS settings, its CA file resolved (botocore's default
+    bundle when none is set), so another process can build the same context."""
+    if not endpoint.verify_tls:
+        return (False, None)
+    if endpoint.ca_bundle:
+        return (True, endpoint.ca_bundle)
+    from botocore.httpsession import get_cert_path
+
+    return (True, get_cert_path(True))
 
 
 def client_error(status: int, reason: str, headers: dict[str, str], data: bytes,
