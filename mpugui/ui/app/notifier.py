@@ -34,6 +34,7 @@ class Notifier(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(400)
         self._timer.timeout.connect(self._notify)
+        self._stopped = False
 
     def on_state_changed(self, transfer_id: int, state: str) -> None:
         before = self._last_state.get(transfer_id)
@@ -41,11 +42,14 @@ class Notifier(QObject):
             self._last_state.pop(transfer_id, None)
             return
         self._last_state[transfer_id] = state
+        if self._stopped:  # the engine's last ticks, as the window closes
+            return
         if before is not None and before != state and state in (DONE, FAILED):
             self._finished.append((transfer_id, state))
             self._timer.start()
 
     def stop(self) -> None:
+        self._stopped = True
         self._timer.stop()
         if self.tray is not None:
             self.tray.hide()
