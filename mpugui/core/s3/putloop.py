@@ -207,9 +207,11 @@ class PutLoop:
 
     @property
     def forwarding(self) -> bool:
-        """Whether a request with a spec goes to the sender process (else the
-        source builds it here: that process could not start or has ended)."""
-        return self._child is not None and self._child.alive
+        """Whether the source should give specs for the sender process; else
+        it builds its requests here: that process is still starting (a small
+        folder is done before it is ready), could not start or has ended."""
+        child = self._child
+        return child is not None and child.alive and child.ready
 
     @property
     def sender_pid(self) -> int | None:
@@ -311,6 +313,8 @@ class PutLoop:
         if self._taking is not None:
             self._missed = True
             return
+        if self._child is not None and not self._child.started:
+            self._child.start()  # (without prepare(): transfers restored, not added)
         if self.forwarding:  # taking reads no file: here, not on the reader thread
             while not self._stopping and self.limit > self._inflight:
                 try:

@@ -124,12 +124,17 @@ class ChildSender:
         self._out: list[tuple[Any, ...]] = []  # what the next flush writes
         self._ids: dict[Any, int] = {}  # route, credentials, TLS settings the child knows
         self.alive = True  # False once it could not start or has gone
+        self.ready = False  # it has said so: its imports are done
         self._closing = False
 
     @property
     def pid(self) -> int | None:
         proc = self._proc
         return proc.pid if proc is not None and self.alive and proc.poll() is None else None
+
+    @property
+    def started(self) -> bool:
+        return self._proc is not None
 
     def start(self) -> bool:
         """Spawn it, once; False when it could not start (or has ended)."""
@@ -179,7 +184,8 @@ class ChildSender:
     # -- the loop's calls ---------------------------------------------------------------
 
     def answered(self, outcomes: list[Outcome]) -> None:
-        if not self._closing:
+        self.ready = True  # (its first frame is an empty one, once it can work)
+        if not self._closing and outcomes:
             self._on_answer(outcomes)
 
     def lost(self) -> None:

@@ -130,6 +130,7 @@ def main(argv: list[str]) -> int:
     os.dup2(2, 1)
     source = _Source(out_fd)
     loop = PutLoop(source, LIMIT, connect_timeout, read_timeout)
+    os.write(out_fd, frame([]))  # ready: what comes now is sent at once
     frames = Frames()
     while True:
         data = os.read(0, 1 << 20)
