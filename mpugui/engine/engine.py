@@ -97,9 +97,12 @@ class TransferEngine(Actions):
                                 put_limit=max(1, self.settings.put_concurrency))
         self._lock = self._sched.lock
         self._threads = []
-        # Small files: one thread, many requests in flight (core/s3/putloop.py).
+        # Small files: one thread, many requests in flight (core/s3/putloop.py),
+        # sent by a process of its own (core/s3/sender.py) unless the settings
+        # or MPUGUI_PUT_SENDER say otherwise.
         self._putloop = PutLoop(SmallFiles(self), self._sched.put_limit,
-                                read_timeout=self.clients.read_timeout, child=sender.wanted())
+                                read_timeout=self.clients.read_timeout,
+                                child=sender.wanted(self.settings.put_sender_process))
         self._sched.puts_ready = self._putloop.wake
         self._buffers = BufferPool()  # part buffers: memory follows the parts in flight
         self._read_lanes = threading.BoundedSemaphore(max(1, self.settings.read_lanes))

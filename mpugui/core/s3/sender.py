@@ -35,9 +35,11 @@ _HEADER = struct.Struct(">I")
 ENV = "MPUGUI_PUT_SENDER"  # "thread": send small files from this process
 
 
-def wanted() -> bool:
-    """Whether small files go through the child (the default), not this process."""
-    return os.environ.get(ENV, "process").lower() != "thread"
+def wanted(default: bool = True) -> bool:
+    """Whether small files go through the child, not this process: ENV
+    ("process" or "thread") when set, else `default`."""
+    chosen = os.environ.get(ENV, "").lower()
+    return default if chosen not in ("process", "thread") else chosen == "process"
 
 
 class Spec(NamedTuple):

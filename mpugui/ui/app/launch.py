@@ -143,7 +143,7 @@ def start_session(sandbox: bool = False, engine_settings: EngineSettings | None 
     # Parse botocore's S3 model now, while the window is not yet shown: done
     # at the first upload it holds the GIL long enough to freeze the window.
     warm_up()
-    engine_settings = engine_settings or EngineSettings()
+    engine_settings = engine_settings or EngineSettings(put_sender_process=False)
     clients = ClientFactory(engine_settings.concurrency + 4)
     engine = TransferEngine(journal, clients, engine_settings)
     bridge.connect_engine(engine)
