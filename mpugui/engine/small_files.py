@@ -35,7 +35,6 @@ from mpugui.core.transfer.verify import Verdict, put_verdict
 log = logging.getLogger("mpugui.engine")
 
 
-
 class Taken:
     """A job in the put loop, and the checksum its body was sent with (known
     once the sender process answers, when that process read the file)."""
