@@ -180,8 +180,10 @@ class ChildSender:
         if proc is not None:
             try:
                 proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                log.warning("The small-file sender (pid %d) did not end", proc.pid)
+            except subprocess.TimeoutExpired:  # (the loop ended before it could close it)
+                log.warning("The small-file sender (pid %d) did not end: killed", proc.pid)
+                proc.kill()
+                proc.wait(1)
 
     # -- the loop's calls ---------------------------------------------------------------
 
