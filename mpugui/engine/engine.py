@@ -38,7 +38,7 @@ from mpugui.core.journal.store import (
     Journal,
     TransferRecord,
 )
-from mpugui.core.s3 import sender, smallput
+from mpugui.core.s3 import sender_spawn, smallput
 from mpugui.core.s3.checksums import algorithm, default_for
 from mpugui.core.s3.endpoint import ClientFactory
 from mpugui.core.s3.plan import TAPER_V1, make_plan
@@ -102,7 +102,7 @@ class TransferEngine(Actions):
         # or MPUGUI_PUT_SENDER say otherwise.
         self._putloop = PutLoop(SmallFiles(self), self._sched.put_limit,
                                 read_timeout=self.clients.read_timeout,
-                                child=sender.wanted(self.settings.put_sender_process))
+                                child=sender_spawn.wanted(self.settings.put_sender_process))
         self._sched.puts_ready = self._putloop.wake
         self._buffers = BufferPool()  # part buffers: memory follows the parts in flight
         self._read_lanes = threading.BoundedSemaphore(max(1, self.settings.read_lanes))

@@ -25,7 +25,7 @@ from mpugui.core import paths, redact
 from mpugui.core.accounts import KEYS, Account, AccountStore
 from mpugui.core.errors import describe
 from mpugui.core.s3 import endpoint as endpoint_mod
-from mpugui.core.s3 import sender
+from mpugui.core.s3 import sender_spawn
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.units import MiB
 from tests import tlscerts
@@ -100,7 +100,7 @@ def test_secret_lives_only_in_keyring(qapp, isolated_env, moto_url, bucket, s3, 
 
 def test_one_child_process_and_no_secret_option() -> None:
     """The app starts one kind of child process, the small-file sender
-    (core/s3/sender.py, tested below for what it is given); and no option
+    (started by core/s3/sender_spawn.py, tested below for what it is given); and no option
     takes a secret on the command line (argv is visible to every user of the
     machine). A new child process must come with its own test of what it is
     given."""
@@ -109,7 +109,7 @@ def test_one_child_process_and_no_secret_option() -> None:
     found = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
              for line in p.read_text(encoding="utf-8").splitlines()
              if spawners.search(line) and not line.lstrip().startswith("#")}
-    assert found == {"core/s3/sender.py"}
+    assert found == {"core/s3/sender_spawn.py"}
     options = " ".join(a for action in _all_actions(cli.build_parser())
                        for a in action.option_strings)
     assert not re.search(r"secret|password|token", options, re.I), options
@@ -128,7 +128,7 @@ def test_the_sender_process_is_given_no_secret(qapp, isolated_env, moto_url, buc
     for i in range(20):
         make_file(tmp_path / "src" / f"f{i}.bin", 1000 + i, seed=i)
     spawned: list[str] = []
-    real_popen = sender.subprocess.Popen
+    real_popen = sender_spawn.subprocess.Popen
 
     def spy(args, **kwargs):
         env = kwargs.get("env")
@@ -136,7 +136,7 @@ def test_the_sender_process_is_given_no_secret(qapp, isolated_env, moto_url, buc
         spawned.append(repr(list(args)) + repr(sorted(given.items())))
         return real_popen(args, **kwargs)
 
-    monkeypatch.setattr(sender.subprocess, "Popen", spy)
+    monkeypatch.setattr(sender_spawn.subprocess, "Popen", spy)
     assert cli.main(["upload", str(tmp_path / "src"), f"s3://{bucket}/snd/",
                      "--account", "work"]) == 0
     assert len(spawned) == 1 and "sender_child" in spawned[0]

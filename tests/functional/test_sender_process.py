@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from mpugui.core.journal.store import Journal
-from mpugui.core.s3 import putloop, sender
+from mpugui.core.s3 import putloop, sender, sender_spawn, smallput
 from mpugui.core.s3.endpoint import ClientFactory, Endpoint
 from mpugui.core.s3.putloop import PutLoop, PutRequest
 from mpugui.core.s3.smallput import SmallPut
@@ -71,7 +71,7 @@ def assert_arrived(sink: SinkServer, prefix: str, md5s: dict[str, str]) -> None:
 @pytest.mark.parametrize("mode", ["process", "thread"])
 def test_a_folder_arrives_whole_either_way(qtbot, journal: Journal, sink: SinkServer,
                                           tmp_path: Path, monkeypatch, mode: str) -> None:
-    monkeypatch.setenv(sender.ENV, mode)
+    monkeypatch.setenv(sender_spawn.ENV, mode)
     md5s = small_files(tmp_path / "src", 600)
     engine = TransferEngine(journal)
     try:
@@ -126,6 +126,46 @@ def test_a_sender_killed_mid_folder_loses_nothing(qtbot, journal: Journal, sink:
     assert seen[DONE] == len(md5s)  # each once: what it had went through botocore
     assert_arrived(sink, "k/", md5s)
     assert "sender ended" in caplog.text
+
+
+def test_the_sender_started_with_the_command_is_the_one_used(qtbot, journal: Journal,
+                                                            sink: SinkServer,
+                                                            tmp_path: Path) -> None:
+    """`mpugui upload DIR` starts the sender before its own imports
+    (app.main -> sender_spawn.start_early); the engine adopts that one."""
+    md5s = small_files(tmp_path / "src", 200)
+    sender_spawn.start_early(["s3://bench/e/", str(tmp_path / "src")])
+    spare = sender_spawn._spare
+    assert spare is not None
+    engine = TransferEngine(journal)
+    try:
+        seen = upload_folder(qtbot, engine, journal, tmp_path / "src", "e/", sink.url)
+        assert engine._putloop.sender_pid == spare.pid  # adopted, not another one
+        assert sender_spawn._spare is None
+    finally:
+        engine.shutdown()
+    assert seen[DONE] == len(md5s)
+    assert_arrived(sink, "e/", md5s)
+    assert spare.poll() is not None  # reaped with the engine
+
+
+def test_no_early_sender_without_small_files(tmp_path: Path, monkeypatch) -> None:
+    assert sender_spawn.SMALL == smallput.MAX_SIZE  # what it sends is what it is started for
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(sender_spawn.SMALL + 1)
+    (tmp_path / "small.bin").write_bytes(b"x")
+    sender_spawn.start_early([str(big), "s3://bench/b/", "--no-such-option", "missing"])
+    assert sender_spawn._spare is None  # one big file: botocore's parts, no sender
+    monkeypatch.setenv(sender_spawn.ENV, "thread")
+    sender_spawn.start_early([str(tmp_path / "small.bin")])
+    assert sender_spawn._spare is None  # small files sent in-process, as asked
+    monkeypatch.delenv(sender_spawn.ENV)
+    sender_spawn.start_early([str(tmp_path / "small.bin")])
+    spare = sender_spawn._spare
+    assert spare is not None
+    sender_spawn._end_spare()  # at exit, not taken (the command failed before sending)
+    assert spare.poll() is not None and sender_spawn._spare is None
 
 
 def _children(pid: int) -> list[int]:

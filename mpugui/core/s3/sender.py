@@ -19,27 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import pickle
 import struct
-import subprocess
-import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from mpugui.core.s3 import sender_spawn
 from mpugui.core.s3.smallput import Route, Tls
 
 log = logging.getLogger("mpugui.s3")
 
 _HEADER = struct.Struct(">I")
-ENV = "MPUGUI_PUT_SENDER"  # "thread": send small files from this process
-
-
-def wanted(default: bool = True) -> bool:
-    """Whether small files go through the child, not this process: ENV
-    ("process" or "thread") when set, else `default`."""
-    chosen = os.environ.get(ENV, "").lower()
-    return default if chosen not in ("process", "thread") else chosen == "process"
 
 
 class Spec(NamedTuple):
@@ -118,7 +108,7 @@ class ChildSender:
                  on_answer: Callable[[list[Outcome]], None], on_lost: Callable[[], None]) -> None:
         self._loop, self._timeouts = loop, timeouts
         self._on_answer, self._on_lost = on_answer, on_lost
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: sender_spawn.Child | None = None
         self._writer: asyncio.WriteTransport | None = None
         self._reader: asyncio.ReadTransport | None = None
         self._connecting: asyncio.Task[None] | None = None
@@ -176,14 +166,8 @@ class ChildSender:
             proc.kill()
 
     def reap(self, timeout: float) -> None:
-        proc = self._proc
-        if proc is not None:
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:  # (the loop ended before it could close it)
-                log.warning("The small-file sender (pid %d) did not end: killed", proc.pid)
-                proc.kill()
-                proc.wait(1)
+        if self._proc is not None:
+            sender_spawn.reap(self._proc, timeout)
 
     # -- the loop's calls ---------------------------------------------------------------
 
@@ -213,16 +197,13 @@ class ChildSender:
         return n
 
     def _spawn(self) -> None:
-        try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "mpugui.core.s3.sender_child",
-                 *(str(t) for t in self._timeouts)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                start_new_session=True)  # Ctrl-C is the parent's: it pauses, then ends us
+        try:  # the one started with the command (sender_spawn.start_early), else a new one
+            self._proc = sender_spawn.take() or sender_spawn.spawn()
         except OSError:
             log.warning("The small-file sender could not start", exc_info=True)
             self.alive = False
             return
+        self._early.append(frame([("o", *self._timeouts)]))  # its first item: the timeouts
         self._connecting = self._loop.create_task(self._connect())  # (held: not collected)
 
     async def _connect(self) -> None:

@@ -1,14 +1,15 @@
 """The small-file sender: a process that reads, checks, checksums, signs and
 sends the small files its parent names (core/s3/sender.py tells why).
 
-    python -m mpugui.core.s3.sender_child CONNECT_TIMEOUT READ_TIMEOUT
+    python -m mpugui.core.s3.sender_child
 
-Frames in on stdin (routes, credentials and TLS settings once each, then one
-spec per file), frames out on stdout (one outcome per file). It sends with a
-PutLoop of its own, as the parent would; a request it must not send itself
-(a redirect: another region) comes back as the NotForThisRoute, and the
-parent sends it through botocore. It ends at the end of stdin, dropping what
-is in flight, as the parent's loop does when it stops.
+Frames in on stdin (the connect and read timeouts first; routes, credentials
+and TLS settings once each, then one spec per file), frames out on stdout
+(one outcome per file). It sends with a PutLoop of its own, as the parent
+would; a request it must not send itself (a redirect: another region) comes
+back as the NotForThisRoute, and the parent sends it through botocore. It
+ends at the end of stdin, dropping what is in flight, as the parent's loop
+does when it stops.
 """
 
 from __future__ import annotations
@@ -122,24 +123,30 @@ def _plain(result: Any) -> Any:
         return RuntimeError(f"{type(result).__name__}: {result}")
 
 
-def main(argv: list[str]) -> int:
+def main() -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="mpugui sender: %(levelname)s %(message)s")
-    connect_timeout, read_timeout = (float(a) for a in argv)
     out_fd = os.dup(1)  # the frames' own: nothing printed can get into them
     os.dup2(2, 1)
     source = _Source(out_fd)
-    loop = PutLoop(source, LIMIT, connect_timeout, read_timeout)
-    os.write(out_fd, frame([]))  # ready: what comes now is sent at once
+    # Ready: what comes now is sent at once. (It may be started before its
+    # parent knows its settings: see sender_spawn.start_early.)
+    os.write(out_fd, frame([]))
     frames = Frames()
+    loop: PutLoop | None = None
     while True:
         data = os.read(0, 1 << 20)
         if not data:
             break
-        source.accept(frames.feed(data))
-        loop.wake()
+        items = frames.feed(data)
+        if loop is None and items:
+            _o, connect_timeout, read_timeout = items.pop(0)
+            loop = PutLoop(source, LIMIT, connect_timeout, read_timeout)
+        source.accept(items)
+        if loop is not None:
+            loop.wake()
     os._exit(0)  # what is in flight is dropped: the parent has gone or stopped us
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())
