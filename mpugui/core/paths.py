@@ -15,6 +15,12 @@ def state_dir() -> Path:
     return path
 
 
+def cache_dir() -> Path:
+    """What may be thrown away: the platform's cache dir (not the state dir,
+    so that every state dir of this user shares it)."""
+    return Path(platformdirs.user_cache_dir("mpugui", appauthor=False))
+
+
 def journal_path() -> Path:
     return state_dir() / "journal.sqlite3"
 

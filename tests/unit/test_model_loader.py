@@ -3,6 +3,7 @@ botocore's own loader loads and refuses what it refuses."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,33 @@ def test_a_model_on_aws_data_path_is_found_first(tmp_path: Path) -> None:
     (folder / "service-2.json").write_text('{"metadata": {"serviceId": "mine"}, "shapes": {}}')
     model = loader_for(str(tmp_path)).load_service_model("s3", "service-2")
     assert model["metadata"]["serviceId"] == "mine"
+
+
+def test_a_parsed_file_is_kept_and_a_changed_or_broken_copy_is_not_used(
+        tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = tmp_path / "data" / "s3" / "2006-03-01"
+    folder.mkdir(parents=True)
+    model = folder / "service-2.json"
+    model.write_text('{"metadata": {"serviceId": "first"}, "shapes": {"a": 1, "b": [2, 3]}}')
+    load = loader_for(str(tmp_path / "data")).file_loader.load_file
+    assert load(str(folder / "service-2"))["metadata"]["serviceId"] == "first"
+    (copy,) = (tmp_path / "cache" / "mpugui" / "botocore-data").iterdir()
+    assert load(str(folder / "service-2")) == {"metadata": {"serviceId": "first"},
+                                               "shapes": {"a": 1, "b": [2, 3]}}
+    copy.write_bytes(b"\x00not marshal")  # broken: the JSON again, kept anew
+    assert load(str(folder / "service-2"))["shapes"] == {"a": 1, "b": [2, 3]}
+    model.write_text('{"metadata": {"serviceId": "second"}, "shapes": {}}')
+    st = model.stat()
+    os.utime(model, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert load(str(folder / "service-2"))["metadata"]["serviceId"] == "second"  # not the copy
+    copies = list((tmp_path / "cache" / "mpugui" / "botocore-data").iterdir())
+    assert len(copies) == 2 and not [c for c in copies if c.suffix == ".tmp"]
+
+
+def test_an_unwritable_cache_dir_costs_only_the_copy(tmp_path: Path, monkeypatch) -> None:
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache dir would be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    assert loader_for(None).load_service_model("s3", "service-2") == \
+        Loader().load_service_model("s3", "service-2")

@@ -12,6 +12,10 @@ parts of it are work a client never uses:
 - The JSON (S3's model, its endpoint rules, the partitions: ~2.5 MB) is
   parsed into OrderedDicts through an object hook, twice as slow as into
   plain dicts, which keep their order too and which botocore reads alike.
+  Parsed once, it is kept in the cache dir in marshal's format, which loads
+  in a fifth of the time (S3's model: 16 ms of JSON, 3 ms) and, unlike
+  pickle, runs no code; a copy is used only while its file's path, size and
+  time and this Python's marshal format are the same.
 
 Same search paths (AWS_DATA_PATH, ~/.aws/models, botocore's data), same files.
 """
@@ -19,12 +23,17 @@ Same search paths (AWS_DATA_PATH, ~/.aws/models, botocore's data), same files.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
+import marshal
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
 from botocore.loaders import JSONFileLoader, Loader
+
+from mpugui.core import paths
 
 _OPENERS: tuple[tuple[str, Callable[..., Any]], ...] = (
     (".json", open), (".json.gz", gzip.open))  # botocore's order: plain first
@@ -34,10 +43,42 @@ class PlainJSONFileLoader(JSONFileLoader):
     def load_file(self, file_path: str) -> Any:
         for ext, opener in _OPENERS:
             path = file_path + ext
-            if os.path.isfile(path):
-                with opener(path, "rb") as f:
-                    return json.loads(f.read().decode("utf-8"))
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            copy = _copy_path(path, st)
+            try:
+                with open(copy, "rb") as f:
+                    return marshal.loads(f.read())
+            except (OSError, ValueError, EOFError, TypeError):  # none yet, or unreadable
+                pass
+            with opener(path, "rb") as f:
+                data = json.loads(f.read().decode("utf-8"))
+            _keep(copy, data)
+            return data
         return None
+
+
+def _copy_path(path: str, st: os.stat_result) -> str:
+    key = f"{path}|{st.st_size}|{st.st_mtime_ns}|{marshal.version}|{sys.version_info[:2]}"
+    name = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return os.path.join(paths.cache_dir(), "botocore-data", f"{name}.marshal")
+
+
+def _keep(copy: str, data: Any) -> None:
+    """Best effort: a cache dir that cannot be written costs the JSON each time."""
+    tmp = f"{copy}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(copy), mode=0o700, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(marshal.dumps(data))
+        os.replace(tmp, copy)  # whole or not at all, for a process reading it meanwhile
+    except (OSError, ValueError):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 class _ServiceNames(Sequence[str]):
