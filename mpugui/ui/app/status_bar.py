@@ -16,6 +16,8 @@ from mpugui.core.units import MiB, format_rate
 from mpugui.ui.common.messages import MessageBridge
 from mpugui.ui.common.palette import state_color
 
+FILES_WINDOW = 3.0  # seconds of finished files the files/s rate is taken over
+
 
 class SpeedGraph(QWidget):
     """The last minute or so of total speed as a filled sparkline."""
@@ -124,6 +126,9 @@ class StatusPanel(QWidget):
         layout.addWidget(self.speed)
         layout.addWidget(self.graph)
         layout.addWidget(self.bandwidth)
+        # (snapshot time, files done) over the last few seconds: a folder of
+        # empty files moves no bytes, and "idle" would be wrong while it flies
+        self._done_at: collections.deque[tuple[float, int]] = collections.deque()
         self.update_from(None)
 
     def update_from(self, snap: EngineSnapshot | None) -> None:
@@ -145,8 +150,23 @@ class StatusPanel(QWidget):
             bits.append(f"<span style='color:{color}'>{snap.failed} failed</span>")
         bits.append(f"{snap.done} done")
         _set(self.counts, "  ·  ".join(bits))
-        _set(self.speed, f"↑ {format_rate(snap.speed)}" if snap.speed > 0 else "↑ idle")
+        _set(self.speed, self._speed_text(snap))
         self.graph.add(snap.speed)
+
+    def _speed_text(self, snap: EngineSnapshot) -> str:
+        done_at = self._done_at
+        done_at.append((snap.time, snap.done))
+        while len(done_at) > 2 and snap.time - done_at[1][0] >= FILES_WINDOW:
+            done_at.popleft()
+        if not snap.active:
+            done_at.clear()
+            return "↑ idle"
+        if snap.speed > 0:
+            return f"↑ {format_rate(snap.speed)}"
+        t0, done0 = done_at[0]
+        span = snap.time - t0
+        rate = (snap.done - done0) / span if span >= FILES_WINDOW / 4 else 0.0
+        return f"↑ {rate:,.0f} files/s" if rate >= 1 else "↑ 0 B/s"
 
 
 
