@@ -15,6 +15,7 @@ does when it stops.
 from __future__ import annotations
 
 import collections
+import ctypes
 import hashlib
 import logging
 import os
@@ -123,9 +124,27 @@ def _plain(result: Any) -> Any:
         return RuntimeError(f"{type(result).__name__}: {result}")
 
 
+def keep_freed_memory() -> None:
+    """Bodies of up to 1 MiB from the heap, and freed heap kept for the next
+    ones. glibc mmaps allocations above its threshold (128 KiB at first) and
+    gives the top of the heap back beyond another: each 256 KiB body then came
+    in fresh pages, faulted in by the read (2,000 x 256 KiB: 0.93 -> 0.83 s
+    wall with this). What is kept is bounded by what the parent lets be in
+    flight (its put_concurrency: 128 requests of at most 1 MiB by default)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(-3, 2 << 20)  # M_MMAP_THRESHOLD: above the largest body
+        libc.mallopt(-1, 128 << 20)  # M_TRIM_THRESHOLD: what a full window holds
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        pass
+
+
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="mpugui sender: %(levelname)s %(message)s")
+    keep_freed_memory()
     out_fd = os.dup(1)  # the frames' own: nothing printed can get into them
     os.dup2(2, 1)
     source = _Source(out_fd)
