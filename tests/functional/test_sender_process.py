@@ -166,6 +166,12 @@ def test_no_early_sender_without_small_files(tmp_path: Path, monkeypatch) -> Non
     assert spare is not None
     sender_spawn._end_spare()  # at exit, not taken (the command failed before sending)
     assert spare.poll() is not None and sender_spawn._spare is None
+    sender_spawn.start_early([str(tmp_path)])
+    dead = sender_spawn._spare
+    assert dead is not None
+    dead.kill()
+    dead.wait()
+    assert sender_spawn.take() is None  # a spare that died is not handed out
 
 
 def _children(pid: int) -> list[int]:

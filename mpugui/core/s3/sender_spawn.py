@@ -62,7 +62,8 @@ def take() -> Child | None:
     """The spare, once, while it runs."""
     global _spare
     proc, _spare = _spare, None
-    if proc is not None and proc.poll() is not None:
+    if proc is not None and proc.poll() is not None:  # it died: the engine spawns anew
+        _close_pipes(proc)
         return None
     return proc
 
@@ -83,9 +84,13 @@ def _end_spare() -> None:
     if proc is not None:
         proc.kill()
         proc.wait()
-        for pipe in (proc.stdin, proc.stdout):
-            if pipe is not None:
-                pipe.close()
+        _close_pipes(proc)
+
+
+def _close_pipes(proc: Child) -> None:
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            pipe.close()
 
 
 def _small_or_folder(path: str) -> bool:
