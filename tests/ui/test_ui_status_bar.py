@@ -8,9 +8,10 @@ from mpugui.core.transfer.snapshot import EngineSnapshot
 from mpugui.ui.app.status_bar import StatusPanel
 
 
-def snap(t: float, done: int, uploading: int, speed: float = 0.0) -> EngineSnapshot:
+def snap(t: float, done: int, uploading: int, speed: float = 0.0,
+         queued: int = 0) -> EngineSnapshot:
     return EngineSnapshot(seq=1, changed=(), removed=(), events=(), table={},
-                          counts={DONE: done, UPLOADING: uploading, QUEUED: 0},
+                          counts={DONE: done, UPLOADING: uploading, QUEUED: queued},
                           total_bytes=0, done_bytes=0, retries=0, wire_bytes=0, speed=speed,
                           concurrency=8, bandwidth_limit=0, time=t)
 
@@ -31,3 +32,6 @@ def test_speed_is_bytes_files_or_idle(qtbot) -> None:
     assert panel.speed.text() == "↑ idle"
     panel.update_from(snap(200.0, 7000, 4))  # a new start: the old files do not count
     assert panel.speed.text() == "↑ 0 B/s"
+    for i in range(1, 13):  # each tick catches the files queued or done, none uploading
+        panel.update_from(snap(200.0 + i / 4, 7000 + 1000 * i, 0, queued=5000))
+    assert panel.speed.text() == "↑ 4,000 files/s"

@@ -158,8 +158,8 @@ class StatusPanel(QWidget):
         done_at.append((snap.time, snap.done))
         while len(done_at) > 2 and snap.time - done_at[1][0] >= FILES_WINDOW:
             done_at.popleft()
-        if not snap.active:
-            done_at.clear()
+        if not (snap.active or snap.queued):  # (a tick may catch a fast folder's
+            done_at.clear()                    # files queued or done, none uploading)
             return "↑ idle"
         if snap.speed > 0:
             return f"↑ {format_rate(snap.speed)}"
