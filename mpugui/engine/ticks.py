@@ -141,7 +141,8 @@ class Ticks(Jobs):
             speed=max(0.0, totals.speed, self._throughput.rate),
             concurrency=self._sched.limit,
             bandwidth_limit=self.limiter.rate, time=now(),
-            outages=tuple(self._outage_snapshots()) if self._outages else ())
+            outages=tuple(self._outage_snapshots()) if self._outages else (),
+            live=MappingProxyType(dict(self._live)))
 
     def publish(self, everything: bool = False) -> EngineSnapshot | None:
         """Emit what changed since the last tick (the tick calls this; the CLI

@@ -77,6 +77,7 @@ def test_a_folder_arrives_whole_either_way(qtbot, journal: Journal, sink: SinkSe
     try:
         seen = upload_folder(qtbot, engine, journal, tmp_path / "src", "w/", sink.url)
         assert (engine._putloop.sender_pid is not None) == (mode == "process")
+        assert engine.current_snapshot().live[DONE] == len(md5s)  # (as of now)
     finally:
         engine.shutdown()
     assert seen[DONE] == len(md5s)

@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QStatusBar, QWidget
 
-from mpugui.core.states import FAILED, UPLOADING, WAITING
+from mpugui.core.states import ACTIVE_STATES, DONE, FAILED, QUEUED, UPLOADING, WAITING
 from mpugui.core.transfer.snapshot import EngineSnapshot
 from mpugui.core.units import MiB, format_rate
 from mpugui.ui.common.messages import MessageBridge
@@ -137,35 +137,39 @@ class StatusPanel(QWidget):
             _set(self.speed, "")
             return
         # counts and totals the engine keeps: nothing here looks at every transfer
-        bits = [f"{snap.active} active", f"{snap.queued} queued"]
+        # (as of now, not as of the table: see EngineSnapshot.live)
+        active, queued = snap.live_count(*ACTIVE_STATES), snap.live_count(QUEUED)
+        failed, done = snap.live_count(FAILED), snap.live_count(DONE)
+        bits = [f"{active} active", f"{queued} queued"]
         if snap.outages:  # a few: one per endpoint that does not answer
             color = state_color(WAITING, self.palette()).name()
             down = snap.outages[0] if len(snap.outages) == 1 else None
             text = (down.sentence().split(". ")[0] if down is not None else
                     f"{len(snap.outages)} endpoints do not answer")
-            bits.append(f"<span style='color:{color}'>Network down: {snap.waiting:,} waiting"
+            waiting = snap.live_count(WAITING)
+            bits.append(f"<span style='color:{color}'>Network down: {waiting:,} waiting"
                         f" — {text.removeprefix('Waiting for the network — ')}</span>")
-        if snap.failed:
+        if failed:
             color = state_color(FAILED, self.palette()).name()
-            bits.append(f"<span style='color:{color}'>{snap.failed} failed</span>")
-        bits.append(f"{snap.done} done")
+            bits.append(f"<span style='color:{color}'>{failed} failed</span>")
+        bits.append(f"{done} done")
         _set(self.counts, "  ·  ".join(bits))
-        _set(self.speed, self._speed_text(snap))
+        _set(self.speed, self._speed_text(snap, active + queued, done))
         self.graph.add(snap.speed)
 
-    def _speed_text(self, snap: EngineSnapshot) -> str:
+    def _speed_text(self, snap: EngineSnapshot, moving: int, done: int) -> str:
         done_at = self._done_at
-        done_at.append((snap.time, snap.done))
+        done_at.append((snap.time, done))
         while len(done_at) > 2 and snap.time - done_at[1][0] >= FILES_WINDOW:
             done_at.popleft()
-        if not (snap.active or snap.queued):  # (a tick may catch a fast folder's
-            done_at.clear()                    # files queued or done, none uploading)
+        if not moving:  # (queued too: a tick may catch a fast folder's files
+            done_at.clear()  # queued or done, none uploading)
             return "↑ idle"
         if snap.speed > 0:
             return f"↑ {format_rate(snap.speed)}"
         t0, done0 = done_at[0]
         span = snap.time - t0
-        rate = (snap.done - done0) / span if span >= FILES_WINDOW / 4 else 0.0
+        rate = (done - done0) / span if span >= FILES_WINDOW / 4 else 0.0
         return f"↑ {rate:,.0f} files/s" if rate >= 1 else "↑ 0 B/s"
 
 
