@@ -158,10 +158,15 @@ class Reporter:
             self._stderr(f"failed {rec.source} → {rec.uri}{detail}")
 
     def _progress(self, snap: Any) -> None:
+        # Files as of now (EngineSnapshot.live): the table's sums lag while
+        # thousands of small files finish a second. (Through the window, the
+        # window's own counts of this command's files.)
+        live = getattr(snap, "live", None)
+        done, total = (live.get(DONE, 0), sum(live.values())) if live else (snap.done, snap.total)
         if self.json:
             active = [t for t in snap.changed if t.state in ACTIVE_STATES]
-            self._emit({"event": "progress", "files_done": snap.done,
-                        "files_total": snap.total, "bytes": snap.done_bytes,
+            self._emit({"event": "progress", "files_done": done,
+                        "files_total": total, "bytes": snap.done_bytes,
                         "size": snap.total_bytes, "speed": round(snap.speed),
                         "transfers": [{"id": t.id, "bytes": t.done_bytes, "size": t.size,
                                        "parts_done": t.parts_done,
@@ -169,7 +174,7 @@ class Reporter:
                                       for t in active]})
             return
         eta = (snap.total_bytes - snap.done_bytes) / snap.speed if snap.speed else None
-        text = (f"{snap.done:,}/{snap.total:,} files  {format_bytes(snap.done_bytes)} / "
+        text = (f"{done:,}/{total:,} files  {format_bytes(snap.done_bytes)} / "
                 f"{format_bytes(snap.total_bytes)}  {format_rate(snap.speed)}  "
                 f"ETA {format_duration(eta)}")
         outages = getattr(snap, "outages", ())
@@ -177,7 +182,7 @@ class Reporter:
             text += "  " + outages[0].sentence().split(". ")[0]
         if self.tty:
             frac = snap.done_bytes / snap.total_bytes if snap.total_bytes else \
-                (snap.done / snap.total if snap.total else 1.0)
+                (done / total if total else 1.0)
             bar = "█" * int(frac * 30) + "░" * (30 - int(frac * 30))
             self._write(f"\r{bar} {frac:6.1%}  {text}\x1b[K")
         elif time.monotonic() - self._last_plain >= 5:
