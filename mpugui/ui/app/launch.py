@@ -70,12 +70,14 @@ class Session:
     instance: InstanceServer | None = None  # where a second `mpugui FILE` reaches us
 
     stopped_cleanly: bool = True  # False: threads were left inside requests at close
+    closed: bool = False  # close() has begun: nothing new is opened (a sandbox's home goes)
 
     def close(self) -> None:
         """Close the window (which halts every walk, then stops the engine and
         the runner within its deadline), then the journal, the sandbox server
         and the log handlers. The order matters: no walk or worker may write to
         a closed journal; what they did not journal is done at the next start."""
+        self.closed = True
         for feeder in self.walks:
             feeder.stop()
         if self.restoring is not None:
@@ -252,9 +254,12 @@ def _to_running_sandbox(files: list[str]) -> bool:
     return any(forward(home, files) for home in running_homes())
 
 
-def _offer(window: MainWindow, files: list[str]) -> None:
+def _offer(session: Session, files: list[str]) -> None:
     """Files from a second `mpugui FILE...`: raise the window, ask where they go."""
     log.info("Offered %d file(s) from another mpugui", len(files))
+    window = session.window
+    if session.closed:  # quitting meanwhile: a dialog now would write into a sandbox's
+        return          # removed home (its settings file), leaving it behind
     if window.isMinimized():
         window.showNormal()
     window.show()
@@ -291,8 +296,7 @@ def serve(session: Session, claim: tuple[owner_lock.Owner, InstanceServer]) -> N
     """Own the state directory: files from a second `mpugui FILE` and CLI
     commands reach this session from now on (released by Session.close)."""
     session.owner, session.instance = claim
-    window = session.window
-    session.instance.received.connect(lambda files: _offer(window, files))
+    session.instance.received.connect(lambda files: _offer(session, files))
     session.instance.command.connect(lambda request, channel:
                                      run_command(session, request, channel))
 
@@ -335,8 +339,9 @@ def run_gui(argv: list[str]) -> int:
     app.aboutToQuit.connect(session.close)
     # Ctrl+C or a polite kill quits like closing the window: the engine
     # stops, the journal closes and a sandbox cleans up after itself.
+    # (From the event loop, not inside whatever Python code the signal interrupted.)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: app.quit())
+        signal.signal(sig, lambda *_: QTimer.singleShot(0, app.quit))
     code = app.exec()
     if not session.stopped_cleanly:
         # Workers are still inside requests the network holds: end now rather
