@@ -15,7 +15,6 @@ does when it stops.
 from __future__ import annotations
 
 import collections
-import ctypes
 import hashlib
 import logging
 import os
@@ -24,6 +23,7 @@ import sys
 import threading
 from typing import Any, NamedTuple
 
+from mpugui.core import malloc
 from mpugui.core.s3.checksums import algorithm
 from mpugui.core.s3.putloop import PutLoop, PutRequest, Result
 from mpugui.core.s3.sender import Frames, Outcome, frame
@@ -131,14 +131,8 @@ def keep_freed_memory() -> None:
     in fresh pages, faulted in by the read (2,000 x 256 KiB: 0.93 -> 0.83 s
     wall with this). What is kept is bounded by what the parent lets be in
     flight (its put_concurrency: 128 requests of at most 1 MiB by default)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None)
-        libc.mallopt(-3, 2 << 20)  # M_MMAP_THRESHOLD: above the largest body
-        libc.mallopt(-1, 128 << 20)  # M_TRIM_THRESHOLD: what a full window holds
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-        pass
+    malloc.mallopt(malloc.M_MMAP_THRESHOLD, 2 << 20)  # above the largest body
+    malloc.mallopt(malloc.M_TRIM_THRESHOLD, 128 << 20)  # what a full window holds
 
 
 def main() -> int:

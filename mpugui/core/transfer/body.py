@@ -4,15 +4,14 @@ limit and raises when the transfer is paused or cancelled."""
 
 from __future__ import annotations
 
-import ctypes
 import io
 import mmap
 import os
-import sys
 import threading
 import time
 from typing import TYPE_CHECKING
 
+from mpugui.core import malloc
 from mpugui.core.errors import Interrupted, SourceChanged
 from mpugui.core.s3.endpoint import SEND_BLOCK
 from mpugui.core.transfer.bandwidth import RateLimiter
@@ -188,13 +187,7 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
     arena, and each arena keeps ~1.4 MiB of freed memory: measured 644 MiB
     peak RSS for 32 parts in flight, 601 MiB with two arenas. Part buffers are
     large enough to be mmapped, so two arenas cost the workers nothing."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None)
-        libc.mallopt(-8, arenas)  # M_ARENA_MAX; 0 on failure, harmless
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-        pass
+    malloc.mallopt(malloc.M_ARENA_MAX, arenas)  # (failure is harmless)
 
 
 class BufferPool:

@@ -257,9 +257,9 @@ def _to_running_sandbox(files: list[str]) -> bool:
 def _offer(session: Session, files: list[str]) -> None:
     """Files from a second `mpugui FILE...`: raise the window, ask where they go."""
     log.info("Offered %d file(s) from another mpugui", len(files))
-    window = session.window
     if session.closed:  # quitting meanwhile: a dialog now would write into a sandbox's
         return          # removed home (its settings file), leaving it behind
+    window = session.window
     if window.isMinimized():
         window.showNormal()
     window.show()
